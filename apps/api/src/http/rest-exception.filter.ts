@@ -1,0 +1,55 @@
+import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, ErrorCode } from '@ccx/core';
+import { isDatabaseUnavailable, isUnstorableInput, UNSTORABLE_INPUT_MESSAGE } from '../graphql/format-error.js';
+
+const STATUS: Record<string, number> = {
+  [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.FORBIDDEN]: HttpStatus.FORBIDDEN,
+  [ErrorCode.BAD_USER_INPUT]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
+  [ErrorCode.SERVICE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.IDEMPOTENCY_CONFLICT]: HttpStatus.CONFLICT,
+};
+
+/**
+ * REST counterpart of the GraphQL error formatter: `{"error":{"code","message"}}` with the code
+ * of SPEC §11 and a matching HTTP status. GraphQL errors are left to Apollo's formatError.
+ */
+@Catch()
+export class RestExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('RestError');
+
+  catch(exception: unknown, host: ArgumentsHost): unknown {
+    if (host.getType<string>() !== 'http') return exception;
+    const res = host.switchToHttp().getResponse<Response>();
+    const [status, code, message] = this.describe(exception);
+    res.status(status).json({ error: { code, message } });
+    return undefined;
+  }
+
+  private describe(exception: unknown): [number, string, string] {
+    if (exception instanceof DomainError) {
+      return [STATUS[exception.code] ?? HttpStatus.UNPROCESSABLE_ENTITY, exception.code, exception.message];
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const code = status === 404 ? ErrorCode.NOT_FOUND : status < 500 ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL;
+      return [status, code, status < 500 ? exception.message : 'Internal server error'];
+    }
+    const bodyParser = exception as { type?: string; status?: number };
+    // 413 carries a SPEC §11 code like every other answer.
+    if (bodyParser?.type === 'entity.too.large') return [413, ErrorCode.BAD_USER_INPUT, 'the request body is too large'];
+    if (bodyParser?.type === 'entity.parse.failed') return [400, ErrorCode.BAD_USER_INPUT, 'the request body is not valid JSON'];
+    if (isUnstorableInput(exception)) {
+      this.logger.warn(`unvalidated input reached the database: ${(exception as Error).message}`);
+      return [400, ErrorCode.BAD_USER_INPUT, UNSTORABLE_INPUT_MESSAGE];
+    }
+    if (isDatabaseUnavailable(exception)) {
+      return [503, ErrorCode.SERVICE_UNAVAILABLE, 'The service is temporarily unavailable; try again shortly'];
+    }
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    return [500, ErrorCode.INTERNAL, 'Internal server error'];
+  }
+}

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { IntegrityResolver } from './integrity.resolver.js';
+
+@Module({ providers: [IntegrityResolver] })
+export class IntegrityModule {}

@@ -1,0 +1,16 @@
+import { Global, Module } from '@nestjs/common';
+import { Ledger } from '@ccx/ledger';
+import { PlatformAccounts } from './platform-accounts.js';
+import { MetricsService } from '../observability/metrics.service.js';
+
+/** One Ledger per process (it caches immutable account definitions) and the platform accounts. */
+@Global()
+@Module({ providers: [
+    {
+      provide: Ledger,
+      useFactory: (metrics: MetricsService) => new Ledger({ onWritten: (n) => metrics.ledgerTransactions.inc(n) }),
+      inject: [MetricsService],
+    },
+    PlatformAccounts,
+  ], exports: [Ledger, PlatformAccounts] })
+export class LedgerModule {}

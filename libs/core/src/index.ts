@@ -1,0 +1,3 @@
+export * from './decimal.js';
+export * from './errors.js';
+export * from './numeric-transformer.js';

@@ -1,0 +1,359 @@
+import { Decimal } from '@ccx/core';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { Ledger } from './ledger.js';
+import { LedgerError } from './ledger-errors.js';
+import { withTransaction } from './transaction.js';
+import type { Account } from './types.js';
+
+const T0 = new Date('2026-01-05T12:00:00.000Z');
+let db: TestDatabase;
+let ledger: Ledger;
+let seq = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+beforeEach(() => {
+  ledger = new Ledger();
+});
+
+const key = (label: string) => `${label}-${++seq}`;
+
+async function account(code: string, opts: Partial<{ asset: string; allowNegative: boolean; allowPositive: boolean; shards: number }> = {}): Promise<Account> {
+  return ledger.createAccount(db.dataSource.manager, {
+    code: `${code}-${++seq}`,
+    asset: opts.asset ?? 'USD',
+    allowNegative: opts.allowNegative ?? false,
+    allowPositive: opts.allowPositive ?? true,
+    shards: opts.shards,
+  });
+}
+
+/** A source that may go negative (the outside world), and a funded wallet. */
+async function fundedWallet(amount: string, asset = 'USD'): Promise<{ source: Account; wallet: Account }> {
+  const source = await account('source', { asset, allowNegative: true });
+  const wallet = await account('wallet', { asset });
+  await ledger.transfer(db.dataSource.manager, {
+    idempotencyKey: key('fund'),
+    kind: 'deposit',
+    effectiveAt: T0,
+    debitAccountId: source.id,
+    creditAccountId: wallet.id,
+    amount,
+  });
+  return { source, wallet };
+}
+
+async function posted(id: string): Promise<string> {
+  return (await ledger.balance(db.dataSource.manager, id)).posted.toFixed();
+}
+
+async function expectLedgerError(promise: Promise<unknown>, reason: string, code?: string): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e) => e,
+  );
+  expect(error).toBeInstanceOf(LedgerError);
+  expect((error as LedgerError).details.reason).toBe(reason);
+  if (code) expect((error as LedgerError).code).toBe(code);
+}
+
+describe('accounts', () => {
+  it('creates an account once and returns it again for the same definition', async () => {
+    const input = { code: key('acct'), asset: 'USD', allowNegative: false, allowPositive: true };
+    const a = await ledger.createAccount(db.dataSource.manager, input);
+    const b = await ledger.createAccount(db.dataSource.manager, input);
+    expect(b.id).toBe(a.id);
+    expect(a.scale).toBe(2);
+    await expectLedgerError(ledger.createAccount(db.dataSource.manager, { ...input, allowNegative: true }), 'ACCOUNT_CONFLICT');
+  });
+
+  it('refuses unknown assets and sharded limited accounts', async () => {
+    await expect(ledger.createAccount(db.dataSource.manager, { code: key('x'), asset: 'EUR', allowNegative: false, allowPositive: true })).rejects.toThrow(LedgerError);
+    await expectLedgerError(
+      ledger.createAccount(db.dataSource.manager, { code: key('x'), asset: 'USD', allowNegative: false, allowPositive: true, shards: 4 }),
+      'INVALID_TRANSACTION',
+    );
+  });
+});
+
+describe('post', () => {
+  it('moves money between accounts and keeps per-asset sums at zero', async () => {
+    const { source, wallet } = await fundedWallet('100.00');
+    expect(await posted(wallet.id)).toBe('100');
+    expect(await posted(source.id)).toBe('-100');
+  });
+
+  it('posts many legs across two assets in one transaction', async () => {
+    const usd = await fundedWallet('50.00');
+    const cr = await fundedWallet('10', 'CREDIT');
+    const seller = await account('seller');
+    const buyerCredits = await account('buyer-credits', { asset: 'CREDIT' });
+    const tx = await ledger.post(db.dataSource.manager, {
+      idempotencyKey: key('multi'),
+      kind: 'purchase',
+      effectiveAt: T0,
+      postings: [
+        { accountId: usd.wallet.id, direction: 'DEBIT', amount: '30.00' },
+        { accountId: seller.id, direction: 'CREDIT', amount: '25.50' },
+        { accountId: usd.source.id, direction: 'CREDIT', amount: '4.50' },
+        { accountId: cr.wallet.id, direction: 'DEBIT', amount: '2.500001' },
+        { accountId: buyerCredits.id, direction: 'CREDIT', amount: '2.500001' },
+      ],
+    });
+    expect(tx.replayed).toBe(false);
+    expect(await posted(usd.wallet.id)).toBe('20');
+    expect(await posted(seller.id)).toBe('25.5');
+    expect(await posted(buyerCredits.id)).toBe('2.500001');
+  });
+
+  it('rejects an unbalanced transaction and writes nothing', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    await expectLedgerError(
+      ledger.post(db.dataSource.manager, {
+        idempotencyKey: key('unbalanced'),
+        kind: 'bad',
+        effectiveAt: T0,
+        postings: [
+          { accountId: wallet.id, direction: 'DEBIT', amount: '5.00' },
+          { accountId: other.id, direction: 'CREDIT', amount: '4.99' },
+        ],
+      }),
+      'UNBALANCED',
+      'BAD_USER_INPUT',
+    );
+    expect(await posted(wallet.id)).toBe('10');
+    expect(await posted(other.id)).toBe('0');
+  });
+
+  it.each(['0', '0.00', '-1.00', '1.001', 'NaN', 'Infinity', '1e2', 'ten', ''])('rejects amount %p as INVALID_AMOUNT', async (amount) => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    await expectLedgerError(
+      ledger.transfer(db.dataSource.manager, {
+        idempotencyKey: key('bad-amount'),
+        kind: 't',
+        effectiveAt: T0,
+        debitAccountId: wallet.id,
+        creditAccountId: other.id,
+        amount,
+      }),
+      'INVALID_AMOUNT',
+      'BAD_USER_INPUT',
+    );
+    expect(await posted(wallet.id)).toBe('10');
+  });
+
+  it('refuses a JS number even from domain code', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    await expectLedgerError(
+      ledger.transfer(db.dataSource.manager, {
+        idempotencyKey: key('float'),
+        kind: 't',
+        effectiveAt: T0,
+        debitAccountId: wallet.id,
+        creditAccountId: other.id,
+        amount: 0.1 as unknown as string,
+      }),
+      'INVALID_AMOUNT',
+    );
+  });
+
+  it('rejects a debit beyond a limit with a typed error, and the whole transaction with it', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    const third = await account('third');
+    await expectLedgerError(
+      ledger.post(db.dataSource.manager, {
+        idempotencyKey: key('over'),
+        kind: 't',
+        effectiveAt: T0,
+        postings: [
+          { accountId: wallet.id, direction: 'DEBIT', amount: '10.01' },
+          { accountId: other.id, direction: 'CREDIT', amount: '5.00' },
+          { accountId: third.id, direction: 'CREDIT', amount: '5.01' },
+        ],
+      }),
+      'LIMIT_EXCEEDED',
+      'INSUFFICIENT_FUNDS',
+    );
+    expect(await posted(wallet.id)).toBe('10');
+    expect(await posted(other.id)).toBe('0');
+  });
+
+  it('enforces "may not go positive"', async () => {
+    const capped = await account('capped', { allowNegative: true, allowPositive: false });
+    const source = await account('src', { allowNegative: true });
+    await expectLedgerError(
+      ledger.transfer(db.dataSource.manager, { idempotencyKey: key('pos'), kind: 't', effectiveAt: T0, debitAccountId: source.id, creditAccountId: capped.id, amount: '1.00' }),
+      'LIMIT_EXCEEDED',
+    );
+    await ledger.transfer(db.dataSource.manager, { idempotencyKey: key('neg'), kind: 't', effectiveAt: T0, debitAccountId: capped.id, creditAccountId: source.id, amount: '1.00' });
+    expect(await posted(capped.id)).toBe('-1');
+  });
+
+  it('rejects unknown accounts and assets that do not match', async () => {
+    const usd = await account('usd', { allowNegative: true });
+    const credit = await account('cr', { asset: 'CREDIT' });
+    await expectLedgerError(
+      ledger.transfer(db.dataSource.manager, { idempotencyKey: key('unk'), kind: 't', effectiveAt: T0, debitAccountId: usd.id, creditAccountId: '999999999', amount: '1.00' }),
+      'ACCOUNT_NOT_FOUND',
+      'NOT_FOUND',
+    );
+    await expectLedgerError(
+      ledger.transfer(db.dataSource.manager, { idempotencyKey: key('mix'), kind: 't', effectiveAt: T0, debitAccountId: usd.id, creditAccountId: credit.id, amount: '1.00' }),
+      'UNBALANCED',
+    );
+  });
+
+  it('replays the same key and content without writing, and refuses the same key with other content', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    const input = { idempotencyKey: key('idem'), kind: 't', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: other.id, amount: '3.00' };
+    const first = await ledger.transfer(db.dataSource.manager, input);
+    const second = await ledger.transfer(db.dataSource.manager, { ...input, effectiveAt: new Date(T0.getTime() + 1000) });
+    expect(second.id).toBe(first.id);
+    expect(second.replayed).toBe(true);
+    expect(second.effectiveAt.toISOString()).toBe(T0.toISOString());
+    expect(await posted(wallet.id)).toBe('7');
+    await expectLedgerError(ledger.transfer(db.dataSource.manager, { ...input, amount: '3.01' }), 'IDEMPOTENCY_CONFLICT', 'IDEMPOTENCY_CONFLICT');
+    // A replay succeeds even when the balance could no longer pay for it.
+    await ledger.transfer(db.dataSource.manager, { ...input, idempotencyKey: key('drain'), amount: '7.00' });
+    expect((await ledger.transfer(db.dataSource.manager, input)).id).toBe(first.id);
+  });
+
+  it('commits or rolls back with the caller\'s transaction', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    await expect(
+      db.dataSource.transaction(async (manager) => {
+        await ledger.transfer(manager, { idempotencyKey: key('rb'), kind: 't', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: other.id, amount: '4.00' });
+        throw new Error('domain failure after posting');
+      }),
+    ).rejects.toThrow('domain failure');
+    expect(await posted(wallet.id)).toBe('10');
+  });
+});
+
+describe('database guarantees', () => {
+  it('refuses UPDATE and DELETE of entries and transactions, and TRUNCATE', async () => {
+    await fundedWallet('1.00');
+    await expect(db.dataSource.query(`UPDATE ledger_entries SET amount = amount * 2`)).rejects.toThrow(/immutable/);
+    await expect(db.dataSource.query(`DELETE FROM ledger_entries`)).rejects.toThrow(/immutable/);
+    await expect(db.dataSource.query(`UPDATE ledger_transactions SET memo = 'x'`)).rejects.toThrow(/immutable/);
+    await expect(db.dataSource.query(`DELETE FROM ledger_transactions`)).rejects.toThrow(/immutable/);
+    await expect(db.dataSource.query(`TRUNCATE ledger_entries CASCADE`)).rejects.toThrow(/immutable/);
+    await expect(db.dataSource.query(`UPDATE ledger_accounts SET allow_negative = true`)).rejects.toThrow(/immutable/);
+  });
+
+  it('rejects an unbalanced set of entries written behind the library\'s back', async () => {
+    const a = await account('a', { allowNegative: true });
+    const b = await account('b');
+    await expect(
+      db.dataSource.query(
+        `WITH t AS (INSERT INTO ledger_transactions (idempotency_key, request_hash, kind, effective_at) VALUES ($1, 'x', 'raw', now()) RETURNING id)
+         INSERT INTO ledger_entries (transaction_id, account_id, asset, amount, effective_at)
+         SELECT t.id, v.account_id, 'USD', v.amount, now() FROM t, (VALUES ($2::bigint, -5.00), ($3::bigint, 4.00)) AS v(account_id, amount)`,
+        [key('raw'), a.id, b.id],
+      ),
+    ).rejects.toThrow(/unbalanced/);
+    await expect(
+      db.dataSource.query(
+        `WITH t AS (INSERT INTO ledger_transactions (idempotency_key, request_hash, kind, effective_at) VALUES ($1, 'x', 'raw', now()) RETURNING id)
+         INSERT INTO ledger_entries (transaction_id, account_id, asset, amount, effective_at)
+         SELECT t.id, v.account_id, 'USD', v.amount, now() FROM t, (VALUES ($2::bigint, -5.001), ($3::bigint, 5.001)) AS v(account_id, amount)`,
+        [key('raw'), a.id, b.id],
+      ),
+    ).rejects.toThrow(/decimals/);
+  });
+
+  it('refuses a balance that would break a limit even when written directly', async () => {
+    const { wallet } = await fundedWallet('5.00');
+    await expect(db.dataSource.query(`UPDATE ledger_balances SET posted = -1 WHERE account_id = $1`, [wallet.id])).rejects.toThrow(
+      /ledger_balance_not_negative/,
+    );
+  });
+});
+
+describe('sharded accounts', () => {
+  it('spreads a hot unlimited account over shards and still sums correctly', async () => {
+    const revenue = await account('revenue', { allowNegative: true, shards: 8 });
+    const { wallet } = await fundedWallet('100.00');
+    await Promise.all(
+      Array.from({ length: 40 }, () =>
+        withTransaction(db.dataSource, (m) =>
+          ledger.transfer(m, { idempotencyKey: key('fee'), kind: 'fee', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: revenue.id, amount: '0.25' }),
+        ),
+      ),
+    );
+    expect(await posted(revenue.id)).toBe('10');
+    const [{ used }] = await db.dataSource.query(`SELECT count(*)::int AS used FROM ledger_balances WHERE account_id = $1 AND posted <> 0`, [revenue.id]);
+    expect(used).toBeGreaterThan(1);
+  });
+});
+
+describe('balances and entries', () => {
+  it('answers the balance as of a past instant', async () => {
+    const { wallet, source } = await fundedWallet('10.00');
+    const later = new Date(T0.getTime() + 86_400_000);
+    await ledger.transfer(db.dataSource.manager, { idempotencyKey: key('later'), kind: 'deposit', effectiveAt: later, debitAccountId: source.id, creditAccountId: wallet.id, amount: '5.00' });
+    expect((await ledger.balanceAt(db.dataSource.manager, wallet.id, new Date(T0.getTime() - 1))).toFixed()).toBe('0');
+    expect((await ledger.balanceAt(db.dataSource.manager, wallet.id, T0)).toFixed()).toBe('10');
+    expect((await ledger.balanceAt(db.dataSource.manager, wallet.id, later)).toFixed()).toBe('15');
+  });
+
+  it('pages entries with the balance before and after each', async () => {
+    const { wallet, source } = await fundedWallet('1.00');
+    for (let i = 2; i <= 5; i++) {
+      await ledger.transfer(db.dataSource.manager, { idempotencyKey: key('e'), kind: 'deposit', effectiveAt: T0, debitAccountId: source.id, creditAccountId: wallet.id, amount: `${i}.00` });
+    }
+    const page1 = await ledger.entries(db.dataSource.manager, wallet.id, { first: 2 });
+    expect(page1.hasNextPage).toBe(true);
+    expect(page1.entries.map((e) => [e.balanceBefore.toFixed(), e.amount.toFixed(), e.balanceAfter.toFixed()])).toEqual([
+      ['0', '1', '1'],
+      ['1', '2', '3'],
+    ]);
+    const page2 = await ledger.entries(db.dataSource.manager, wallet.id, { first: 10, after: page1.endCursor });
+    expect(page2.hasNextPage).toBe(false);
+    expect(page2.entries.map((e) => [e.balanceBefore.toFixed(), e.balanceAfter.toFixed()])).toEqual([
+      ['3', '6'],
+      ['6', '10'],
+      ['10', '15'],
+    ]);
+  });
+});
+
+describe('verify', () => {
+  it('reports a consistent ledger with its counts', async () => {
+    await fundedWallet('3.00');
+    const report = await ledger.verify(db.dataSource);
+    expect(report.problems).toEqual([]);
+    expect(report.balanced).toBe(true);
+    expect(report.accountsChecked).toBeGreaterThan(1);
+    expect(report.transactionsChecked).toBeGreaterThan(0);
+  });
+
+  it('detects a stored balance that drifted from its entries', async () => {
+    const scratch = await createTestDatabase();
+    try {
+      const l = new Ledger();
+      const src = await l.createAccount(scratch.dataSource.manager, { code: 'src', asset: 'USD', allowNegative: true, allowPositive: true });
+      const dst = await l.createAccount(scratch.dataSource.manager, { code: 'dst', asset: 'USD', allowNegative: false, allowPositive: true });
+      await l.transfer(scratch.dataSource.manager, { idempotencyKey: 'k', kind: 't', effectiveAt: T0, debitAccountId: src.id, creditAccountId: dst.id, amount: '2.00' });
+      await scratch.dataSource.query(`UPDATE ledger_balances SET posted = posted + 1 WHERE account_id = $1`, [dst.id]);
+      const report = await l.verify(scratch.dataSource);
+      expect(report.balanced).toBe(false);
+      expect(report.problems.join('\n')).toMatch(/sum to 1/);
+      expect(report.problems.join('\n')).toMatch(new RegExp(`account ${dst.id}: stored 3`));
+    } finally {
+      await scratch.drop();
+    }
+  });
+});
+
+export { Decimal };

@@ -1,0 +1,137 @@
+import type { Decimal } from '@ccx/core';
+
+/** Anything that runs SQL: a TypeORM EntityManager or QueryRunner inside the caller's transaction. */
+export interface SqlRunner {
+  query(sql: string, parameters?: unknown[]): Promise<any>;
+}
+
+export type Asset = 'USD' | 'CREDIT' | (string & {});
+
+export interface AccountInput {
+  /** Unique, stable, human-readable code, e.g. "wallet:org_123:USD". */
+  code: string;
+  asset: Asset;
+  /** Who the account belongs to (an organization id, "platform", ...). */
+  ownerRef?: string | null;
+  /** May the balance go below zero? Wallets: false. */
+  allowNegative: boolean;
+  /** May the balance go above zero? Almost always true. */
+  allowPositive: boolean;
+  /**
+   * Balance shards for a hot account with no limit (revenue, issuance): concurrent writers pick
+   * different shard rows instead of queueing on one. Only unlimited accounts may have more than 1.
+   */
+  shards?: number;
+  metadata?: Record<string, unknown>;
+}
+
+export interface Account {
+  id: string;
+  code: string;
+  asset: Asset;
+  scale: number;
+  ownerRef: string | null;
+  allowNegative: boolean;
+  allowPositive: boolean;
+  shards: number;
+}
+
+export type Direction = 'DEBIT' | 'CREDIT';
+
+/** One leg. A DEBIT lowers the account's balance, a CREDIT raises it. */
+export interface Posting {
+  accountId: string;
+  direction: Direction;
+  /** Positive, at most the asset's scale. A string from outside, or a Decimal from domain code. */
+  amount: string | Decimal;
+}
+
+export interface TransactionInput {
+  /** Same key and same content: the original comes back; different content: IDEMPOTENCY_CONFLICT. */
+  idempotencyKey: string;
+  kind: string;
+  memo?: string | null;
+  metadata?: Record<string, unknown>;
+  /** The business clock's instant (not part of the idempotency comparison). */
+  effectiveAt: Date;
+  postings: Posting[];
+}
+
+export interface TransferInput extends Omit<TransactionInput, 'postings'> {
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: string | Decimal;
+}
+
+export interface PostedTransaction {
+  id: string;
+  idempotencyKey: string;
+  kind: string;
+  memo: string | null;
+  metadata: Record<string, unknown>;
+  effectiveAt: Date;
+  /** True when the key had already been posted and the original is returned. */
+  replayed: boolean;
+}
+
+export type BatchResult =
+  | { status: 'accepted'; transactionId: string }
+  | { status: 'duplicate'; transactionId: string }
+  | { status: 'rejected'; code: string; reason: string; message: string };
+
+export interface Balance {
+  accountId: string;
+  posted: Decimal;
+  held: Decimal;
+  /** posted − held */
+  available: Decimal;
+}
+
+export interface EntryView {
+  id: string;
+  transactionId: string;
+  kind: string;
+  amount: Decimal;
+  balanceBefore: Decimal;
+  balanceAfter: Decimal;
+  effectiveAt: Date;
+}
+
+export interface EntryPage {
+  entries: EntryView[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export type HoldStatus = 'PENDING' | 'POSTED' | 'VOIDED' | 'EXPIRED';
+
+export interface HoldInput {
+  idempotencyKey: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: string | Decimal;
+  /** After this instant the hold can no longer be posted and `expireHolds` releases it. */
+  expiresAt: Date;
+  metadata?: Record<string, unknown>;
+}
+
+export interface Hold {
+  id: string;
+  idempotencyKey: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  asset: Asset;
+  amount: Decimal;
+  postedAmount: Decimal | null;
+  status: HoldStatus;
+  expiresAt: Date;
+  transactionId: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export interface VerifyReport {
+  balanced: boolean;
+  accountsChecked: number;
+  transactionsChecked: number;
+  problems: string[];
+}

@@ -1,0 +1,76 @@
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { Ledger } from '@ccx/ledger';
+import { loadConfig } from '../apps/api/src/config/app-config.js';
+import { startServer } from '../apps/api/src/bootstrap.js';
+import { dataSourceOptions } from '../apps/api/src/database/data-source.js';
+import { OPERATOR_KEY } from './support/app.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The zero-setup path itself: no DATABASE_URL, so the server starts its own embedded PostgreSQL
+ * in CCX_DATA_DIR, migrates it, serves, stops it, and a second start keeps every row.
+ */
+describe('embedded database start, stop and restart', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'ccx-restart-'));
+    await chmod(root, 0o700); // as a temp folder often is: the server must make it reachable
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('keeps the data across a restart on the same folder', async () => {
+    const env = { NODE_ENV: 'test', CCX_DATA_DIR: join(root, 'nested', 'pg'), CCX_PG_PORT: String(await freePort()), CCX_OPERATOR_KEY: OPERATOR_KEY };
+    const first = await startServer(loadConfig(env), { listen: false, schemaFile: join(root, 'schema.gql') });
+    expect(first.databaseUrl).toContain(`127.0.0.1:${env.CCX_PG_PORT}`);
+    expect((await request(first.app.getHttpServer()).get('/health')).status).toBe(200);
+
+    const ds = new DataSource(dataSourceOptions(first.databaseUrl));
+    await ds.initialize();
+    const ledger = new Ledger();
+    const src = await ledger.createAccount(ds.manager, { code: 'restart:src', asset: 'USD', allowNegative: true, allowPositive: true });
+    const dst = await ledger.createAccount(ds.manager, { code: 'restart:dst', asset: 'USD', allowNegative: false, allowPositive: true });
+    await ledger.transfer(ds.manager, { idempotencyKey: 'restart-1', kind: 'deposit', effectiveAt: new Date('2026-01-05T12:00:00Z'), debitAccountId: src.id, creditAccountId: dst.id, amount: '12.34' });
+    await ds.destroy();
+    await first.close();
+    // The embedded server is really down: its lock file is gone.
+    await expect(stat(join(env.CCX_DATA_DIR, 'postmaster.pid'))).rejects.toThrow();
+
+    const second = await startServer(loadConfig(env), { listen: false, schemaFile: join(root, 'schema.gql') });
+    try {
+      const res = await request(second.app.getHttpServer())
+        .post('/graphql')
+        .set('authorization', `Bearer ${OPERATOR_KEY}`)
+        .send({ query: '{ ledgerIntegrity { balanced accountsChecked transactionsChecked } }' });
+      const ds2 = new DataSource(dataSourceOptions(second.databaseUrl));
+      await ds2.initialize();
+      const [{ accounts, transactions }] = await ds2.query(
+        `SELECT (SELECT count(*)::int FROM ledger_accounts) AS accounts, (SELECT count(*)::int FROM ledger_transactions) AS transactions`,
+      );
+      expect(res.body.data.ledgerIntegrity).toEqual({ balanced: true, accountsChecked: accounts, transactionsChecked: transactions });
+      expect(transactions).toBe(1);
+      // The second start created nothing new: no second operator, no second set of platform accounts.
+      expect(await ds2.query(`SELECT count(*)::int AS n FROM organizations`)).toEqual([{ n: 1 }]);
+      const again = await new Ledger().accountByCode(ds2.manager, 'restart:dst');
+      expect((await ledger.balance(ds2.manager, again!.id)).posted.toFixed(2)).toBe('12.34');
+      await ds2.destroy();
+    } finally {
+      await second.close();
+    }
+  });
+});
