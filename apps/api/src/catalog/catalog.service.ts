@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { BadInputError, NotFoundError } from '@ccx/core';
+import { ClockService } from '../clock/clock.service.js';
+import { CREDIT_SCALE, inputAmount } from '../common/amounts.js';
+import { GpuTypeEntity } from './gpu-type.entity.js';
+import { ModelEntity } from './model.entity.js';
+
+const GPU_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,99}$/;
+
+/** The GPU catalog (SPEC §1) and model rate cards (SPEC §8). */
+@Injectable()
+export class CatalogService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: ClockService,
+  ) {}
+
+  gpuTypes(): Promise<GpuTypeEntity[]> {
+    return this.dataSource.manager.find(GpuTypeEntity, { order: { name: 'ASC' } });
+  }
+
+  async gpuType(name: string): Promise<GpuTypeEntity> {
+    const found = typeof name === 'string' ? await this.dataSource.manager.findOneBy(GpuTypeEntity, { name }) : null;
+    if (!found) throw new NotFoundError(`GPU type ${String(name).slice(0, 40)} is not in the catalog`, { field: 'gpuType' });
+    return found;
+  }
+
+  /** Adds or changes a GPU type. Existing listings keep the figure they were listed with. */
+  async upsertGpuType(input: { name: unknown; creditsPerGpuHour: unknown }): Promise<GpuTypeEntity> {
+    if (typeof input.name !== 'string' || !GPU_NAME.test(input.name)) {
+      throw new BadInputError('name must be 1 to 32 letters, digits, ".", "_" or "-"', { field: 'name' });
+    }
+    const creditsPerGpuHour = inputAmount(input.creditsPerGpuHour, 'creditsPerGpuHour', { scale: CREDIT_SCALE });
+    const entity = { name: input.name, creditsPerGpuHour, updatedAt: this.clock.now() };
+    await this.dataSource.manager.upsert(GpuTypeEntity, entity, ['name']);
+    return entity;
+  }
+
+  models(): Promise<ModelEntity[]> {
+    return this.dataSource.manager.find(ModelEntity, { order: { id: 'ASC' } });
+  }
+
+  async upsertModel(input: { id: unknown; inputCreditsPerMillionTokens: unknown; outputCreditsPerMillionTokens: unknown }): Promise<ModelEntity> {
+    if (typeof input.id !== 'string' || !MODEL_ID.test(input.id)) {
+      throw new BadInputError('id must be 1 to 100 characters: letters, digits and . _ : / @ -', { field: 'id' });
+    }
+    const entity = {
+      id: input.id,
+      inputCreditsPerMillionTokens: inputAmount(input.inputCreditsPerMillionTokens, 'inputCreditsPerMillionTokens', { scale: CREDIT_SCALE, sign: 'nonNegative' }),
+      outputCreditsPerMillionTokens: inputAmount(input.outputCreditsPerMillionTokens, 'outputCreditsPerMillionTokens', { scale: CREDIT_SCALE, sign: 'nonNegative' }),
+      updatedAt: this.clock.now(),
+    };
+    await this.dataSource.manager.upsert(ModelEntity, entity, ['id']);
+    return entity;
+  }
+}

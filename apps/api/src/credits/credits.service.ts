@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Decimal } from '@ccx/core';
+import { Ledger } from '@ccx/ledger';
+import { PlatformAccounts } from '../ledger/platform-accounts.js';
+import { ClockService } from '../clock/clock.service.js';
+import { newId } from '../common/ids.js';
+import { lockBuyerCredits } from './buyer-lock.js';
+import { CreditBlockEntity, type CreditType } from './credit-block.entity.js';
+import { toCreditBlockModel, type CreditBalanceModel, type CreditBlockModel } from './models/credit-block.model.js';
+
+export interface NewBlock {
+  organizationId: string;
+  type: CreditType;
+  granted: Decimal;
+  unitPrice: Decimal;
+  expiresAt: Date | null;
+  createdAt: Date;
+  purchaseId?: string | null;
+  reservationId?: string | null;
+  facilityId?: string | null;
+}
+
+/** Credit blocks and balances (SPEC §6). Each block is backed by its own ledger account. */
+@Injectable()
+export class CreditsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly platform: PlatformAccounts,
+    private readonly clock: ClockService,
+  ) {}
+
+  /**
+   * Creates a block and its (empty) ledger account; the caller posts the credits into it in the
+   * same transaction. The block id is chosen by the caller's flow so it can name the account.
+   */
+  async createBlock(manager: EntityManager, input: NewBlock): Promise<CreditBlockEntity> {
+    const id = newId();
+    const account = await this.platform.createLimited(manager, `block:${id}:CREDIT`, 'CREDIT', input.organizationId);
+    const block = manager.create(CreditBlockEntity, {
+      id,
+      organizationId: input.organizationId,
+      type: input.type,
+      status: 'ACTIVE',
+      granted: input.granted,
+      unitPrice: input.unitPrice,
+      expiresAt: input.expiresAt,
+      facilityId: input.facilityId ?? null,
+      purchaseId: input.purchaseId ?? null,
+      reservationId: input.reservationId ?? null,
+      ledgerAccountId: account.id,
+      createdAt: input.createdAt,
+    });
+    await manager.insert(CreditBlockEntity, block);
+    return block;
+  }
+
+  /** Blocks as the API shows them, with remaining and held read from the ledger. */
+  async views(manager: EntityManager, blocks: CreditBlockEntity[]): Promise<CreditBlockModel[]> {
+    const balances = await this.ledger.balances(manager, blocks.map((b) => b.ledgerAccountId));
+    return blocks.map((b) => {
+      const bal = balances.get(b.ledgerAccountId);
+      return toCreditBlockModel(b, bal?.posted ?? new Decimal(0), bal?.held ?? new Decimal(0));
+    });
+  }
+
+  async view(block: CreditBlockEntity): Promise<CreditBlockModel> {
+    return (await this.views(this.dataSource.manager, [block]))[0];
+  }
+
+  /** available = remaining of ACTIVE blocks − open holds; frozen = remaining of FROZEN blocks. */
+  async balance(organizationId: string): Promise<CreditBalanceModel> {
+    const manager = this.dataSource.manager;
+    const blocks = await manager.find(CreditBlockEntity, { where: { organizationId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const views = await this.views(manager, blocks);
+    const now = this.clock.now();
+    let available = new Decimal(0);
+    let held = new Decimal(0);
+    let frozen = new Decimal(0);
+    views.forEach((v, i) => {
+      const status = blocks[i].status;
+      // An ACTIVE block past its expiry (servicing has not swept it yet) is spent by nobody.
+      const expired = blocks[i].expiresAt !== null && blocks[i].expiresAt!.getTime() <= now.getTime();
+      if (status === 'ACTIVE' && !expired) {
+        available = available.plus(v.remaining).minus(v.held);
+        held = held.plus(v.held);
+      } else if (status === 'FROZEN') {
+        frozen = frozen.plus(v.remaining);
+      }
+    });
+    return { available: available.toFixed(6), held: held.toFixed(6), frozen: frozen.toFixed(6), blocks: views };
+  }
+
+  /**
+   * Servicing: ACTIVE blocks past `expiresAt` become EXPIRED; what remains leaves through a
+   * ledger transaction (effective at the expiry instant), never by editing a balance.
+   */
+  async expireDue(manager: EntityManager, now: Date): Promise<number> {
+    const dueOwners: { organization_id: string }[] = await manager.query(
+      `SELECT DISTINCT organization_id FROM credit_blocks
+       WHERE status = 'ACTIVE' AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY organization_id`,
+      [now],
+    );
+    // Buyer locks (sorted) before block rows: the lock order usage and freezes follow.
+    for (const { organization_id } of dueOwners) await lockBuyerCredits(manager, organization_id);
+    const due = await manager
+      .getRepository(CreditBlockEntity)
+      .createQueryBuilder('b')
+      .setLock('pessimistic_write')
+      .where(`b.status = 'ACTIVE' AND b.expires_at IS NOT NULL AND b.expires_at <= :now`, { now })
+      .andWhere('b.organization_id IN (:...owners)', { owners: dueOwners.length ? dueOwners.map((o) => o.organization_id) : ['00000000-0000-0000-0000-000000000000'] })
+      .orderBy('b.expires_at')
+      .getMany();
+    for (const block of due) {
+      // Open holds on the block end with it.
+      for (const hold of await this.ledger.pendingHolds(manager, block.ledgerAccountId)) {
+        await this.ledger.voidHold(manager, hold.id, block.expiresAt!);
+      }
+      const { posted } = await this.ledger.balance(manager, block.ledgerAccountId);
+      if (posted.gt(0)) {
+        await this.ledger.transfer(manager, {
+          idempotencyKey: `block:${block.id}:expire`,
+          kind: 'block.expire',
+          metadata: { blockId: block.id, organizationId: block.organizationId },
+          effectiveAt: block.expiresAt!,
+          debitAccountId: block.ledgerAccountId,
+          creditAccountId: this.platform.id('expired'),
+          amount: posted,
+        });
+      }
+      await manager.update(CreditBlockEntity, { id: block.id }, { status: 'EXPIRED' });
+    }
+    return due.length;
+  }
+}

@@ -1,0 +1,37 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { numericTransformer, type Decimal } from '@ccx/core';
+
+export type AllocationPurpose = 'PURCHASE' | 'RESERVATION' | 'FACILITY';
+
+/** Capacity taken from one listing for one purchase, reservation or facility. */
+@Entity('allocations')
+export class AllocationEntity {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint' })
+  id: string;
+
+  @Column('uuid', { name: 'listing_id' })
+  listingId: string;
+
+  @Column('text')
+  purpose: AllocationPurpose;
+
+  @Column('uuid', { name: 'purpose_id' })
+  purposeId: string;
+
+  @Column('numeric', { transformer: numericTransformer })
+  credits: Decimal;
+
+  /** Delivered to a credit block (and paid to the seller). */
+  @Column('numeric', { transformer: numericTransformer })
+  delivered: Decimal;
+
+  /** Given back to the market (a cancelled reservation). */
+  @Column('numeric', { transformer: numericTransformer })
+  released: Decimal;
+
+  @Column('numeric', { name: 'wholesale_cost_per_credit', transformer: numericTransformer })
+  wholesaleCostPerCredit: Decimal;
+
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt: Date;
+}

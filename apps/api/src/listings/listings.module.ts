@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CatalogModule } from '../catalog/catalog.module.js';
+import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { AllocationEntity } from './allocation.entity.js';
+import { ListingEntity } from './listing.entity.js';
+import { ListingsResolver } from './listings.resolver.js';
+import { ListingsService } from './listings.service.js';
+import { MarketService } from './market.service.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([ListingEntity, AllocationEntity]), CatalogModule, OrganizationsModule],
+  providers: [ListingsService, MarketService, ListingsResolver],
+  exports: [ListingsService, MarketService],
+})
+export class ListingsModule {}

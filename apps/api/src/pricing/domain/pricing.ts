@@ -1,0 +1,124 @@
+import { Decimal, roundUnitPrice, roundUsd } from '@ccx/core';
+import type { BusinessRules } from '../../config/business-rules.js';
+
+/** Open capacity of one listing, as the fill sees it. */
+export interface Capacity {
+  listingId: string;
+  available: Decimal;
+  costPerCredit: Decimal;
+}
+
+export interface FillPart {
+  listingId: string;
+  credits: Decimal;
+  costPerCredit: Decimal;
+}
+
+export interface Fill {
+  parts: FillPart[];
+  credits: Decimal;
+  /** Σ credits × cost, exact (no rounding): the basis of every price. */
+  wholesaleCost: Decimal;
+}
+
+/**
+ * The cheapest fill of `credits` (SPEC §4): `capacity` must already be ordered cheapest
+ * `wholesaleCostPerCredit` first, ties by earlier `createdAt`. Null when there is not enough.
+ */
+export function cheapestFill(capacity: Capacity[], credits: Decimal): Fill | null {
+  const parts: FillPart[] = [];
+  let remaining = credits;
+  let wholesaleCost = new Decimal(0);
+  for (const c of capacity) {
+    if (remaining.isZero()) break;
+    if (!c.available.gt(0)) continue;
+    const take = Decimal.min(c.available, remaining);
+    parts.push({ listingId: c.listingId, credits: take, costPerCredit: c.costPerCredit });
+    wholesaleCost = wholesaleCost.plus(take.times(c.costPerCredit));
+    remaining = remaining.minus(take);
+  }
+  return remaining.isZero() ? { parts, credits, wholesaleCost } : null;
+}
+
+/**
+ * The cheapest fill that `amount` of money buys at wholesale (financed credits, SPEC §7): whole
+ * listings while the money lasts, then the credits the rest buys from the next listing, rounded
+ * DOWN to micro-credits. Null when the market runs out before the money does.
+ */
+export function cheapestFillForAmount(capacity: Capacity[], amount: Decimal): Fill | null {
+  const parts: FillPart[] = [];
+  let money = amount;
+  let credits = new Decimal(0);
+  let wholesaleCost = new Decimal(0);
+  for (const c of capacity) {
+    if (!c.available.gt(0)) continue;
+    const all = c.available.times(c.costPerCredit);
+    const take = all.lte(money) ? c.available : money.div(c.costPerCredit).decimalPlaces(6, Decimal.ROUND_DOWN);
+    if (take.gt(0)) {
+      parts.push({ listingId: c.listingId, credits: take, costPerCredit: c.costPerCredit });
+      credits = credits.plus(take);
+      wholesaleCost = wholesaleCost.plus(take.times(c.costPerCredit));
+      money = money.minus(take.times(c.costPerCredit));
+    }
+    if (take.lt(c.available)) return { parts, credits, wholesaleCost };
+  }
+  return money.isZero() && parts.length ? { parts, credits, wholesaleCost } : null;
+}
+
+/** u = allocated ÷ total over OPEN and SOLD_OUT listings; 0 when there is none. */
+export function utilization(allocated: Decimal, total: Decimal): Decimal {
+  return total.gt(0) ? allocated.div(total) : new Decimal(0);
+}
+
+/** 1 + max(0, u − threshold): 1.0 to 1.5 with the default threshold 0.5. */
+export function demandMultiplier(u: Decimal, rules: BusinessRules['pricing']): Decimal {
+  return new Decimal(1).plus(Decimal.max(0, u.minus(rules.demandThreshold)));
+}
+
+/** The night factor when the clock's UTC hour is in [nightStartHour, nightEndHour), else 1. */
+export function timeOfDayFactor(now: Date, rules: BusinessRules['pricing']): Decimal {
+  const hour = now.getUTCHours();
+  const { nightStartHour: start, nightEndHour: end } = rules;
+  const night = start > end ? hour >= start || hour < end : hour >= start && hour < end;
+  return night ? rules.nightFactor : new Decimal(1);
+}
+
+/**
+ * Standard unit price (SPEC §5): wholesale cost of the fill ÷ credits × (1 + margin) × demand
+ * multiplier × time-of-day factor, 6 decimals HALF_UP.
+ */
+export function standardUnitPrice(fill: Fill, u: Decimal, now: Date, rules: BusinessRules['pricing']): Decimal {
+  return roundUnitPrice(
+    fill.wholesaleCost
+      .div(fill.credits)
+      .times(new Decimal(1).plus(rules.margin))
+      .times(demandMultiplier(u, rules))
+      .times(timeOfDayFactor(now, rules)),
+  );
+}
+
+/** The term discount for a commitment of `termMonths` (SPEC §5); 0 outside every band. */
+export function termDiscount(termMonths: number, rules: BusinessRules['pricing']): Decimal {
+  const band = rules.termDiscounts.find((b) => termMonths >= b.minMonths && termMonths <= b.maxMonths);
+  return band ? band.rate : new Decimal(0);
+}
+
+/** Reserved unit price: the standard unit price of the whole commitment × (1 − discount), 6 dp. */
+export function reservedUnitPrice(standardUnit: Decimal, discount: Decimal): Decimal {
+  return roundUnitPrice(standardUnit.times(new Decimal(1).minus(discount)));
+}
+
+/** Financed credits are bought at wholesale: the fill's average cost per credit, 6 dp. */
+export function wholesaleUnitPrice(fill: Fill): Decimal {
+  return roundUnitPrice(fill.wholesaleCost.div(fill.credits));
+}
+
+/** total = credits × unit price, cents HALF_UP. */
+export function totalPrice(credits: Decimal, unitPrice: Decimal): Decimal {
+  return roundUsd(credits.times(unitPrice));
+}
+
+/** What a seller is paid for delivered credits: credits × wholesale cost per credit, cents HALF_UP. */
+export function sellerPayout(credits: Decimal, costPerCredit: Decimal): Decimal {
+  return roundUsd(credits.times(costPerCredit));
+}

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { BadInputError, Decimal, formatAmount, roundUsd } from '@ccx/core';
+import { ClockService } from '../clock/clock.service.js';
+import { CREDIT_SCALE, creditsInput, intInput } from '../common/amounts.js';
+import { MarketService } from '../listings/market.service.js';
+import { reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice, wholesaleUnitPrice } from './domain/pricing.js';
+import type { MarketStatsModel, QuoteModel } from './models/pricing.models.js';
+import { CreditType } from '../credits/models/credit-block.model.js';
+
+/** Read-only prices (SPEC §5): what a purchase would cost now, changing nothing. */
+@Injectable()
+export class PricingService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: ClockService,
+    private readonly market: MarketService,
+  ) {}
+
+  async marketStats(): Promise<MarketStatsModel> {
+    const now = this.clock.now();
+    const manager = this.dataSource.manager;
+    const snapshot = await this.market.snapshot(manager, now);
+    const one = await this.market.fill(manager, new Decimal(1), now);
+    return {
+      totalCredits: formatAmount(snapshot.totalCredits, 6),
+      allocatedCredits: formatAmount(snapshot.allocatedCredits, 6),
+      utilization: formatAmount(snapshot.utilization.decimalPlaces(6), 6),
+      standardPricePerCredit: one ? formatAmount(standardUnitPrice(one.fill, snapshot.utilization, now, this.market.rules.pricing), 6) : null,
+    };
+  }
+
+  async quote(input: { type: CreditType; credits: unknown; termMonths?: number | null }): Promise<QuoteModel> {
+    const rules = this.market.rules;
+    const credits = creditsInput(input.credits, 'credits');
+    let termMonths: number | null = null;
+    if (input.type === CreditType.RESERVED) {
+      termMonths = intInput(input.termMonths, 'termMonths', 1, rules.reservations.maxTermMonths);
+      // creditsPerMonth = credits ÷ termMonths must be a whole number of micro-credits (e.g. 10
+      // over 4 months is 2.5 a month), so test the micro-credits, not the credits, for divisibility.
+      if (!credits.shiftedBy(CREDIT_SCALE).mod(termMonths).isZero()) {
+        throw new BadInputError('credits must be creditsPerMonth × termMonths (micro-credits per month)', { field: 'credits' });
+      }
+    }
+    const now = this.clock.now();
+    const manager = this.dataSource.manager;
+    const snapshot = await this.market.snapshot(manager, now);
+    const found = await this.market.fill(manager, credits, now);
+    if (!found) throw await this.market.insufficient(manager, credits, now);
+    let unitPrice: Decimal;
+    let discountRate = new Decimal(0);
+    if (input.type === CreditType.FINANCED) {
+      unitPrice = wholesaleUnitPrice(found.fill);
+    } else {
+      unitPrice = standardUnitPrice(found.fill, snapshot.utilization, now, rules.pricing);
+      if (termMonths !== null) {
+        discountRate = termDiscount(termMonths, rules.pricing);
+        unitPrice = reservedUnitPrice(unitPrice, discountRate);
+      }
+    }
+    return {
+      type: input.type,
+      credits: formatAmount(credits, 6),
+      unitPrice: formatAmount(unitPrice, 6),
+      totalPrice: formatAmount(totalPrice(credits, unitPrice), 2),
+      wholesaleCost: formatAmount(roundUsd(found.fill.wholesaleCost), 2),
+      discountRate: discountRate.toFixed(2),
+    };
+  }
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CreditsModule } from '../credits/credits.module.js';
+import { ListingsModule } from '../listings/listings.module.js';
+import { PurchaseEntity } from './purchase.entity.js';
+import { PurchasesResolver } from './purchases.resolver.js';
+import { PurchasesService } from './purchases.service.js';
+import { SellerWallets } from './seller-wallets.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([PurchaseEntity]), CreditsModule, ListingsModule],
+  providers: [PurchasesService, PurchasesResolver, SellerWallets],
+  exports: [PurchasesService, SellerWallets],
+})
+export class PurchasesModule {}

@@ -1,0 +1,130 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { BadInputError, Decimal, DomainError, ErrorCode, NotFoundError } from '@ccx/core';
+import { Ledger, withTransaction } from '@ccx/ledger';
+import { ClockService } from '../clock/clock.service.js';
+import { PlatformAccounts } from '../ledger/platform-accounts.js';
+import { creditsInput, priceInput, textInput } from '../common/amounts.js';
+import { newId } from '../common/ids.js';
+import { requestHash } from '../common/request-hash.js';
+import { CreditsService } from '../credits/credits.service.js';
+import { CreditBlockEntity } from '../credits/credit-block.entity.js';
+import { deliveryPostings } from '../credits/delivery.js';
+import { MarketService } from '../listings/market.service.js';
+import { AllocationEntity } from '../listings/allocation.entity.js';
+import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { standardUnitPrice, totalPrice } from '../pricing/domain/pricing.js';
+import { SellerWallets } from './seller-wallets.js';
+import { PurchaseEntity } from './purchase.entity.js';
+
+export interface PurchaseCommand {
+  buyerId: string;
+  credits: unknown;
+  maxUnitPrice?: unknown;
+  idempotencyKey: unknown;
+}
+
+/** Standard purchases (SPEC §5, §6): priced now, paid at once, delivered at once, never expire. */
+@Injectable()
+export class PurchasesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly platform: PlatformAccounts,
+    private readonly clock: ClockService,
+    private readonly market: MarketService,
+    private readonly credits: CreditsService,
+    private readonly sellerWallets: SellerWallets,
+  ) {}
+
+  /**
+   * One database transaction: under the market lock, replay or price, allocate cheapest first,
+   * create the block, and post one ledger transaction that moves the money (buyer → sellers at
+   * wholesale, margin → platform) and the credits (listings → block).
+   */
+  async purchase(cmd: PurchaseCommand): Promise<{ purchase: PurchaseEntity; block: CreditBlockEntity }> {
+    const credits = creditsInput(cmd.credits, 'credits');
+    const maxUnitPrice = cmd.maxUnitPrice === undefined || cmd.maxUnitPrice === null ? null : priceInput(cmd.maxUnitPrice, 'maxUnitPrice');
+    const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
+    const hash = requestHash({ credits: credits.toFixed(6), maxUnitPrice: maxUnitPrice?.toFixed(6) ?? null });
+
+    return withTransaction(this.dataSource, async (manager) => {
+      await this.market.lockMarket(manager);
+      const existing = await manager.findOneBy(PurchaseEntity, { buyerId: cmd.buyerId, idempotencyKey: key });
+      if (existing) {
+        if (existing.requestHash !== hash) {
+          throw new DomainError(ErrorCode.IDEMPOTENCY_CONFLICT, `idempotencyKey ${key} was used for a different purchase`);
+        }
+        return { purchase: existing, block: await manager.findOneByOrFail(CreditBlockEntity, { id: existing.blockId }) };
+      }
+      return this.execute(manager, cmd.buyerId, credits, maxUnitPrice, key, hash);
+    });
+  }
+
+  async forBuyer(buyerId: string, id: string): Promise<PurchaseEntity> {
+    const found = await this.dataSource.manager.findOneBy(PurchaseEntity, { id, buyerId });
+    if (!found) throw new NotFoundError(`purchase ${id} not found`);
+    return found;
+  }
+
+  private async execute(manager: EntityManager, buyerId: string, credits: Decimal, maxUnitPrice: Decimal | null, key: string, hash: string) {
+    const now = this.clock.now();
+    const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: buyerId });
+    const snapshot = await this.market.snapshot(manager, now);
+    const found = await this.market.fill(manager, credits, now);
+    if (!found) throw await this.market.insufficient(manager, credits, now);
+    const unitPrice = standardUnitPrice(found.fill, snapshot.utilization, now, this.market.rules.pricing);
+    if (maxUnitPrice && unitPrice.gt(maxUnitPrice)) {
+      throw new DomainError(ErrorCode.PRICE_LIMIT_EXCEEDED, `the unit price is ${unitPrice.toFixed(6)}, above maxUnitPrice ${maxUnitPrice.toFixed(6)}`);
+    }
+    const total = totalPrice(credits, unitPrice);
+    if (!total.gt(0)) throw new BadInputError('the order is too small to cost a cent', { field: 'credits' });
+
+    const purchaseId = newId();
+    const block = await this.credits.createBlock(manager, {
+      organizationId: buyerId,
+      type: 'STANDARD',
+      granted: credits,
+      unitPrice,
+      expiresAt: null,
+      createdAt: now,
+      purchaseId,
+    });
+    const parts = await this.market.allocate(manager, found.fill, found.listings, 'PURCHASE', purchaseId, now);
+    for (const p of parts) await manager.update(AllocationEntity, { id: p.allocation.id }, { delivered: p.credits });
+    const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.listing.sellerId));
+    const tx = await this.ledger.post(manager, {
+      idempotencyKey: `purchase:${purchaseId}`,
+      kind: 'purchase.standard',
+      metadata: { purchaseId, buyerId, blockId: block.id },
+      effectiveAt: now,
+      postings: deliveryPostings({
+        payerAccountId: buyer.walletAccountId,
+        charge: total,
+        revenueAccountId: this.platform.id('revenue'),
+        blockAccountId: block.ledgerAccountId,
+        parts: parts.map((p) => ({
+          sourceAccountId: p.listing.ledgerAccountId,
+          credits: p.credits,
+          costPerCredit: p.listing.wholesaleCostPerCredit,
+          sellerWalletId: wallets.get(p.listing.sellerId)!,
+        })),
+      }),
+    });
+    const purchase = manager.create(PurchaseEntity, {
+      id: purchaseId,
+      buyerId,
+      idempotencyKey: key,
+      requestHash: hash,
+      credits,
+      unitPrice,
+      totalPrice: total,
+      wholesaleCost: found.fill.wholesaleCost,
+      blockId: block.id,
+      ledgerTransactionId: tx.id,
+      createdAt: now,
+    });
+    await manager.insert(PurchaseEntity, purchase);
+    return { purchase, block };
+  }
+}

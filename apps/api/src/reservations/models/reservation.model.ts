@@ -1,0 +1,76 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { formatAmount } from '@ccx/core';
+import { DecimalScalar } from '../../graphql/decimal.scalar.js';
+import type { ReservationEntity } from '../reservation.entity.js';
+
+export enum ReservationStatus {
+  ACTIVE = 'ACTIVE',
+  PAST_DUE = 'PAST_DUE',
+  COMPLETED = 'COMPLETED',
+  CANCELLED = 'CANCELLED',
+}
+registerEnumType(ReservationStatus, { name: 'ReservationStatus' });
+
+@ObjectType('Reservation')
+export class ReservationModel {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => DecimalScalar)
+  creditsPerMonth: string;
+
+  @Field(() => Int)
+  termMonths: number;
+
+  @Field(() => DecimalScalar, { description: 'Locked unit price (after the term discount).' })
+  unitPrice: string;
+
+  @Field(() => DecimalScalar)
+  discountRate: string;
+
+  @Field(() => DecimalScalar, { description: 'What each monthly delivery charges: creditsPerMonth × unitPrice, cents.' })
+  monthlyCharge: string;
+
+  @Field(() => Int)
+  monthsDelivered: number;
+
+  @Field(() => ReservationStatus)
+  status: ReservationStatus;
+
+  @Field(() => Date, { nullable: true })
+  nextDeliveryAt: Date | null;
+
+  @Field(() => DecimalScalar, { nullable: true })
+  earlyTerminationFee: string | null;
+
+  @Field(() => Date)
+  createdAt: Date;
+}
+
+@InputType()
+export class ReserveCreditsInput {
+  @Field(() => DecimalScalar)
+  creditsPerMonth: string;
+
+  @Field(() => Int, { description: '1 to 36 months.' })
+  termMonths: number;
+
+  @Field()
+  idempotencyKey: string;
+}
+
+export function toReservationModel(r: ReservationEntity): ReservationModel {
+  return {
+    id: r.id,
+    creditsPerMonth: formatAmount(r.creditsPerMonth, 6),
+    termMonths: r.termMonths,
+    unitPrice: formatAmount(r.unitPrice, 6),
+    discountRate: r.discountRate.toFixed(2),
+    monthlyCharge: formatAmount(r.creditsPerMonth.times(r.unitPrice).decimalPlaces(2), 2),
+    monthsDelivered: r.monthsDelivered,
+    status: r.status as ReservationStatus,
+    nextDeliveryAt: r.nextDeliveryAt,
+    earlyTerminationFee: r.earlyTerminationFee ? formatAmount(r.earlyTerminationFee, 2) : null,
+    createdAt: r.createdAt,
+  };
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CreditsModule } from '../credits/credits.module.js';
+import { ListingsModule } from '../listings/listings.module.js';
+import { PurchasesModule } from '../purchases/purchases.module.js';
+import { ReservationEntity } from './reservation.entity.js';
+import { ReservationsResolver } from './reservations.resolver.js';
+import { ReservationsService } from './reservations.service.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([ReservationEntity]), CreditsModule, ListingsModule, PurchasesModule],
+  providers: [ReservationsService, ReservationsResolver],
+  exports: [ReservationsService],
+})
+export class ReservationsModule {}

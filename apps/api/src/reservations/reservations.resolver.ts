@@ -1,0 +1,30 @@
+import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { Access } from '../auth/access.decorator.js';
+import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
+import type { Principal } from '../auth/principal.js';
+import { ReservationModel, ReserveCreditsInput, toReservationModel } from './models/reservation.model.js';
+import { ReservationsService } from './reservations.service.js';
+
+@Resolver(() => ReservationModel)
+export class ReservationsResolver {
+  constructor(private readonly service: ReservationsService) {}
+
+  @Query(() => [ReservationModel], { description: "A buyer's reservations (the operator sees all)." })
+  @Access('BUYER', 'OPERATOR')
+  async reservations(@CurrentPrincipal() principal: Principal): Promise<ReservationModel[]> {
+    const list = await this.service.list(principal.role === 'OPERATOR' ? null : principal.organizationId);
+    return list.map(toReservationModel);
+  }
+
+  @Mutation(() => ReservationModel, { description: 'Commits to creditsPerMonth for termMonths at a locked, discounted price.' })
+  @Access('BUYER')
+  async reserveCredits(@CurrentPrincipal() principal: Principal, @Args('input') input: ReserveCreditsInput): Promise<ReservationModel> {
+    return toReservationModel(await this.service.reserve({ buyerId: principal.organizationId, ...input }));
+  }
+
+  @Mutation(() => ReservationModel, { description: 'Cancels early: charges the early termination fee, releases undelivered capacity.' })
+  @Access('BUYER')
+  async cancelReservation(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<ReservationModel> {
+    return toReservationModel(await this.service.cancel(principal.organizationId, id));
+  }
+}

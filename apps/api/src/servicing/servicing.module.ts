@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { CreditsModule } from '../credits/credits.module.js';
+import { ListingsModule } from '../listings/listings.module.js';
+import { ReservationsModule } from '../reservations/reservations.module.js';
+import { ServicingService } from './servicing.service.js';
+import { FreezeModule } from '../freeze/freeze.module.js';
+import { UsageModule } from '../usage/usage.module.js';
+
+@Module({ imports: [CreditsModule, ListingsModule, ReservationsModule, FreezeModule, UsageModule], providers: [ServicingService], exports: [ServicingService] })
+export class ServicingModule {}
