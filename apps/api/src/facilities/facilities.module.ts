@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CreditsModule } from '../credits/credits.module.js';
+import { FreezeModule } from '../freeze/freeze.module.js';
+import { ListingsModule } from '../listings/listings.module.js';
+import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { PurchasesModule } from '../purchases/purchases.module.js';
+import { FacilitiesResolver } from './facilities.resolver.js';
+import { FacilitiesService } from './facilities.service.js';
+import { FacilityEntity } from './facility.entity.js';
+import { FacilityViews } from './facility-views.js';
+import { InstallmentEntity } from './installment.entity.js';
+import { RepaymentEntity } from './repayment.entity.js';
+import { RepaymentsService } from './repayments.service.js';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([FacilityEntity, InstallmentEntity, RepaymentEntity]),
+    CreditsModule,
+    ListingsModule,
+    PurchasesModule,
+    OrganizationsModule,
+    FreezeModule,
+  ],
+  providers: [FacilitiesService, RepaymentsService, FacilityViews, FacilitiesResolver],
+  exports: [FacilitiesService],
+})
+export class FacilitiesModule {}

@@ -1,0 +1,288 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, In, type EntityManager } from 'typeorm';
+import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, roundUsd } from '@ccx/core';
+import { Ledger, LedgerError, withTransaction } from '@ccx/ledger';
+import { amortizationSchedule, regulationZApr, totalInterest } from '@ccx/finance';
+import { ClockService } from '../clock/clock.service.js';
+import { PlatformAccounts } from '../ledger/platform-accounts.js';
+import { inputAmount, intInput, usdInput } from '../common/amounts.js';
+import { newId, parseId } from '../common/ids.js';
+import { CreditsService } from '../credits/credits.service.js';
+import { deliveryPostings } from '../credits/delivery.js';
+import { MarketService } from '../listings/market.service.js';
+import { AllocationEntity } from '../listings/allocation.entity.js';
+import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { cheapestFillForAmount } from '../pricing/domain/pricing.js';
+import { SellerWallets } from '../purchases/seller-wallets.js';
+import { costBasis } from './domain/facility-rules.js';
+import { FacilityEntity } from './facility.entity.js';
+import { InstallmentEntity } from './installment.entity.js';
+
+export interface OfferCommand {
+  lenderId: string;
+  borrowerId: unknown;
+  principal: unknown;
+  apr: unknown;
+  termMonths: unknown;
+  graceDays?: number | null;
+  defaultAfterDaysPastDue?: number | null;
+  recoveryRate?: unknown;
+}
+
+const MAX_TERM_MONTHS = 360;
+
+/**
+ * Credit facilities (SPEC §7): a lender offers, the borrower accepts — and acceptance is one
+ * transaction: principal out of the lender's wallet, the financing fee to the platform, the rest
+ * buying capacity at wholesale cheapest first, a FINANCED block to the borrower expiring at
+ * maturity, the schedule stored, and the debt recorded in the ledger.
+ */
+@Injectable()
+export class FacilitiesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly platform: PlatformAccounts,
+    private readonly clock: ClockService,
+    private readonly market: MarketService,
+    private readonly credits: CreditsService,
+    private readonly sellerWallets: SellerWallets,
+  ) {}
+
+  async offer(cmd: OfferCommand): Promise<FacilityEntity> {
+    const rules = this.market.rules.financing;
+    const borrowerId = parseId(cmd.borrowerId, 'borrower');
+    const principal = usdInput(cmd.principal, 'principal');
+    const apr = inputAmount(cmd.apr, 'apr', { scale: 6, sign: 'nonNegative' });
+    if (apr.gt(1)) throw new BadInputError('apr is a fraction: "0.18" is 18%; at most 1', { field: 'apr' });
+    const termMonths = intInput(cmd.termMonths, 'termMonths', 1, MAX_TERM_MONTHS);
+    const graceDays = cmd.graceDays ?? rules.graceDays;
+    intInput(graceDays, 'graceDays', 0, 365);
+    const defaultAfter = cmd.defaultAfterDaysPastDue ?? rules.defaultAfterDaysPastDue;
+    intInput(defaultAfter, 'defaultAfterDaysPastDue', graceDays + 1, 3650);
+    const recoveryRate =
+      cmd.recoveryRate === undefined || cmd.recoveryRate === null
+        ? rules.recoveryRate
+        : inputAmount(cmd.recoveryRate, 'recoveryRate', { scale: 6, sign: 'nonNegative' });
+    if (recoveryRate.gt(1)) throw new BadInputError('recoveryRate is a fraction from 0 to 1', { field: 'recoveryRate' });
+    const fee = roundUsd(principal.times(rules.feeRate));
+    if (!principal.gt(fee)) throw new BadInputError('principal must exceed the financing fee', { field: 'principal' });
+
+    const now = this.clock.now();
+    let schedule: ReturnType<typeof amortizationSchedule>;
+    try {
+      schedule = amortizationSchedule({ principal, apr, termMonths, startDate: now });
+    } catch (error) {
+      // e.g. a principal too small to amortize over the term in cents.
+      if (error instanceof RangeError) throw new BadInputError(error.message);
+      throw error;
+    }
+    // Regulation Z: the fee is a prepaid finance charge; payments fall on monthly anniversaries,
+    // so the disclosed APR does not depend on the acceptance date.
+    const disclosedApr = regulationZApr({
+      amountFinanced: principal.minus(fee),
+      payments: schedule.map((i) => ({ amount: i.payment, dueDate: i.dueDate })),
+      startDate: now,
+    });
+
+    return withTransaction(this.dataSource, async (manager) => {
+      const borrower = await manager.findOneBy(OrganizationEntity, { id: borrowerId });
+      if (!borrower || borrower.role !== 'BUYER') throw new NotFoundError(`borrower ${borrowerId} is not a buyer on CCX`, { field: 'borrowerId' });
+      if (borrower.status !== 'ACTIVE') throw new InvalidStateError(`the borrower is ${borrower.status}`);
+      const facility = manager.create(FacilityEntity, {
+        id: newId(),
+        lenderId: cmd.lenderId,
+        borrowerId,
+        principal,
+        apr,
+        termMonths,
+        graceDays,
+        defaultAfterDaysPastDue: defaultAfter,
+        recoveryRate,
+        financingFee: fee,
+        disclosedApr,
+        totalInterest: totalInterest(schedule),
+        status: 'OFFERED',
+        defaultSticky: false,
+        acceptedAt: null,
+        maturityAt: null,
+        defaultedAt: null,
+        blockId: null,
+        creditsGranted: null,
+        purchaseAmount: null,
+        debtAccountId: null,
+        receivableAccountId: null,
+        recoveredAmount: new Decimal(0),
+        chargedOffAmount: new Decimal(0),
+        createdAt: now,
+      });
+      await manager.insert(FacilityEntity, facility);
+      return facility;
+    });
+  }
+
+  async decline(borrowerId: string, id: string): Promise<FacilityEntity> {
+    return withTransaction(this.dataSource, async (manager) => {
+      const facility = await this.lockForBorrower(manager, borrowerId, id);
+      if (facility.status === 'DECLINED') return facility;
+      if (facility.status !== 'OFFERED') throw new InvalidStateError(`a ${facility.status} facility cannot be declined`);
+      facility.status = 'DECLINED';
+      await manager.update(FacilityEntity, { id: facility.id }, { status: 'DECLINED' });
+      return facility;
+    });
+  }
+
+  /** Accepting an already accepted facility answers it again (a safe retry), changing nothing. */
+  async accept(borrowerId: string, id: string): Promise<FacilityEntity> {
+    const facilityId = parseId(id, 'facility');
+    return withTransaction(this.dataSource, async (manager) => {
+      await this.market.lockMarket(manager);
+      const facility = await this.lockForBorrower(manager, borrowerId, facilityId);
+      if (facility.acceptedAt) return facility;
+      if (facility.status !== 'OFFERED') throw new InvalidStateError(`a ${facility.status} facility cannot be accepted`);
+      const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: borrowerId });
+      if (borrower.status !== 'ACTIVE') throw new DomainError(ErrorCode.FORBIDDEN, `a ${borrower.status} organization cannot accept`);
+      const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
+      if (lender.status !== 'ACTIVE') throw new InvalidStateError(`the lender is ${lender.status}; this offer cannot be accepted now`);
+      const lenderFunds = await this.ledger.balance(manager, lender.walletAccountId);
+      if (lenderFunds.available.lt(facility.principal)) {
+        throw new DomainError(ErrorCode.INSUFFICIENT_FUNDS, "the lender's wallet cannot fund this facility's principal");
+      }
+      const now = this.clock.now();
+      const purchaseAmount = facility.principal.minus(facility.financingFee);
+      const open = await this.market.openListings(manager, now);
+      const fill = cheapestFillForAmount(
+        open.map((l) => ({ listingId: l.id, available: l.totalCredits.minus(l.allocatedCredits).minus(l.withdrawnCredits), costPerCredit: l.wholesaleCostPerCredit })),
+        purchaseAmount,
+      );
+      if (!fill || !fill.credits.gt(0)) {
+        throw new DomainError(ErrorCode.INSUFFICIENT_CAPACITY, `the market cannot supply ${purchaseAmount.toFixed(2)} of capacity at wholesale`);
+      }
+      const schedule = amortizationSchedule({ principal: facility.principal, apr: facility.apr, termMonths: facility.termMonths, startDate: now });
+      const maturity = schedule[schedule.length - 1].dueDate;
+      const block = await this.credits.createBlock(manager, {
+        organizationId: borrowerId,
+        type: 'FINANCED',
+        granted: fill.credits,
+        unitPrice: costBasis(purchaseAmount, fill.credits),
+        expiresAt: maturity,
+        createdAt: now,
+        facilityId: facility.id,
+      });
+      const parts = await this.market.allocate(manager, fill, new Map(open.map((l) => [l.id, l])), 'FACILITY', facility.id, now);
+      for (const p of parts) await manager.update(AllocationEntity, { id: p.allocation.id }, { delivered: p.credits });
+      const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.listing.sellerId));
+      const debt = await this.ledger.createAccount(manager, {
+        code: `facility:${facility.id}:debt:USD`,
+        asset: 'USD',
+        ownerRef: borrowerId,
+        allowNegative: true,
+        allowPositive: false,
+      });
+      const receivable = await this.platform.createLimited(manager, `facility:${facility.id}:receivable:USD`, 'USD', facility.lenderId);
+      // The lender pays the principal: the fee and the wholesale purchase (sellers paid at once;
+      // the platform keeps the fee and any sub-cent rounding of the payouts). The borrower's debt
+      // to the lender is recorded as a pair of facility accounts.
+      const delivery = deliveryPostings({
+        payerAccountId: lender.walletAccountId,
+        charge: facility.principal,
+        revenueAccountId: this.platform.id('revenue'),
+        blockAccountId: block.ledgerAccountId,
+        parts: parts.map((p) => ({
+          sourceAccountId: p.listing.ledgerAccountId,
+          credits: p.credits,
+          costPerCredit: p.listing.wholesaleCostPerCredit,
+          sellerWalletId: wallets.get(p.listing.sellerId)!,
+        })),
+      });
+      try {
+        await this.ledger.post(manager, {
+          idempotencyKey: `facility:${facility.id}:accept`,
+          kind: 'facility.accept',
+          metadata: { facilityId: facility.id, lenderId: facility.lenderId, borrowerId, blockId: block.id },
+          effectiveAt: now,
+          postings: [
+            ...delivery,
+            { accountId: debt.id, direction: 'DEBIT', amount: facility.principal },
+            { accountId: receivable.id, direction: 'CREDIT', amount: facility.principal },
+          ],
+        });
+      } catch (error) {
+        if (error instanceof LedgerError && error.details.reason === 'LIMIT_EXCEEDED') {
+          throw new DomainError(ErrorCode.INSUFFICIENT_FUNDS, "the lender's wallet cannot fund this facility's principal");
+        }
+        throw error;
+      }
+      await manager.insert(
+        InstallmentEntity,
+        schedule.map((i) => ({
+          facilityId: facility.id,
+          number: i.number,
+          dueDate: i.dueDate,
+          payment: i.payment,
+          principal: i.principal,
+          interest: i.interest,
+          principalPaid: new Decimal(0),
+          interestPaid: new Decimal(0),
+        })),
+      );
+      Object.assign(facility, {
+        status: 'ACTIVE',
+        acceptedAt: now,
+        maturityAt: maturity,
+        blockId: block.id,
+        creditsGranted: fill.credits,
+        purchaseAmount,
+        debtAccountId: debt.id,
+        receivableAccountId: receivable.id,
+      });
+      await manager.update(FacilityEntity, { id: facility.id }, {
+        status: 'ACTIVE',
+        acceptedAt: now,
+        maturityAt: maturity,
+        blockId: block.id,
+        creditsGranted: fill.credits,
+        purchaseAmount,
+        debtAccountId: debt.id,
+        receivableAccountId: receivable.id,
+      });
+      return facility;
+    });
+  }
+
+  /** The facilities a caller may see: as lender, as borrower, or all for the operator. */
+  async visibleTo(principal: { organizationId: string; role: string }): Promise<FacilityEntity[]> {
+    const where =
+      principal.role === 'OPERATOR'
+        ? {}
+        : principal.role === 'LENDER'
+          ? { lenderId: principal.organizationId }
+          : { borrowerId: principal.organizationId };
+    return this.dataSource.manager.find(FacilityEntity, { where, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  /** One facility if the caller is its lender, its borrower or the operator; otherwise null (no leak). */
+  async visible(principal: { organizationId: string; role: string }, id: string): Promise<FacilityEntity | null> {
+    let facilityId: string;
+    try {
+      facilityId = parseId(id, 'facility');
+    } catch {
+      return null;
+    }
+    const f = await this.dataSource.manager.findOneBy(FacilityEntity, { id: facilityId });
+    if (!f) return null;
+    const mine = principal.role === 'OPERATOR' || f.lenderId === principal.organizationId || f.borrowerId === principal.organizationId;
+    return mine ? f : null;
+  }
+
+  installments(manager: EntityManager, facilityIds: string[]): Promise<InstallmentEntity[]> {
+    if (!facilityIds.length) return Promise.resolve([]);
+    return manager.find(InstallmentEntity, { where: { facilityId: In(facilityIds) }, order: { facilityId: 'ASC', number: 'ASC' } });
+  }
+
+  private async lockForBorrower(manager: EntityManager, borrowerId: string, id: string): Promise<FacilityEntity> {
+    const facility = await manager.findOne(FacilityEntity, { where: { id: parseId(id, 'facility') }, lock: { mode: 'pessimistic_write' } });
+    if (!facility || facility.borrowerId !== borrowerId) throw new NotFoundError(`facility ${id} not found`);
+    return facility;
+  }
+}

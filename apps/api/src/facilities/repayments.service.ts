@@ -1,0 +1,118 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
+import { Ledger, withTransaction } from '@ccx/ledger';
+import { ClockService } from '../clock/clock.service.js';
+import { textInput, usdInput } from '../common/amounts.js';
+import { newId, parseId } from '../common/ids.js';
+import { requestHash } from '../common/request-hash.js';
+import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { allocateRepayment, daysPastDue, statusForDpd, totalOutstanding } from './domain/facility-rules.js';
+import { FacilityEntity } from './facility.entity.js';
+import { InstallmentEntity } from './installment.entity.js';
+import { RepaymentEntity } from './repayment.entity.js';
+import { FreezeService } from '../freeze/freeze.service.js';
+
+export interface RepayCommand {
+  borrowerId: string;
+  facilityId: unknown;
+  amount: unknown;
+  idempotencyKey: unknown;
+}
+
+/**
+ * Repayments (SPEC §7): from the borrower's wallet to the lender's, oldest installment first,
+ * interest before principal. The principal part also settles the facility's ledger debt.
+ */
+@Injectable()
+export class RepaymentsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly clock: ClockService,
+    private readonly freeze: FreezeService,
+  ) {}
+
+  async repay(cmd: RepayCommand): Promise<{ repayment: RepaymentEntity; facility: FacilityEntity }> {
+    const facilityId = parseId(cmd.facilityId, 'facility');
+    const amount = usdInput(cmd.amount, 'amount');
+    const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
+    const hash = requestHash({ facilityId, amount: amount.toFixed(2) });
+
+    return withTransaction(this.dataSource, async (manager) => {
+      // Lock order: facility, then (through the ledger) balance rows — as servicing does.
+      const facility = await manager.findOne(FacilityEntity, { where: { id: facilityId }, lock: { mode: 'pessimistic_write' } });
+      if (!facility || facility.borrowerId !== cmd.borrowerId) throw new NotFoundError(`facility ${facilityId} not found`);
+      const existing = await manager.findOneBy(RepaymentEntity, { borrowerId: cmd.borrowerId, idempotencyKey: key });
+      if (existing) {
+        if (existing.requestHash !== hash) {
+          throw new DomainError(ErrorCode.IDEMPOTENCY_CONFLICT, `idempotencyKey ${key} was used for a different repayment`);
+        }
+        return { repayment: existing, facility };
+      }
+      if (!['ACTIVE', 'DELINQUENT', 'DEFAULTED'].includes(facility.status)) {
+        throw new InvalidStateError(`a ${facility.status} facility takes no repayments`);
+      }
+      const installments = await manager.find(InstallmentEntity, { where: { facilityId }, order: { number: 'ASC' }, lock: { mode: 'pessimistic_write' } });
+      const outstanding = totalOutstanding(installments);
+      if (amount.gt(outstanding)) {
+        throw new BadInputError(`the amount exceeds what is outstanding (${outstanding.toFixed(2)})`, { field: 'amount' });
+      }
+      const now = this.clock.now();
+      const lines = allocateRepayment(installments, amount);
+      const interestPaid = lines.reduce((s, l) => s.plus(l.interest), new Decimal(0));
+      const principalPaid = lines.reduce((s, l) => s.plus(l.principal), new Decimal(0));
+      const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: facility.borrowerId });
+      const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
+      const repaymentId = newId();
+      const tx = await this.ledger.post(manager, {
+        idempotencyKey: `repayment:${repaymentId}`,
+        kind: 'facility.repayment',
+        metadata: { facilityId, repaymentId, interest: interestPaid.toFixed(2), principal: principalPaid.toFixed(2) },
+        effectiveAt: now,
+        postings: [
+          { accountId: borrower.walletAccountId, direction: 'DEBIT', amount },
+          { accountId: lender.walletAccountId, direction: 'CREDIT', amount },
+          ...(principalPaid.gt(0)
+            ? [
+                { accountId: facility.debtAccountId!, direction: 'CREDIT' as const, amount: principalPaid },
+                { accountId: facility.receivableAccountId!, direction: 'DEBIT' as const, amount: principalPaid },
+              ]
+            : []),
+        ],
+      });
+      for (const line of lines) {
+        const i = installments.find((x) => x.number === line.number)!;
+        i.interestPaid = i.interestPaid.plus(line.interest);
+        i.principalPaid = i.principalPaid.plus(line.principal);
+        await manager.update(InstallmentEntity, { facilityId, number: i.number }, { interestPaid: i.interestPaid, principalPaid: i.principalPaid });
+      }
+      const repayment = manager.create(RepaymentEntity, {
+        id: repaymentId,
+        facilityId,
+        borrowerId: cmd.borrowerId,
+        idempotencyKey: key,
+        requestHash: hash,
+        amount,
+        interestPaid,
+        principalPaid,
+        lines: lines.map((l) => ({ number: l.number, interest: l.interest.toFixed(2), principal: l.principal.toFixed(2) })),
+        ledgerTransactionId: tx.id,
+        createdAt: now,
+      });
+      await manager.insert(RepaymentEntity, repayment);
+
+      if (totalOutstanding(installments).isZero()) {
+        await this.freeze.settleRepaid(manager, facility, now);
+      } else if (facility.status === 'DELINQUENT' || (facility.status === 'DEFAULTED' && !facility.defaultSticky)) {
+        // Paying the arrears cures a DELINQUENT facility; DEFAULTED stays until the lender unfreezes.
+        const status = statusForDpd(daysPastDue(installments, now), facility.graceDays, facility.defaultAfterDaysPastDue);
+        if (status !== 'DEFAULTED' && status !== facility.status) {
+          facility.status = status;
+          await manager.update(FacilityEntity, { id: facilityId }, { status });
+        }
+      }
+      return { repayment, facility };
+    });
+  }
+}
