@@ -1,0 +1,172 @@
+import { MetricsService } from '../observability/metrics.service.js';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
+import { deliveryExhausted, retryDelayMs } from './domain/retry-schedule.js';
+import { signatureHeader } from './domain/webhook-signing.js';
+
+/** Deliveries claimed per round; they are sent in parallel. */
+const BATCH = 20;
+/** Rounds per dispatchDue call, so one call under constant load still returns. */
+const MAX_ROUNDS = 10;
+/** A receiver that has not answered in this time has failed this attempt. */
+export const WEBHOOK_TIMEOUT_MS = 5_000;
+/**
+ * How long a claim lasts. Well above the timeout, so a row is only claimed again when its
+ * sender died mid-attempt; then it is sent again (at least once — receivers dedupe on the id).
+ */
+const LEASE_SECONDS = 60;
+const MAX_ERROR_LENGTH = 500;
+
+interface Claimed {
+  id: string;
+  url: string | null;
+  secret: string | null;
+  payload: Record<string, unknown>;
+  attempts: number;
+}
+
+/**
+ * Sends the webhook outbox (SPEC §8: "sent to the buyer's webhook URL as an HMAC-SHA256-signed
+ * POST with retries"). Each round claims due rows with FOR UPDATE SKIP LOCKED and leases them,
+ * so two processes never send the same delivery at once; rows written before a restart are
+ * simply due when the next process starts.
+ *
+ * Timing here is real wall time (PostgreSQL now(), Date.now()), not the business clock: retries
+ * and timeouts are I/O concerns, and a test clock moved a month ahead must not skip backoff.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Webhooks');
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.webhookIntervalMs <= 0) return;
+    this.timer = setInterval(() => this.tick(), this.config.webhookIntervalMs);
+    this.timer.unref();
+    this.tick(); // what was left undelivered before a restart goes out at once
+  }
+
+  /** Stops the timer and waits for the round in flight, before the database pool closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /**
+   * Sends every delivery due now (at most a few hundred per call) and records each outcome:
+   * 2xx → delivered; anything else → retried after min(2^attempts s, 1 h) + jitter, or marked
+   * failed after the last attempt. Returns the number of attempts made. Safe to call from
+   * several processes (and concurrently in one) at once.
+   */
+  async dispatchDue(): Promise<number> {
+    let sent = 0;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const claimed = await this.claim();
+      if (claimed.length === 0) break;
+      await Promise.all(claimed.map((d) => this.attempt(d)));
+      sent += claimed.length;
+      if (claimed.length < BATCH) break;
+    }
+    return sent;
+  }
+
+  /** A timer tick: skipped while the previous round is still running. */
+  private tick(): void {
+    if (this.running) return;
+    this.running = this.dispatchDue()
+      .catch((error) => this.logger.error(`webhook dispatch failed: ${error instanceof Error ? error.message : error}`))
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  /**
+   * Claims due rows: counts the attempt and pushes next_attempt_at one lease ahead in the same
+   * statement, so a concurrent claimer skips them now (locked) and later (not due). The URL and
+   * key are the organization's current ones.
+   */
+  private async claim(): Promise<Claimed[]> {
+    const rows: Claimed[] = await this.dataSource.query(
+      `WITH due AS (
+         SELECT id FROM webhook_deliveries
+          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+          ORDER BY next_attempt_at
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE webhook_deliveries d
+            SET attempts = d.attempts + 1,
+                last_attempt_at = now(),
+                next_attempt_at = now() + make_interval(secs => $2),
+                url = coalesce((SELECT s.webhook_url FROM balance_settings s WHERE s.organization_id = d.organization_id), d.url)
+           FROM due
+          WHERE d.id = due.id
+         RETURNING d.id, d.organization_id, d.payload, d.attempts
+       )
+       SELECT c.id, s.webhook_url AS url, s.webhook_secret AS secret, c.payload, c.attempts
+         FROM claimed c LEFT JOIN balance_settings s ON s.organization_id = c.organization_id`,
+      [BATCH, LEASE_SECONDS],
+    );
+    return rows;
+  }
+
+  private async attempt(d: Claimed): Promise<void> {
+    if (!d.url || !d.secret) {
+      await this.finish(d.id, 'failed', 'the webhook URL was removed');
+      return;
+    }
+    let error: string | null = null;
+    try {
+      const body = JSON.stringify(d.payload);
+      const res = await fetch(d.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'CCX-Webhooks/1',
+          'CCX-Webhook-Id': d.id,
+          'CCX-Signature': signatureHeader(d.secret, Math.floor(Date.now() / 1000), body),
+        },
+        body,
+        // A redirect is an answer, not a success: the signed request is not re-sent elsewhere.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      });
+      await res.body?.cancel().catch(() => undefined);
+      if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+      error = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${WEBHOOK_TIMEOUT_MS} ms` : (cause?.code ?? cause?.message ?? String(e));
+    }
+    this.metrics.webhookDeliveries.inc({ result: error === null ? 'delivered' : 'failed' });
+    if (error === null) await this.finish(d.id, 'delivered', null);
+    else if (deliveryExhausted(d.attempts)) await this.finish(d.id, 'failed', error);
+    else await this.retryLater(d.id, retryDelayMs(d.attempts, Math.random()), error);
+  }
+
+  private async finish(id: string, outcome: 'delivered' | 'failed', error: string | null): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE webhook_deliveries
+          SET ${outcome === 'delivered' ? 'delivered_at' : 'failed_at'} = now(), next_attempt_at = NULL, last_error = $2
+        WHERE id = $1 AND delivered_at IS NULL AND failed_at IS NULL`,
+      [id, error?.slice(0, MAX_ERROR_LENGTH) ?? null],
+    );
+  }
+
+  private async retryLater(id: string, delayMs: number, error: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $2), last_error = $3
+        WHERE id = $1 AND delivered_at IS NULL AND failed_at IS NULL`,
+      [id, delayMs / 1000, error.slice(0, MAX_ERROR_LENGTH)],
+    );
+  }
+}

@@ -1,0 +1,159 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, In, type EntityManager } from 'typeorm';
+import { Decimal, DomainError, ErrorCode } from '@ccx/core';
+import { Ledger } from '@ccx/ledger';
+import { GpuTypeEntity } from '../catalog/gpu-type.entity.js';
+import { ModelEntity } from '../catalog/model.entity.js';
+import { CreditBlockEntity } from '../credits/credit-block.entity.js';
+import { lockBuyerCredits } from '../credits/buyer-lock.js';
+import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { burnDownOrder, type Rate, type SpendableBlock } from './domain/usage-rules.js';
+import type { ParsedUsageEvent } from './usage-event.parser.js';
+
+/** A buyer's spendable credits inside one usage transaction (balances locked). */
+export interface BuyerCredits {
+  organizationId: string;
+  /** ACTIVE, unexpired blocks in burn-down order; `available` goes down as events draw. */
+  blocks: SpendableBlock[];
+  /** posted and held of each block at lock time. */
+  start: Map<string, { posted: Decimal; held: Decimal; available: Decimal }>;
+  frozen: Decimal;
+}
+
+export interface BuyerChecks {
+  refusal(event: ParsedUsageEvent): { code: string; message: string } | null;
+  rate(event: ParsedUsageEvent): Rate;
+}
+
+/** The buyer-side reads and locks of metering, shared by events and holds. */
+@Injectable()
+export class UsageAccounts {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+  ) {}
+
+  /** Serializes everything that changes a buyer's credits (see credits/buyer-lock.ts). */
+  lockBuyer(manager: EntityManager, organizationId: string): Promise<void> {
+    return lockBuyerCredits(manager, organizationId);
+  }
+
+  /** Refuses anything but an ACTIVE buyer (SPEC §8: SUSPENDED buyers are refused). */
+  async checkBuyer(organizationId: string): Promise<void> {
+    const org = await this.dataSource.manager.findOneBy(OrganizationEntity, { id: organizationId });
+    const refused = buyerRefusal(org, organizationId);
+    if (refused) throw new DomainError(refused.code as ErrorCode, refused.message);
+  }
+
+  /**
+   * Who may be charged (an ACTIVE buyer) and at what rate, for a set of events: three reads.
+   * Inside a transaction pass its manager (never take a second pool connection while locked).
+   */
+  async checkBuyersAndRates(events: ParsedUsageEvent[], manager: EntityManager = this.dataSource.manager): Promise<BuyerChecks> {
+    const orgIds = [...new Set(events.map((e) => e.organizationId))];
+    const modelIds = [...new Set(events.flatMap((e) => (e.quantity.kind === 'tokens' ? [e.quantity.model] : [])))];
+    const gpuNames = [...new Set(events.flatMap((e) => (e.quantity.kind === 'gpu' ? [e.quantity.gpuType] : [])))];
+    const [orgs, models, gpus] = await Promise.all([
+      orgIds.length ? manager.find(OrganizationEntity, { where: { id: In(orgIds) } }) : [],
+      modelIds.length ? manager.find(ModelEntity, { where: { id: In(modelIds) } }) : [],
+      gpuNames.length ? manager.find(GpuTypeEntity, { where: { name: In(gpuNames) } }) : [],
+    ]);
+    const orgById = new Map(orgs.map((o) => [o.id, o]));
+    const modelById = new Map(models.map((m) => [m.id, m]));
+    const gpuByName = new Map(gpus.map((g) => [g.name, g]));
+    return {
+      refusal(event) {
+        const refused = buyerRefusal(orgById.get(event.organizationId), event.organizationId);
+        if (refused) return refused;
+        const q = event.quantity;
+        if (q.kind === 'tokens' && !modelById.has(q.model)) return { code: ErrorCode.NOT_FOUND, message: `model ${q.model} has no rate card` };
+        if (q.kind === 'gpu' && !gpuByName.has(q.gpuType)) return { code: ErrorCode.NOT_FOUND, message: `GPU type ${q.gpuType} is not in the catalog` };
+        return null;
+      },
+      rate(event) {
+        const q = event.quantity;
+        if (q.kind === 'tokens') {
+          const m = modelById.get(q.model)!;
+          return { kind: 'tokens', inputPerMillion: m.inputCreditsPerMillionTokens, outputPerMillion: m.outputCreditsPerMillionTokens };
+        }
+        return { kind: 'gpu', creditsPerGpuHour: gpuByName.get(q.gpuType)!.creditsPerGpuHour };
+      },
+    };
+  }
+
+  /**
+   * The buyers' spendable blocks with their balance rows locked (ledger lock order), and their
+   * frozen credits. Expired-but-not-yet-swept blocks are not spendable.
+   */
+  async spendable(manager: EntityManager, orgIds: string[], now: Date): Promise<Map<string, BuyerCredits>> {
+    const blocks: { id: string; organization_id: string; status: string; expires_at: Date | null; created_at: Date; ledger_account_id: string }[] =
+      await manager.query(
+        `SELECT id, organization_id, status, expires_at, created_at, ledger_account_id::text AS ledger_account_id
+         FROM credit_blocks
+         WHERE organization_id = ANY($1::uuid[])
+           AND (status = 'FROZEN' OR (status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2)))`,
+        [orgIds, now],
+      );
+    const active = blocks.filter((b) => b.status === 'ACTIVE');
+    const frozen = blocks.filter((b) => b.status === 'FROZEN');
+    const locked = await this.ledger.lockBalances(manager, active.map((b) => b.ledger_account_id));
+    const frozenBalances = frozen.length ? await this.ledger.balances(manager, frozen.map((b) => b.ledger_account_id)) : new Map();
+    const result = new Map<string, BuyerCredits>();
+    for (const id of orgIds) result.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0) });
+    for (const b of active) {
+      const bal = locked.get(b.ledger_account_id)!;
+      const buyer = result.get(b.organization_id)!;
+      buyer.start.set(b.ledger_account_id, { posted: bal.posted, held: bal.held, available: bal.available });
+      buyer.blocks.push({
+        blockId: b.id,
+        accountId: b.ledger_account_id,
+        expiresAt: b.expires_at ? new Date(b.expires_at) : null,
+        createdAt: new Date(b.created_at),
+        available: bal.available,
+      });
+    }
+    for (const b of frozen) {
+      const buyer = result.get(b.organization_id)!;
+      buyer.frozen = buyer.frozen.plus(frozenBalances.get(b.ledger_account_id)?.posted ?? 0);
+    }
+    for (const buyer of result.values()) buyer.blocks = burnDownOrder(buyer.blocks);
+    return result;
+  }
+
+  /** Available credits of a buyer as `spendable` read them (before) and as they are now (after). */
+  availability(buyer: BuyerCredits): { before: Decimal; after: Decimal } {
+    let before = new Decimal(0);
+    for (const s of buyer.start.values()) before = before.plus(s.available);
+    const after = buyer.blocks.reduce((sum, b) => sum.plus(b.available), new Decimal(0));
+    return { before, after };
+  }
+
+  /** After charging: blocks with nothing left (and nothing held) become EXHAUSTED. */
+  async settle(manager: EntityManager, credits: Map<string, BuyerCredits>, _now: Date): Promise<void> {
+    const exhausted: string[] = [];
+    for (const buyer of credits.values()) {
+      for (const b of buyer.blocks) {
+        const start = buyer.start.get(b.accountId)!;
+        const drawn = start.available.minus(b.available);
+        if (drawn.gt(0) && start.posted.minus(drawn).isZero() && start.held.isZero()) exhausted.push(b.blockId);
+      }
+    }
+    if (exhausted.length) {
+      await manager.update(CreditBlockEntity, { id: In(exhausted), status: 'ACTIVE' }, { status: 'EXHAUSTED' });
+    }
+  }
+
+  /** Refuses a charge the way SPEC §8 says: CREDITS_FROZEN when frozen credits would have covered it. */
+  shortfall(buyer: BuyerCredits, cost: Decimal): DomainError {
+    const available = buyer.blocks.reduce((s, b) => s.plus(b.available), new Decimal(0));
+    return available.plus(buyer.frozen).gte(cost)
+      ? new DomainError(ErrorCode.CREDITS_FROZEN, `${cost.toFixed()} credits are needed; what would cover them is frozen`)
+      : new DomainError(ErrorCode.INSUFFICIENT_CREDITS, `${cost.toFixed()} credits are needed; ${available.toFixed()} are available`);
+  }
+}
+
+function buyerRefusal(org: OrganizationEntity | null | undefined, id: string): { code: string; message: string } | null {
+  if (!org || org.role !== 'BUYER') return { code: ErrorCode.NOT_FOUND, message: `buyer ${id} not found` };
+  if (org.status !== 'ACTIVE') return { code: ErrorCode.FORBIDDEN, message: `the buyer is ${org.status} and cannot be charged` };
+  return null;
+}

@@ -1,0 +1,272 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, formatAmount } from '@ccx/core';
+import { Ledger, withTransaction } from '@ccx/ledger';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
+import { ClockService } from '../clock/clock.service.js';
+import { PlatformAccounts } from '../ledger/platform-accounts.js';
+import { creditsInput } from '../common/amounts.js';
+import { newId, parseId } from '../common/ids.js';
+import { drawCredits, eventCost } from './domain/usage-rules.js';
+import { parseUsageEvent } from './usage-event.parser.js';
+import { UsageAccounts } from './usage-accounts.js';
+import { AlertsService } from '../alerts/alerts.service.js';
+
+export type UsageHoldStatus = 'OPEN' | 'CAPTURED' | 'VOIDED' | 'EXPIRED';
+
+export interface UsageHoldView {
+  id: string;
+  organizationId: string;
+  eventId: string;
+  credits: string;
+  status: UsageHoldStatus;
+  expiresAt: Date;
+}
+
+interface HoldRow {
+  id: string;
+  organization_id: string;
+  event_id: string;
+  credits: string;
+  status: UsageHoldStatus;
+  expires_at: Date;
+  ledger_hold_ids: string[];
+}
+
+/**
+ * Usage holds (SPEC §8): a gateway authorizes an estimated cost before a call (it counts against
+ * `available`, one ledger hold per block in burn-down order), then captures the actual cost
+ * (the rest is released; more only if the extra is available) or voids it. Holds expire after
+ * `usage.holdMinutes` of business time. A hold leg on a block that gets frozen or expires is
+ * released by the ledger; capture then uses the legs still pending plus available credits.
+ */
+@Injectable()
+export class UsageHoldsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly platform: PlatformAccounts,
+    private readonly clock: ClockService,
+    private readonly accounts: UsageAccounts,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly alerts: AlertsService,
+  ) {}
+
+  async authorize(input: { organizationId: unknown; eventId: unknown; credits: unknown }): Promise<UsageHoldView> {
+    const credits = creditsInput(input.credits, 'credits');
+    const organizationId = parseId(input.organizationId, 'organization');
+    if (typeof input.eventId !== 'string' || !input.eventId || input.eventId.length > 128) {
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, 'eventId must be 1 to 128 characters');
+    }
+    const eventId = input.eventId;
+    await this.accounts.checkBuyer(organizationId);
+
+    return withTransaction(this.dataSource, async (manager) => {
+      await this.accounts.lockBuyer(manager, organizationId);
+      const [prior] = await manager.query(`SELECT * FROM usage_holds WHERE organization_id = $1 AND event_id = $2`, [organizationId, eventId]);
+      if (prior) {
+        if (!new Decimal(prior.credits).eq(credits)) {
+          throw new DomainError(ErrorCode.IDEMPOTENCY_CONFLICT, `eventId ${eventId} already has a hold for a different amount`);
+        }
+        return this.view(manager, prior as HoldRow);
+      }
+      const [charged] = await manager.query(`SELECT 1 FROM usage_events WHERE organization_id = $1 AND event_id = $2`, [organizationId, eventId]);
+      if (charged) throw new InvalidStateError(`event ${eventId} has already been charged`);
+      const now = this.clock.now();
+      const buyer = (await this.accounts.spendable(manager, [organizationId], now)).get(organizationId)!;
+      const draws = drawCredits(buyer.blocks, credits);
+      if (!draws) throw this.accounts.shortfall(buyer, credits);
+      const id = newId();
+      const expiresAt = new Date(now.getTime() + this.config.rules.usage.holdMinutes * 60_000);
+      const ledgerHolds: string[] = [];
+      for (const [n, d] of draws.entries()) {
+        const hold = await this.ledger.createHold(manager, {
+          idempotencyKey: `usage-hold:${id}:${n}`,
+          debitAccountId: d.accountId,
+          creditAccountId: this.platform.id('consumed'),
+          amount: d.credits,
+          expiresAt,
+          metadata: { usageHoldId: id, organizationId, eventId },
+        });
+        ledgerHolds.push(hold.id);
+      }
+      // A hold lowers what is available: it can cross a low-balance threshold too.
+      await this.alerts.balanceChanged(manager, { organizationId, ...this.accounts.availability(buyer), at: now });
+      const [row] = await manager.query(
+        `INSERT INTO usage_holds (id, organization_id, event_id, credits, status, expires_at, ledger_hold_ids, created_at)
+         VALUES ($1, $2, $3, $4, 'OPEN', $5, $6::bigint[], $7) RETURNING *`,
+        [id, organizationId, eventId, credits.toFixed(), expiresAt, ledgerHolds, now],
+      );
+      return this.view(manager, row);
+    });
+  }
+
+  /** Charges the actual cost of the held call as a usage event (eventId of the hold). */
+  async capture(input: { holdId: unknown } & Record<string, unknown>): Promise<{ eventId: string; credits: string; duplicate: boolean }> {
+    const holdId = parseId(input.holdId, 'hold');
+    return withTransaction(this.dataSource, async (manager) => {
+      const hold = await this.lockHold(manager, holdId);
+      await this.accounts.lockBuyer(manager, hold.organization_id);
+      if (hold.status === 'CAPTURED') {
+        const [event] = await manager.query(`SELECT credits::text AS credits FROM usage_events WHERE hold_id = $1`, [hold.id]);
+        return { eventId: hold.event_id, credits: formatAmount(event.credits, 6), duplicate: true };
+      }
+      const now = this.clock.now();
+      if (hold.status !== 'OPEN') throw new InvalidStateError(`the hold is ${hold.status}`);
+      if (new Date(hold.expires_at).getTime() <= now.getTime()) throw new InvalidStateError('the hold has expired');
+      const event = parseUsageEvent({ ...input, organizationId: hold.organization_id, eventId: hold.event_id });
+      // Checked under the buyer lock, which recordUsage also takes: the same event is never charged twice.
+      const [charged] = await manager.query(`SELECT 1 FROM usage_events WHERE organization_id = $1 AND event_id = $2`, [hold.organization_id, hold.event_id]);
+      if (charged) throw new InvalidStateError(`event ${hold.event_id} has already been charged`);
+      // Read in this transaction: a pool connection taken while holding the buyer lock can starve.
+      const checks = await this.accounts.checkBuyersAndRates([event], manager);
+      const refused = checks.refusal(event);
+      if (refused) throw new DomainError(refused.code as ErrorCode, refused.message);
+      const rate = checks.rate(event);
+      const cost = eventCost(event.quantity, rate);
+
+      // Post the still-pending legs in burn-down order up to the cost; release the rest.
+      let left = cost;
+      const txIds: string[] = [];
+      const live = await this.liveBlockAccounts(manager, hold.organization_id, now);
+      for (const legId of hold.ledger_hold_ids) {
+        const leg = await this.ledger.hold(manager, legId);
+        if (leg.status !== 'PENDING') continue;
+        // SPEC §6: an expired block is never consumed, even before servicing sweeps it.
+        if (!live.has(leg.debitAccountId)) {
+          await this.ledger.voidHold(manager, leg.id, now);
+          continue;
+        }
+        const take = Decimal.min(leg.amount, left);
+        if (take.gt(0)) {
+          const { transaction } = await this.ledger.postHold(manager, { holdId: leg.id, amount: take, kind: 'usage', effectiveAt: now, metadata: { usageHoldId: hold.id } });
+          txIds.push(transaction.id);
+          left = left.minus(take);
+        } else {
+          await this.ledger.voidHold(manager, leg.id, now);
+        }
+      }
+      if (left.gt(0)) {
+        // More than was held: only if the extra is available now (else nothing changes).
+        const buyer = (await this.accounts.spendable(manager, [hold.organization_id], now)).get(hold.organization_id)!;
+        const draws = drawCredits(buyer.blocks, left);
+        if (!draws) throw this.accounts.shortfall(buyer, left);
+        const tx = await this.ledger.post(manager, {
+          idempotencyKey: `usage-hold:${hold.id}:extra`,
+          kind: 'usage',
+          metadata: { usageHoldId: hold.id, organizationId: hold.organization_id, eventId: hold.event_id },
+          effectiveAt: now,
+          postings: [
+            ...draws.map((d) => ({ accountId: d.accountId, direction: 'DEBIT' as const, amount: d.credits })),
+            { accountId: this.platform.id('consumed'), direction: 'CREDIT', amount: left },
+          ],
+        });
+        txIds.push(tx.id);
+        await this.accounts.settle(manager, new Map([[hold.organization_id, buyer]]), now);
+        await this.alerts.balanceChanged(manager, { organizationId: hold.organization_id, ...this.accounts.availability(buyer), at: now });
+      }
+      const q = event.quantity;
+      await manager.query(
+        `INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
+           input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, hold_id, ledger_transaction_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        [
+          hold.organization_id,
+          hold.event_id,
+          q.kind === 'tokens' ? q.model : null,
+          q.kind === 'tokens' ? q.inputTokens : null,
+          q.kind === 'tokens' ? q.outputTokens : null,
+          q.kind === 'gpu' ? q.gpuType : null,
+          q.kind === 'gpu' ? q.gpuSeconds.toFixed() : null,
+          rate.kind === 'tokens' ? rate.inputPerMillion.toFixed() : null,
+          rate.kind === 'tokens' ? rate.outputPerMillion.toFixed() : null,
+          rate.kind === 'gpu' ? rate.creditsPerGpuHour.toFixed() : null,
+          cost.toFixed(),
+          event.occurredAt ?? now,
+          now,
+          hold.id,
+          txIds[0] ?? null,
+        ],
+      );
+      await manager.query(`UPDATE usage_holds SET status = 'CAPTURED', resolved_at = $2 WHERE id = $1`, [hold.id, now]);
+      await this.exhaustEmptied(manager, hold.organization_id);
+      return { eventId: hold.event_id, credits: formatAmount(cost, 6), duplicate: false };
+    });
+  }
+
+  async void(holdId: unknown): Promise<UsageHoldView> {
+    const id = parseId(holdId, 'hold');
+    return withTransaction(this.dataSource, async (manager) => {
+      const hold = await this.lockHold(manager, id);
+      await this.accounts.lockBuyer(manager, hold.organization_id);
+      if (hold.status === 'VOIDED') return this.view(manager, hold);
+      if (hold.status !== 'OPEN') throw new InvalidStateError(`the hold is ${hold.status}`);
+      const now = this.clock.now();
+      await this.releaseLegs(manager, hold, now);
+      // (TypeORM answers an UPDATE … RETURNING with [rows, count], so no RETURNING here.)
+      await manager.query(`UPDATE usage_holds SET status = 'VOIDED', resolved_at = $2 WHERE id = $1`, [hold.id, now]);
+      return this.view(manager, { ...hold, status: 'VOIDED' });
+    });
+  }
+
+  /** Servicing: OPEN holds past their deadline release their legs and become EXPIRED. */
+  async expireDue(now: Date): Promise<number> {
+    const due: { id: string }[] = await this.dataSource.query(`SELECT id FROM usage_holds WHERE status = 'OPEN' AND expires_at <= $1 ORDER BY id`, [now]);
+    for (const { id } of due) {
+      await withTransaction(this.dataSource, async (manager) => {
+        const hold = await this.lockHold(manager, id);
+        if (hold.status !== 'OPEN') return;
+        await this.accounts.lockBuyer(manager, hold.organization_id);
+        await this.releaseLegs(manager, hold, new Date(hold.expires_at));
+        await manager.query(`UPDATE usage_holds SET status = 'EXPIRED', resolved_at = $2 WHERE id = $1`, [hold.id, hold.expires_at]);
+      });
+    }
+    return due.length;
+  }
+
+  private async releaseLegs(manager: EntityManager, hold: HoldRow, at: Date): Promise<void> {
+    for (const legId of hold.ledger_hold_ids) {
+      const leg = await this.ledger.hold(manager, legId);
+      if (leg.status === 'PENDING') await this.ledger.voidHold(manager, leg.id, at);
+    }
+  }
+
+  /** Ledger accounts of the buyer's blocks that may be consumed now: ACTIVE and not past expiry. */
+  private async liveBlockAccounts(manager: EntityManager, organizationId: string, now: Date): Promise<Set<string>> {
+    const rows: { account: string }[] = await manager.query(
+      `SELECT ledger_account_id::text AS account FROM credit_blocks
+       WHERE organization_id = $1 AND status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2)`,
+      [organizationId, now],
+    );
+    return new Set(rows.map((r) => r.account));
+  }
+
+  private async exhaustEmptied(manager: EntityManager, organizationId: string): Promise<void> {
+    await manager.query(
+      `UPDATE credit_blocks b SET status = 'EXHAUSTED'
+       FROM (SELECT account_id, sum(posted) AS posted, sum(held) AS held FROM ledger_balances GROUP BY account_id) s
+       WHERE b.organization_id = $1 AND b.status = 'ACTIVE' AND s.account_id = b.ledger_account_id AND s.posted = 0 AND s.held = 0`,
+      [organizationId],
+    );
+  }
+
+  private async lockHold(manager: EntityManager, id: string): Promise<HoldRow> {
+    const [row] = await manager.query(`SELECT * FROM usage_holds WHERE id = $1 FOR UPDATE`, [id]);
+    if (!row) throw new NotFoundError(`hold ${id} not found`);
+    return { ...row, ledger_hold_ids: (row.ledger_hold_ids as (string | number)[]).map(String) };
+  }
+
+  /** A hold as shown: an OPEN hold whose deadline has passed is EXPIRED even before servicing. */
+  private async view(_manager: EntityManager, row: HoldRow): Promise<UsageHoldView> {
+    const expired = row.status === 'OPEN' && new Date(row.expires_at).getTime() <= this.clock.now().getTime();
+    return {
+      id: row.id,
+      organizationId: row.organization_id,
+      eventId: row.event_id,
+      credits: formatAmount(row.credits, 6),
+      status: expired ? 'EXPIRED' : row.status,
+      expiresAt: new Date(row.expires_at),
+    };
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { AlertsModule } from '../alerts/alerts.module.js';
+import { UsageAccounts } from './usage-accounts.js';
+import { UsageController } from './usage.controller.js';
+import { UsageHoldsService } from './usage-holds.service.js';
+import { UsageReportsService } from './usage-reports.service.js';
+import { UsageResolver } from './usage.resolver.js';
+import { UsageService } from './usage.service.js';
+
+@Module({
+  imports: [AlertsModule],
+  providers: [UsageAccounts, UsageService, UsageHoldsService, UsageReportsService, UsageResolver],
+  controllers: [UsageController],
+  exports: [UsageService, UsageHoldsService, UsageAccounts],
+})
+export class UsageModule {}

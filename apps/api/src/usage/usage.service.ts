@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Decimal, DomainError, ErrorCode, formatAmount } from '@ccx/core';
+import { Ledger, type TransactionInput } from '@ccx/ledger';
+import { withTransaction } from '@ccx/ledger';
+import { ClockService } from '../clock/clock.service.js';
+import { PlatformAccounts } from '../ledger/platform-accounts.js';
+import { burnDownOrder, drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
+import { parseUsageEvent, rejection, type ParsedUsageEvent } from './usage-event.parser.js';
+import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
+import { AlertsService } from '../alerts/alerts.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
+
+export type UsageOutcome =
+  | { eventId: string; status: 'accepted' | 'duplicate'; credits: string }
+  | { eventId: string; status: 'rejected'; code: string; message: string };
+
+/** The most single events charged together (the batch endpoint's limit). */
+const GROUP_COMMIT_MAX = 1000;
+
+interface Rated {
+  index: number;
+  event: ParsedUsageEvent;
+  rate: Rate;
+  cost: Decimal;
+}
+
+/**
+ * Metering (SPEC §6, §8): rates events and charges them, all or nothing each, across the buyer's
+ * blocks in burn-down order. A batch of any size is one database transaction with a constant
+ * number of statements: per-buyer advisory lock, existing events, blocks, locked balances, one
+ * ledger transaction per buyer (one write), one multi-row insert of the events.
+ */
+@Injectable()
+export class UsageService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly platform: PlatformAccounts,
+    private readonly clock: ClockService,
+    private readonly accounts: UsageAccounts,
+    private readonly alerts: AlertsService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Judges each event on its own, in order; answers each as accepted, duplicate or rejected. */
+  async record(raw: unknown[]): Promise<UsageOutcome[]> {
+    const now = this.clock.now();
+    const outcomes: (UsageOutcome | null)[] = raw.map(() => null);
+    const parsed: { index: number; event: ParsedUsageEvent }[] = [];
+    raw.forEach((r, index) => {
+      try {
+        parsed.push({ index, event: parseUsageEvent(r) });
+      } catch (error) {
+        const rejected = rejection(error);
+        if (!rejected) throw error;
+        outcomes[index] = { eventId: eventIdOf(r), status: 'rejected', ...rejected };
+      }
+    });
+
+    const rated: Rated[] = [];
+    const refusals = await this.accounts.checkBuyersAndRates(parsed.map((p) => p.event));
+    const refusedEvents = parsed.filter((p) => refusals.refusal(p.event));
+    // A replay gets its first result even if the buyer was suspended (or a rate card removed)
+    // since: a gateway retrying a timed-out batch must not be told "refused" for a charged event.
+    const charged = refusedEvents.length ? await this.existingEvents(this.dataSource.manager, refusedEvents) : new Map<string, string>();
+    for (const p of parsed) {
+      const refused = refusals.refusal(p.event);
+      const prior = charged.get(`${p.event.organizationId}|${p.event.eventId}`);
+      if (refused && prior !== undefined) {
+        outcomes[p.index] = { eventId: p.event.eventId, status: 'duplicate', credits: prior };
+        continue;
+      }
+      if (refused) {
+        outcomes[p.index] = { eventId: p.event.eventId, status: 'rejected', code: refused.code, message: refused.message };
+        continue;
+      }
+      const rate = refusals.rate(p.event);
+      const cost = eventCost(p.event.quantity, rate);
+      rated.push({ index: p.index, event: p.event, rate, cost });
+    }
+
+    if (rated.length) {
+      const charged = await withTransaction(this.dataSource, (manager) => this.charge(manager, rated, now));
+      for (const [index, outcome] of charged) outcomes[index] = outcome;
+    }
+    for (const o of outcomes as UsageOutcome[]) {
+      this.metrics.usageEvents.inc({ status: o.status, code: o.status === 'rejected' ? o.code : '' });
+    }
+    return outcomes as UsageOutcome[];
+  }
+
+  /**
+   * One event; a refusal is thrown as its DomainError (GraphQL `recordUsage`).
+   *
+   * Group commit: single events that arrive while a batch is being charged wait and go together
+   * in the next batch, through the same `record` (which judges events in order, exactly as if
+   * they came one by one). A hot buyer's concurrent calls then share one transaction and one turn
+   * of its lock instead of queueing on it one by one.
+   */
+  async recordOne(raw: unknown): Promise<{ eventId: string; credits: string; duplicate: boolean }> {
+    const outcome = await new Promise<UsageOutcome>((resolve, reject) => {
+      this.pending.push({ raw, resolve, reject });
+      this.flush();
+    });
+    if (outcome.status === 'rejected') throw new DomainError(outcome.code as ErrorCode, outcome.message);
+    return { eventId: outcome.eventId, credits: outcome.credits, duplicate: outcome.status === 'duplicate' };
+  }
+
+  private readonly pending: { raw: unknown; resolve: (o: UsageOutcome) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+
+  /** Charges what is pending, batch after batch, until nothing is left; one flusher at a time. */
+  private flush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(async () => {
+      while (this.pending.length) {
+        const items = this.pending.splice(0, GROUP_COMMIT_MAX);
+        try {
+          const outcomes = await this.record(items.map((i) => i.raw));
+          items.forEach((item, k) => item.resolve(outcomes[k]));
+        } catch (error) {
+          items.forEach((item) => item.reject(error));
+        }
+      }
+      this.flushing = false;
+    });
+  }
+
+  private async charge(manager: EntityManager, rated: Rated[], now: Date): Promise<Map<number, UsageOutcome>> {
+    const orgIds = [...new Set(rated.map((r) => r.event.organizationId))].sort();
+    // Every writer of a buyer's credits (usage, holds, freezes, expiry) takes this lock first,
+    // so the duplicate check and the burn-down below see a state nobody else is changing.
+    for (const id of orgIds) await this.accounts.lockBuyer(manager, id);
+
+    const existing = await this.existingEvents(manager, rated);
+    const credits = await this.accounts.spendable(manager, orgIds, now);
+    const outcomes = new Map<number, UsageOutcome>();
+    const firstInBatch = new Map<string, string>();
+    // Per buyer: credits drawn from each block account, and the events' total.
+    const drawn = new Map<string, { byAccount: Map<string, Decimal>; total: Decimal }>();
+    const rows: { r: Rated; credits: Decimal }[] = [];
+
+    for (const r of rated) {
+      const key = `${r.event.organizationId}|${r.event.eventId}`;
+      const prior = existing.get(key) ?? firstInBatch.get(key);
+      if (prior !== undefined) {
+        outcomes.set(r.index, { eventId: r.event.eventId, status: 'duplicate', credits: prior });
+        continue;
+      }
+      const buyer = credits.get(r.event.organizationId)!;
+      const draws = drawCredits(buyer.blocks, r.cost);
+      if (!draws) {
+        const error = this.accounts.shortfall(buyer, r.cost);
+        outcomes.set(r.index, { eventId: r.event.eventId, status: 'rejected', code: error.code, message: error.message });
+        continue;
+      }
+      const text = formatAmount(r.cost, 6);
+      firstInBatch.set(key, text);
+      outcomes.set(r.index, { eventId: r.event.eventId, status: 'accepted', credits: text });
+      rows.push({ r, credits: r.cost });
+      const sums = drawn.get(r.event.organizationId) ?? { byAccount: new Map<string, Decimal>(), total: new Decimal(0) };
+      for (const d of draws) sums.byAccount.set(d.accountId, (sums.byAccount.get(d.accountId) ?? new Decimal(0)).plus(d.credits));
+      sums.total = sums.total.plus(r.cost);
+      drawn.set(r.event.organizationId, sums);
+    }
+    if (!rows.length) return outcomes;
+
+    // One balanced ledger transaction per buyer per batch: each block's draws summed, the events'
+    // total to the consumed account. Every event row points at it, and the events' credits sum
+    // to its amount. Exactly-once per event is the (organization_id, event_id) key, checked above
+    // under the buyer's lock. One transaction instead of one per event makes the ledger write
+    // ~60× cheaper (docs/BENCHMARKS.md).
+    const ledgerItems: TransactionInput[] = [...drawn].map(([organizationId, sums]) => ({
+      idempotencyKey: `usage:${organizationId}:batch:${randomUUID()}`,
+      kind: 'usage',
+      metadata: { organizationId, events: rows.filter((x) => x.r.event.organizationId === organizationId).length },
+      effectiveAt: now,
+      postings: [
+        ...[...sums.byAccount].map(([accountId, amount]) => ({ accountId, direction: 'DEBIT' as const, amount })),
+        { accountId: this.platform.id('consumed'), direction: 'CREDIT' as const, amount: sums.total },
+      ],
+    }));
+    const results = await this.ledger.postMany(manager, ledgerItems);
+    const refused = results.find((x) => x.status !== 'accepted');
+    // The burn-down was computed on locked balances; a refusal here is a bug, not a user error.
+    if (refused) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(refused)}`);
+    const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
+    await this.insertEvents(manager, rows, rows.map((x) => txByBuyer.get(x.r.event.organizationId)!), now);
+    await this.accounts.settle(manager, credits, now);
+    // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
+    for (const buyer of credits.values()) {
+      await this.alerts.balanceChanged(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
+    }
+    return outcomes;
+  }
+
+  /** Already-charged events, per buyer through the (organization_id, event_id) unique index. */
+  private async existingEvents(manager: EntityManager, rated: { event: ParsedUsageEvent }[]): Promise<Map<string, string>> {
+    const idsByBuyer = new Map<string, string[]>();
+    for (const r of rated) idsByBuyer.set(r.event.organizationId, [...(idsByBuyer.get(r.event.organizationId) ?? []), r.event.eventId]);
+    const existing = new Map<string, string>();
+    for (const [organizationId, eventIds] of idsByBuyer) {
+      // A join against unnest() made the planner scan the buyer's whole history; = ANY uses the index.
+      const found: { event_id: string; credits: string }[] = await manager.query(
+        `SELECT event_id, credits::text AS credits FROM usage_events WHERE organization_id = $1 AND event_id = ANY($2::text[])`,
+        [organizationId, eventIds],
+      );
+      for (const f of found) existing.set(`${organizationId}|${f.event_id}`, formatAmount(f.credits, 6));
+    }
+    return existing;
+  }
+
+  private async insertEvents(manager: EntityManager, rows: { r: Rated; credits: Decimal }[], txIds: string[], now: Date): Promise<void> {
+    const col = <T>(f: (x: { r: Rated; credits: Decimal }) => T) => rows.map(f);
+    const token = (x: { r: Rated }) => (x.r.event.quantity.kind === 'tokens' ? x.r.event.quantity : null);
+    const gpu = (x: { r: Rated }) => (x.r.event.quantity.kind === 'gpu' ? x.r.event.quantity : null);
+    const rate = (x: { r: Rated }) => x.r.rate;
+    await manager.query(
+      `INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
+         input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_transaction_id)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[],
+         $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::timestamptz[], $13::timestamptz[], $14::bigint[])`,
+      [
+        col((x) => x.r.event.organizationId),
+        col((x) => x.r.event.eventId),
+        col((x) => token(x)?.model ?? null),
+        col((x) => token(x)?.inputTokens ?? null),
+        col((x) => token(x)?.outputTokens ?? null),
+        col((x) => gpu(x)?.gpuType ?? null),
+        col((x) => gpu(x)?.gpuSeconds.toFixed() ?? null),
+        col((x) => { const r = rate(x); return r.kind === 'tokens' ? r.inputPerMillion.toFixed() : null; }),
+        col((x) => { const r = rate(x); return r.kind === 'tokens' ? r.outputPerMillion.toFixed() : null; }),
+        col((x) => { const r = rate(x); return r.kind === 'gpu' ? r.creditsPerGpuHour.toFixed() : null; }),
+        col((x) => x.credits.toFixed()),
+        col((x) => (x.r.event.occurredAt ?? now).toISOString()),
+        col(() => now.toISOString()),
+        txIds,
+      ],
+    );
+  }
+}
+
+function eventIdOf(raw: unknown): string {
+  const id = (raw as { eventId?: unknown } | null)?.eventId;
+  return typeof id === 'string' ? id.slice(0, 128) : '';
+}
+
+export type { BuyerCredits };
