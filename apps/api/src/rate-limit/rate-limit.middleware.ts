@@ -1,0 +1,101 @@
+import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { ErrorCode } from '@ccx/core';
+import type { RequestWithPrincipal } from '../auth/access.guard.js';
+import { ApiKeyAuthenticator } from '../auth/api-key-authenticator.js';
+import { bearerKey, MALFORMED } from '../auth/bearer-key.js';
+import type { Principal } from '../auth/principal.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
+import { TokenBuckets } from './token-buckets.js';
+
+type LimitedRequest = Request & RequestWithPrincipal;
+
+/**
+ * Rate limits for /graphql and /v1/* (never /health or /metrics, which monitors poll): a token
+ * bucket per organization once its key is authenticated, and one per client address for
+ * requests without a valid key (so guessing keys is limited too). Over the limit: HTTP 429 with
+ * Retry-After and RATE_LIMITED, in the GraphQL or REST error shape; nothing else runs.
+ *
+ * The operator is not limited: it is the platform's own gateway (SPEC §8 — all metering arrives
+ * with its key) and throttling it would drop billing events rather than protect anyone.
+ *
+ * The buckets are per process (see TokenBuckets): N API processes allow up to N × the limit.
+ * The client address is the socket's (Express "trust proxy" is off); behind a reverse proxy all
+ * anonymous callers share the proxy's address.
+ */
+@Injectable()
+export class RateLimitMiddleware implements NestMiddleware {
+  private readonly perKey: TokenBuckets | null;
+  private readonly perAddress: TokenBuckets | null;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly authenticator: ApiKeyAuthenticator,
+  ) {
+    const { perKey, perIp } = config.rateLimit;
+    this.perKey = perKey.perMinute > 0 ? new TokenBuckets(perKey.perMinute, perKey.burst) : null;
+    this.perAddress = perIp.perMinute > 0 ? new TokenBuckets(perIp.perMinute, perIp.burst) : null;
+  }
+
+  async use(req: LimitedRequest, res: Response, next: NextFunction): Promise<void> {
+    // Both limits off: nothing to decide, so the guard authenticates as it would without us.
+    if (!this.perKey && !this.perAddress) return next();
+    const path = pathOf(req);
+    if (!isLimited(path)) return next();
+    const principal = await this.authenticate(req);
+    if (principal?.role === 'OPERATOR') return next();
+    const verdict = principal ? this.perKey?.take(principal.organizationId) : this.perAddress?.take(clientAddress(req));
+    if (!verdict || verdict.allowed) return next();
+    refuse(res, path, verdict.retryAfterSeconds);
+  }
+
+  /**
+   * Looks the key up (by its SHA-256, as the guard does) and caches the principal on the request,
+   * so the AccessGuard does not look it up again. A malformed or unknown key is left for the
+   * guard to refuse with UNAUTHENTICATED; until then the request counts as anonymous. So does one
+   * whose lookup fails (database down): the guard then answers SERVICE_UNAVAILABLE.
+   */
+  private async authenticate(req: LimitedRequest): Promise<Principal | null> {
+    if (req.principal !== undefined) return req.principal;
+    const key = bearerKey(req.headers);
+    if (key === null) {
+      req.principal = null;
+      return null;
+    }
+    if (key === MALFORMED) return null;
+    try {
+      const principal = await this.authenticator.authenticate(key);
+      if (principal) req.principal = principal;
+      return principal;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** Lower-cased path without the query: Express routes match case-insensitively. */
+function pathOf(req: Request): string {
+  const url = req.originalUrl ?? req.url;
+  const end = url.search(/[?#]/);
+  return (end === -1 ? url : url.slice(0, end)).toLowerCase();
+}
+
+function isLimited(path: string): boolean {
+  return path === '/graphql' || path.startsWith('/graphql/') || path.startsWith('/v1/');
+}
+
+function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+function refuse(res: Response, path: string, retryAfterSeconds: number): void {
+  const message = `Too many requests; retry in ${retryAfterSeconds} s`;
+  res.setHeader('Retry-After', String(retryAfterSeconds));
+  res.status(429);
+  if (path.startsWith('/v1/')) {
+    res.json({ error: { code: ErrorCode.RATE_LIMITED, message } });
+  } else {
+    res.json({ errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED } }] });
+  }
+}

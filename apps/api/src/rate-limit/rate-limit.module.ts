@@ -1,0 +1,16 @@
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
+import { RateLimitMiddleware } from './rate-limit.middleware.js';
+
+/**
+ * Mounts the rate limiter on every route; the middleware itself picks /graphql and /v1/*. Nest
+ * mounts module middleware before GraphQLModule registers Apollo (at module init), so a refused
+ * request never reaches the GraphQL handler; global modules' middleware (request logging,
+ * metrics) is mounted first, so a 429 is still logged and counted.
+ */
+@Module({ imports: [AuthModule] })
+export class RateLimitModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RateLimitMiddleware).forRoutes('*path');
+  }
+}
