@@ -1,0 +1,501 @@
+/**
+ * Ledger throughput benchmark (`npm run bench:ledger`). Figures and method: docs/BENCHMARKS.md.
+ *
+ * Starts its own embedded PostgreSQL in a fresh temp folder with the normal durable settings
+ * (fsync and synchronous_commit on), or, when DATABASE_URL is set, creates a throwaway database
+ * `ccx_bench_<random>` on that server. Runs the migrations, then three scenarios:
+ *   (a) 20 workers, one `ledger.transfer` per database transaction, random pairs of 1,000 wallets;
+ *   (b) the same between just 2 wallets (both directions);
+ *   (c) `ledger.postBatch` with 500 transfers a batch, all debiting one hot limited account,
+ *       with 1, 2 and 4 concurrent batch workers.
+ * Prints one JSON line per scenario (run) on stdout; progress goes to stderr. Each scenario ends
+ * with `ledger.verify`; (c) also checks that the hot account moved by exactly the accepted sum.
+ *
+ * Environment: BENCH_SECONDS (default 20) per scenario run; DATABASE_URL to use an existing server.
+ */
+import { cleanup, handleSignals, onCleanup } from '../scripts/lib/local-server.js';
+import { randomBytes, randomInt } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { Ledger, withTransaction, type Account, type TransactionInput } from '@ccx/ledger';
+import { dataSourceOptions, runMigrations } from '../apps/api/src/database/data-source.js';
+import { startEmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js';
+
+const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 20);
+const WALLETS = 1000;
+const TRANSFER_WORKERS = 20;
+const BATCH_SIZE = 500;
+const BATCH_WORKER_COUNTS = [1, 2, 4];
+const POOL_SIZE = 30;
+/** Opening balance of every funded wallet; far above what a run can move out of it. */
+const WALLET_FUNDING = '100000000.00';
+const HOT_FUNDING = '100000000000.00';
+/** Distinguishes this run's idempotency keys (a reused DATABASE_URL server gets a new database anyway). */
+const RUN = randomBytes(3).toString('hex');
+
+interface ScenarioResult {
+  scenario: string;
+  workers: number;
+  seconds: number;
+  transfers: number;
+  transfersPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  verified: boolean;
+  [extra: string]: unknown;
+}
+
+function positiveNumber(text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got ${text}`);
+  return n;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench:ledger] ${message}\n`);
+}
+
+/** A random amount of 0.01 to 9.99, built from integer cents (never a float). */
+function randomAmount(): { text: string; cents: bigint } {
+  const cents = randomInt(1, 1000);
+  return { text: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`, cents: BigInt(cents) };
+}
+
+function centsToText(cents: bigint): string {
+  const sign = cents < 0n ? '-' : '';
+  const abs = cents < 0n ? -cents : cents;
+  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return round(sorted[index]);
+}
+
+function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function pickPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port !== 5432 && port !== 0) return port;
+  }
+}
+
+/**
+ * Undo steps, run last-in first-out exactly once: at the end, on failure, or on a signal. Each
+ * step is registered as soon as there is something to undo, so an interrupted start cleans up too.
+ */
+
+
+
+interface Provisioned {
+  url: string;
+  /** postmaster.pid of the embedded server (to account its CPU time); null for DATABASE_URL. */
+  postmasterPidFile: string | null;
+}
+
+/** An empty database for the run; its removal is registered in `undo`. */
+async function provisionDatabase(): Promise<Provisioned> {
+  const external = process.env.DATABASE_URL;
+  if (external) {
+    const name = `ccx_bench_${randomBytes(4).toString('hex')}`;
+    const admin = async (sql: string) => {
+      const client = new pg.Client({ connectionString: external });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
+    await admin(`CREATE DATABASE ${name}`);
+    onCleanup(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    const u = new URL(external);
+    u.pathname = `/${name}`;
+    log(`using the DATABASE_URL server, database ${name}`);
+    return { url: u.toString(), postmasterPidFile: null };
+  }
+
+  const root = await mkdtemp(join(tmpdir(), 'ccx-bench-'));
+  onCleanup(() => rm(root, { recursive: true, force: true }));
+  // PostgreSQL runs as the `postgres` user when we are root: it must reach the folder.
+  await chmod(root, 0o755);
+  const port = await pickPort();
+  log(`starting embedded PostgreSQL in ${root} on port ${port}`);
+  const dataDir = join(root, 'pg');
+  const db = await startEmbeddedPostgres({ dataDir, port });
+  onCleanup(() => db.stop());
+  return { url: db.url, postmasterPidFile: join(dataDir, 'postmaster.pid') };
+}
+
+class Bench {
+  private seq = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly cpu: CpuMeter,
+  ) {}
+
+  key(label: string): string {
+    return `bench-${RUN}-${label}-${++this.seq}`;
+  }
+
+  account(code: string, allowNegative: boolean): Promise<Account> {
+    return this.ledger.createAccount(this.dataSource.manager, {
+      code: `bench-${RUN}-${code}`,
+      asset: 'USD',
+      allowNegative,
+      allowPositive: true,
+    });
+  }
+
+  /** `count` wallets, each funded with `amount` from `source`, in batches. */
+  async fundedWallets(prefix: string, count: number, source: Account, amount: string): Promise<Account[]> {
+    const wallets: Account[] = [];
+    for (let i = 0; i < count; i++) wallets.push(await this.account(`${prefix}-${i}`, false));
+    for (let i = 0; i < wallets.length; i += BATCH_SIZE) {
+      const results = await this.ledger.postBatch(
+        this.dataSource,
+        wallets.slice(i, i + BATCH_SIZE).map((w) => this.transferInput('fund', source.id, w.id, amount)),
+      );
+      const bad = results.find((r) => r.status !== 'accepted');
+      if (bad) throw new Error(`funding failed: ${JSON.stringify(bad)}`);
+    }
+    return wallets;
+  }
+
+  transferInput(kind: string, debitAccountId: string, creditAccountId: string, amount: string): TransactionInput {
+    return {
+      idempotencyKey: this.key(kind),
+      kind,
+      // The business clock's now, as the app posts (entries are indexed by account and time).
+      effectiveAt: new Date(),
+      postings: [
+        { accountId: debitAccountId, direction: 'DEBIT', amount },
+        { accountId: creditAccountId, direction: 'CREDIT', amount },
+      ],
+    };
+  }
+
+  async verify(): Promise<{ verified: boolean; problems: string[]; verifyMs: number }> {
+    const started = performance.now();
+    const report = await this.ledger.verify(this.dataSource);
+    return { verified: report.balanced, problems: report.problems, verifyMs: Math.round(performance.now() - started) };
+  }
+
+  async postedCents(accountId: string): Promise<bigint> {
+    const balance = await this.ledger.balance(this.dataSource.manager, accountId);
+    return BigInt(balance.posted.times(100).toFixed(0));
+  }
+
+  /** Single transfers: `workers` loops, each `ledger.transfer` in its own `withTransaction`. */
+  async singleTransfers(scenario: string, accounts: Account[], workers: number): Promise<ScenarioResult> {
+    const latencies: number[] = [];
+    let transfers = 0;
+    let errors = 0;
+    const errorSamples = new Map<string, number>();
+    this.cpu.begin();
+    const started = performance.now();
+    const deadline = started + SECONDS * 1000;
+    const worker = async (w: number) => {
+      while (performance.now() < deadline) {
+        const i = randomInt(accounts.length);
+        let j = randomInt(accounts.length - 1);
+        if (j >= i) j++;
+        const amount = randomAmount();
+        const t0 = performance.now();
+        try {
+          await withTransaction(this.dataSource, (manager) =>
+            this.ledger.transfer(manager, {
+              idempotencyKey: this.key(`${scenario}-w${w}`),
+              kind: 'bench_transfer',
+              effectiveAt: new Date(),
+              debitAccountId: accounts[i].id,
+              creditAccountId: accounts[j].id,
+              amount: amount.text,
+            }),
+          );
+          latencies.push(performance.now() - t0);
+          transfers++;
+        } catch (error) {
+          errors++;
+          const label = describe(error);
+          errorSamples.set(label, (errorSamples.get(label) ?? 0) + 1);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
+    const elapsed = (performance.now() - started) / 1000;
+    const cpu = this.cpu.end();
+    latencies.sort((x, y) => x - y);
+    const check = await this.verify();
+    return {
+      scenario,
+      workers,
+      seconds: round(elapsed),
+      transfers,
+      transfersPerSecond: Math.round(transfers / elapsed),
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      errors,
+      verified: check.verified,
+      verifyMs: check.verifyMs,
+      ...cpu,
+      ...(errorSamples.size ? { errorKinds: Object.fromEntries(errorSamples) } : {}),
+      ...(check.problems.length ? { problems: check.problems.slice(0, 5) } : {}),
+    };
+  }
+
+  /** Batches of `BATCH_SIZE` transfers from `hot` to random `targets`, `workers` batches at a time. */
+  async batches(scenario: string, hot: Account, targets: Account[], workers: number): Promise<ScenarioResult> {
+    const before = await this.postedCents(hot.id);
+    const latencies: number[] = [];
+    let transfers = 0;
+    let batches = 0;
+    let rejected = 0;
+    let duplicates = 0;
+    let errors = 0;
+    let acceptedCents = 0n;
+    const errorSamples = new Map<string, number>();
+    this.cpu.begin();
+    const started = performance.now();
+    const deadline = started + SECONDS * 1000;
+    const worker = async (w: number) => {
+      while (performance.now() < deadline) {
+        const amounts: bigint[] = [];
+        const items: TransactionInput[] = [];
+        for (let n = 0; n < BATCH_SIZE; n++) {
+          const amount = randomAmount();
+          amounts.push(amount.cents);
+          const target = targets[randomInt(targets.length)];
+          items.push(this.transferInput(`${scenario}-w${w}`, hot.id, target.id, amount.text));
+        }
+        const t0 = performance.now();
+        try {
+          const results = await this.ledger.postBatch(this.dataSource, items);
+          latencies.push(performance.now() - t0);
+          batches++;
+          results.forEach((r, n) => {
+            if (r.status === 'accepted') {
+              transfers++;
+              acceptedCents += amounts[n];
+            } else if (r.status === 'duplicate') {
+              duplicates++;
+            } else {
+              rejected++;
+              const label = `${r.code}:${r.reason}`;
+              errorSamples.set(label, (errorSamples.get(label) ?? 0) + 1);
+            }
+          });
+        } catch (error) {
+          errors++;
+          const label = describe(error);
+          errorSamples.set(label, (errorSamples.get(label) ?? 0) + 1);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
+    const elapsed = (performance.now() - started) / 1000;
+    const cpu = this.cpu.end();
+    latencies.sort((x, y) => x - y);
+    const after = await this.postedCents(hot.id);
+    const check = await this.verify();
+    const hotBalanceExact = before - after === acceptedCents;
+    return {
+      scenario,
+      workers,
+      seconds: round(elapsed),
+      transfers,
+      transfersPerSecond: Math.round(transfers / elapsed),
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      errors,
+      verified: check.verified && hotBalanceExact,
+      batchSize: BATCH_SIZE,
+      batches,
+      rejected,
+      duplicates,
+      ledgerVerified: check.verified,
+      hotBalanceExact,
+      hotMoved: centsToText(before - after),
+      acceptedSum: centsToText(acceptedCents),
+      verifyMs: check.verifyMs,
+      ...cpu,
+      ...(errorSamples.size ? { errorKinds: Object.fromEntries(errorSamples) } : {}),
+      ...(check.problems.length ? { problems: check.problems.slice(0, 5) } : {}),
+    };
+  }
+}
+
+/**
+ * Where the machine's CPU time went during a scenario, in % of one core (the machine has
+ * `nproc` × 100 %): this process, the embedded PostgreSQL (postmaster and its children), and
+ * everything else on the box — other work there skews the figures. Linux /proc only; without it
+ * (or for a DATABASE_URL server, whose processes we do not know) the fields are left out.
+ */
+class CpuMeter {
+  private start?: { at: number; busy: number; node: number; pg: number | null };
+
+  constructor(private readonly postmasterPidFile: string | null) {}
+
+  begin(): void {
+    this.start = this.sample();
+  }
+
+  end(): Record<string, number> {
+    const a = this.start;
+    const b = this.sample();
+    if (!a || Number.isNaN(a.busy) || Number.isNaN(b.busy)) return {};
+    const seconds = (b.at - a.at) / 1000;
+    const pct = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100);
+    const result: Record<string, number> = { cpuBenchProcessPct: pct(b.node - a.node) };
+    if (a.pg !== null && b.pg !== null) {
+      result.cpuPostgresPct = pct(b.pg - a.pg);
+      result.cpuOtherPct = Math.max(0, pct(b.busy - a.busy - (b.node - a.node) - (b.pg - a.pg)));
+    }
+    result.cpuMachineBusyPct = pct(b.busy - a.busy);
+    return result;
+  }
+
+  private sample(): { at: number; busy: number; node: number; pg: number | null } {
+    const usage = process.cpuUsage();
+    return { at: performance.now(), busy: systemBusySeconds(), node: (usage.user + usage.system) / 1e6, pg: this.postgresSeconds() };
+  }
+
+  private postgresSeconds(): number | null {
+    if (!this.postmasterPidFile) return null;
+    try {
+      const postmaster = Number(readFileSync(this.postmasterPidFile, 'utf8').split('\n')[0]);
+      let ticks = 0;
+      for (const entry of readdirSync('/proc')) {
+        if (!/^[0-9]+$/.test(entry)) continue;
+        const stat = procStat(entry);
+        if (!stat) continue;
+        // After "pid (comm) ": state ppid ... utime(14th field) stime cutime cstime.
+        if (Number(entry) === postmaster || Number(stat[1]) === postmaster) {
+          ticks += Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14]);
+        }
+      }
+      return ticks / CLOCK_TICKS;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** USER_HZ: 100 on every mainstream Linux. */
+const CLOCK_TICKS = 100;
+
+function procStat(pid: string): string[] | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+function systemBusySeconds(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; driverError?: { code?: string }; details?: { reason?: unknown }; message?: string };
+  const code = e?.driverError?.code ?? e?.code ?? 'unknown';
+  const reason = e?.details?.reason;
+  return `${String(code)}${reason ? `:${String(reason)}` : ''}: ${String(e?.message ?? error).slice(0, 120)}`;
+}
+
+async function run({ url, postmasterPidFile }: Provisioned): Promise<void> {
+  await runMigrations(url);
+  const base = dataSourceOptions(url);
+  const dataSource = new DataSource({ ...base, extra: { ...(base.extra as object | undefined), max: POOL_SIZE } });
+  await dataSource.initialize();
+  try {
+    const [info] = (await dataSource.query(
+      `SELECT version() AS version, current_setting('fsync') AS fsync,
+              current_setting('synchronous_commit') AS synchronous_commit,
+              current_setting('shared_buffers') AS shared_buffers, current_setting('wal_level') AS wal_level`,
+    )) as Record<string, string>[];
+    log(`server: ${info.version}; fsync=${info.fsync} synchronous_commit=${info.synchronous_commit} ` +
+      `shared_buffers=${info.shared_buffers} wal_level=${info.wal_level}`);
+    log(`${SECONDS} s per scenario run, pool ${POOL_SIZE}`);
+
+    const ledger = new Ledger();
+    const bench = new Bench(dataSource, ledger, new CpuMeter(postmasterPidFile));
+    const source = await bench.account('source', true);
+    const emit = (result: ScenarioResult) => process.stdout.write(`${JSON.stringify(result)}\n`);
+
+    log(`(a) creating and funding ${WALLETS} wallets`);
+    const wallets = await bench.fundedWallets('a-wallet', WALLETS, source, WALLET_FUNDING);
+    log(`(a) ${TRANSFER_WORKERS} workers, random pairs`);
+    emit(await bench.singleTransfers('a_random_pairs', wallets, TRANSFER_WORKERS));
+
+    log('(b) 2 wallets');
+    const pair = await bench.fundedWallets('b-wallet', 2, source, WALLET_FUNDING);
+    emit(await bench.singleTransfers('b_two_accounts', pair, TRANSFER_WORKERS));
+
+    log(`(c) hot account and ${WALLETS} targets`);
+    const hot = await bench.account('c-hot', false);
+    const funding = await ledger.postBatch(dataSource, [bench.transferInput('fund', source.id, hot.id, HOT_FUNDING)]);
+    if (funding[0].status !== 'accepted') throw new Error(`funding the hot account failed: ${JSON.stringify(funding[0])}`);
+    const targets: Account[] = [];
+    for (let i = 0; i < WALLETS; i++) targets.push(await bench.account(`c-target-${i}`, false));
+    for (const workers of BATCH_WORKER_COUNTS) {
+      log(`(c) batches of ${BATCH_SIZE}, ${workers} worker(s)`);
+      emit(await bench.batches(`c_batch_hot_account`, hot, targets, workers));
+    }
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  handleSignals(log);
+  try {
+    await run(await provisionDatabase());
+  } finally {
+    await cleanup(log);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`[bench:ledger] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // Explicitly: embedded-postgres's beforeExit hook would otherwise end the process with code 0.
+    process.exit(1);
+  },
+);

