@@ -13,18 +13,13 @@
  *
  * Environment: BENCH_SECONDS (default 20) per scenario run; DATABASE_URL to use an existing server.
  */
-import { cleanup, handleSignals, onCleanup } from '../scripts/lib/local-server.js';
+import { cleanup, handleSignals, provisionDatabase, type Database } from '../scripts/lib/local-server.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { Ledger, withTransaction, type Account, type TransactionInput } from '@ccx/ledger';
 import { dataSourceOptions, runMigrations } from '../apps/api/src/database/data-source.js';
-import { startEmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js';
 
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 20);
 const WALLETS = 1000;
@@ -83,73 +78,6 @@ function percentile(sorted: number[], p: number): number {
 function round(n: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function pickPort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port !== 5432 && port !== 0) return port;
-  }
-}
-
-/**
- * Undo steps, run last-in first-out exactly once: at the end, on failure, or on a signal. Each
- * step is registered as soon as there is something to undo, so an interrupted start cleans up too.
- */
-
-
-
-interface Provisioned {
-  url: string;
-  /** postmaster.pid of the embedded server (to account its CPU time); null for DATABASE_URL. */
-  postmasterPidFile: string | null;
-}
-
-/** An empty database for the run; its removal is registered in `undo`. */
-async function provisionDatabase(): Promise<Provisioned> {
-  const external = process.env.DATABASE_URL;
-  if (external) {
-    const name = `ccx_bench_${randomBytes(4).toString('hex')}`;
-    const admin = async (sql: string) => {
-      const client = new pg.Client({ connectionString: external });
-      await client.connect();
-      try {
-        await client.query(sql);
-      } finally {
-        await client.end();
-      }
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    onCleanup(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    const u = new URL(external);
-    u.pathname = `/${name}`;
-    log(`using the DATABASE_URL server, database ${name}`);
-    return { url: u.toString(), postmasterPidFile: null };
-  }
-
-  const root = await mkdtemp(join(tmpdir(), 'ccx-bench-'));
-  onCleanup(() => rm(root, { recursive: true, force: true }));
-  // PostgreSQL runs as the `postgres` user when we are root: it must reach the folder.
-  await chmod(root, 0o755);
-  const port = await pickPort();
-  log(`starting embedded PostgreSQL in ${root} on port ${port}`);
-  const dataDir = join(root, 'pg');
-  const db = await startEmbeddedPostgres({ dataDir, port });
-  onCleanup(() => db.stop());
-  return { url: db.url, postmasterPidFile: join(dataDir, 'postmaster.pid') };
 }
 
 class Bench {
@@ -438,7 +366,7 @@ function describe(error: unknown): string {
   return `${String(code)}${reason ? `:${String(reason)}` : ''}: ${String(e?.message ?? error).slice(0, 120)}`;
 }
 
-async function run({ url, postmasterPidFile }: Provisioned): Promise<void> {
+async function run({ url, postmasterPidFile }: Database): Promise<void> {
   await runMigrations(url);
   const base = dataSourceOptions(url);
   const dataSource = new DataSource({ ...base, extra: { ...(base.extra as object | undefined), max: POOL_SIZE } });
@@ -485,7 +413,7 @@ async function run({ url, postmasterPidFile }: Provisioned): Promise<void> {
 async function main(): Promise<void> {
   handleSignals(log);
   try {
-    await run(await provisionDatabase());
+    await run(await provisionDatabase({ prefix: 'ccx-bench-', log, externalUrl: process.env.DATABASE_URL }));
   } finally {
     await cleanup(log);
   }

@@ -507,7 +507,6 @@ async function run(provisioned: Database): Promise<void> {
     operatorKey: OPERATOR_KEY,
     env: { CCX_SERVICING_INTERVAL_MS: '0', CCX_WEBHOOK_INTERVAL_MS: '0' },
     log,
-    avoidPorts: provisioned.ports,
   });
   const booted = memoryOf(server.pid);
   log(`API pid ${server.pid} ready; RSS ${booted?.rssMb ?? '?'} MiB; ${SECONDS} s per scenario`);

@@ -1,5 +1,4 @@
 import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -9,16 +8,7 @@ import { loadConfig } from '../apps/api/src/config/app-config.js';
 import { startServer } from '../apps/api/src/bootstrap.js';
 import { dataSourceOptions } from '../apps/api/src/database/data-source.js';
 import { OPERATOR_KEY } from './support/app.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { pickPort } from './support/server-process.js';
 
 /**
  * The zero-setup path itself: no DATABASE_URL, so the server starts its own embedded PostgreSQL
@@ -35,7 +25,7 @@ describe('embedded database start, stop and restart', () => {
   });
 
   it('keeps the data across a restart on the same folder', async () => {
-    const env = { NODE_ENV: 'test', CCX_DATA_DIR: join(root, 'nested', 'pg'), CCX_PG_PORT: String(await freePort()), CCX_OPERATOR_KEY: OPERATOR_KEY };
+    const env = { NODE_ENV: 'test', CCX_DATA_DIR: join(root, 'nested', 'pg'), CCX_PG_PORT: String(await pickPort()), CCX_OPERATOR_KEY: OPERATOR_KEY };
     const first = await startServer(loadConfig(env), { listen: false, schemaFile: join(root, 'schema.gql') });
     expect(first.databaseUrl).toContain(`127.0.0.1:${env.CCX_PG_PORT}`);
     expect((await request(first.app.getHttpServer()).get('/health')).status).toBe(200);

@@ -3,22 +3,21 @@
  * demo (scripts/demo.ts) and the soak bench (bench/soak.bench.ts). Same method as
  * bench/usage.bench.ts: the server is `node dist/apps/api/src/main.js` (so `npm run build`
  * first), run with its working directory in the temp folder (its schema.gql lands there) on a
- * free port of 127.0.0.1; this process only talks HTTP to it and reads /proc/<pid>/status.
+ * port of its own (scripts/lib/api-process.ts); this process only talks HTTP to it and reads
+ * /proc/<pid>/status.
  *
  * Everything started is registered in an undo list that runs last-in first-out exactly once:
  * at the end (`cleanup()`), on failure, or on SIGINT/SIGTERM/SIGHUP (`handleSignals()`), so the
  * server is stopped, then the database, then the temp folder removed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres.js';
+import { spawnApi, startEmbeddedOnFreePort, type ApiProcess } from './api-process.js';
 
 export const MAIN_JS = fileURLToPath(new URL('../../apps/api/src/main.js', import.meta.url));
 
@@ -63,26 +62,6 @@ export function handleSignals(log: Log): void {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export async function pickPort(avoid: number[] = []): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port !== 5432 && port !== 0 && !avoid.includes(port)) return port;
-  }
-}
-
 export interface LocalServer {
   /** http://127.0.0.1:<port> */
   base: string;
@@ -112,8 +91,6 @@ export interface Database {
   url: string;
   /** postmaster.pid of the embedded server (to account its CPU time); null for DATABASE_URL. */
   postmasterPidFile: string | null;
-  /** Ports in use by the database, for the API to avoid. */
-  ports: number[];
 }
 
 /**
@@ -142,14 +119,13 @@ export async function provisionDatabase(options: { prefix: string; log: Log; ext
     const u = new URL(options.externalUrl);
     u.pathname = `/${name}`;
     log(`using the DATABASE_URL server, database ${name}`);
-    return { root, url: u.toString(), postmasterPidFile: null, ports: [] };
+    return { root, url: u.toString(), postmasterPidFile: null };
   }
-  const pgPort = await pickPort();
-  log(`starting embedded PostgreSQL in ${root} on port ${pgPort}`);
   const dataDir = join(root, 'pg');
-  const db = await startEmbeddedPostgres({ dataDir, port: pgPort });
+  const { embedded: db, port: pgPort } = await startEmbeddedOnFreePort(dataDir);
+  log(`started embedded PostgreSQL in ${root} on port ${pgPort}`);
   undo.push(() => db.stop());
-  return { root, url: db.url, postmasterPidFile: join(dataDir, 'postmaster.pid'), ports: [pgPort] };
+  return { root, url: db.url, postmasterPidFile: join(dataDir, 'postmaster.pid') };
 }
 
 export interface ApiProcessOptions {
@@ -161,91 +137,52 @@ export interface ApiProcessOptions {
   log: Log;
   /** Copy the server's standard output to stderr (its standard error always is). */
   verbose?: boolean;
-  avoidPorts?: number[];
 }
 
 /** The built API (`node dist/apps/api/src/main.js`) as a child process; stopped by cleanup(). */
 export async function startApiProcess(options: ApiProcessOptions): Promise<LocalServer> {
   const { log } = options;
-  const port = await pickPort(options.avoidPorts ?? []);
-  const base = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'development',
-    PORT: String(port),
     DATABASE_URL: options.url,
     CCX_OPERATOR_KEY: options.operatorKey,
     CCX_DATA_DIR: join(options.root, 'unused-data'),
   };
-  for (const name of ['CCX_TEST_CLOCK', 'CCX_CLOCK_START', 'NODE_OPTIONS']) delete env[name];
+  for (const name of ['CCX_TEST_CLOCK', 'CCX_CLOCK_START']) delete env[name];
   Object.assign(env, options.env ?? {});
-  log(`starting the API (${MAIN_JS}) on ${base}`);
-  const child: ChildProcess = spawn(process.execPath, [MAIN_JS], { cwd: options.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let exitInfo: string | null = null;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = `code ${code ?? '-'}, signal ${signal ?? '-'}`;
-      resolve();
-    });
-  });
+  log(`starting the API (${MAIN_JS})`);
+  let api: ApiProcess | null = null;
+  // Registered before the start, so an interrupted start is stopped too.
   undo.push(async () => {
-    if (exitInfo !== null) return;
+    if (!api || api.exited()) return;
     log('stopping the API (SIGTERM)');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      log('the API did not stop in 20 s: SIGKILL');
-      child.kill('SIGKILL');
-    }, 20_000);
-    await exited;
-    clearTimeout(timer);
+    await api.stop(20_000);
   });
-
-  const recent: string[] = [];
-  const lines = (stream: NodeJS.ReadableStream | null, toStderr: boolean) => {
-    let pending = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        recent.push(line);
-        if (recent.length > 60) recent.shift();
-        if (toStderr || options.verbose) process.stderr.write(`[server] ${line}\n`);
-      }
-    });
-  };
-  lines(child.stdout, false);
-  lines(child.stderr, true);
-  const server: LocalServer = {
-    base,
-    pid: child.pid!,
+  api = await spawnApi({
+    mainJs: MAIN_JS,
+    cwd: options.root,
+    env,
+    onLine: (line, stream) => {
+      if (stream === 'stderr' || options.verbose) process.stderr.write(`[server] ${line}\n`);
+    },
+  });
+  log(`the API is up on ${api.base}`);
+  const started = api;
+  return {
+    base: started.base,
+    pid: started.pid,
     operatorKey: options.operatorKey,
     root: options.root,
-    exited: () => exitInfo !== null,
-    recentOutput: () => recent.join('\n'),
+    exited: started.exited,
+    recentOutput: () => started.output().split('\n').slice(-60).join('\n'),
   };
-
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    if (exitInfo !== null) throw new Error(`the API exited during start (${exitInfo}):\n${server.recentOutput()}`);
-    if (Date.now() > deadline) throw new Error(`the API did not answer /health within 180 s:\n${server.recentOutput()}`);
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.ok) return server;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** A temp folder, an embedded PostgreSQL in it and the built API on it; all undone by cleanup(). */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const db = await provisionDatabase({ prefix: options.prefix, log: options.log });
-  return startApiProcess({ ...options, root: db.root, url: db.url, avoidPorts: db.ports });
+  return startApiProcess({ ...options, root: db.root, url: db.url });
 }
 
 /** VmRSS and VmHWM (peak RSS) of a process, in MiB; null when /proc is not there. */

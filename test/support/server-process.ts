@@ -1,12 +1,14 @@
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../apps/api/src/database/embedded-postgres.js';
+import type { EmbeddedDatabase } from '../../apps/api/src/database/embedded-postgres.js';
+import { spawnApi, startEmbeddedOnFreePort, type ApiProcess } from '../../scripts/lib/api-process.js';
+
+export { pickPort } from '../../scripts/lib/api-process.js';
 
 /**
  * The real server as a child process (`node dist/apps/api/src/main.js`), for the specs that kill
@@ -15,27 +17,6 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../apps/api/src
 
 /** jest runs from the project root (rootDir). */
 export const ROOT = process.cwd();
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A free port that is not PostgreSQL's default. */
-export async function pickPort(avoid: number[] = []): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await freePort();
-    if (port !== 5432 && !avoid.includes(port)) return port;
-  }
-  throw new Error('no free port');
-}
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
 export async function pollUntil<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 50): Promise<T> {
@@ -168,8 +149,7 @@ export interface OwnedDatabase {
 /** An embedded PostgreSQL of the test's own, in `root`/pg, on a free port. */
 export async function ownEmbeddedDatabase(root: string): Promise<OwnedDatabase> {
   const dataDir = join(root, 'pg');
-  const port = await pickPort();
-  const embedded = await startEmbeddedPostgres({ dataDir, port });
+  const { embedded, port } = await startEmbeddedOnFreePort(dataDir);
   const owned: OwnedDatabase = {
     url: embedded.url,
     embedded,
@@ -207,17 +187,7 @@ export async function ownDatabase(root: string, prefix: string): Promise<OwnedDa
 // The server process.
 // ---------------------------------------------------------------------------------------------
 
-export interface ServerProcess {
-  pid: number;
-  base: string;
-  child: ChildProcess;
-  /** Resolves when the process has exited (with how). */
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exited(): boolean;
-  output(): string;
-  /** SIGTERM, SIGKILL after `graceMs`; resolves when it has exited. */
-  stop(graceMs?: number): Promise<void>;
-}
+export type ServerProcess = ApiProcess;
 
 export interface StartOptions {
   mainJs: string;
@@ -227,72 +197,17 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
-/** Starts the API and waits until /health answers 200 (the database is reachable). */
-export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
-  const port = await pickPort();
-  const base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATABASE_URL: options.databaseUrl, CCX_DATA_DIR: join(options.cwd, 'unused-data'), ...options.env };
-  // jest's flags are not the server's business.
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [options.mainJs], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const recent: string[] = [];
+/** Starts the API on a port of its own and waits until /health answers 200 (the database is reachable). */
+export function startServerProcess(options: StartOptions): Promise<ServerProcess> {
   // CCX_E2E_SERVER_LOG=<file>: a copy of everything the server prints, for diagnosing a failure.
   const copy = process.env.CCX_E2E_SERVER_LOG;
-  const keep = (chunk: Buffer) => {
-    if (copy) appendFileSync(copy, chunk);
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line) continue;
-      recent.push(line);
-      if (recent.length > 300) recent.shift();
-    }
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = { code, signal };
-      resolve(exitInfo);
-    });
+  return spawnApi({
+    mainJs: options.mainJs,
+    cwd: options.cwd,
+    env: { ...process.env, DATABASE_URL: options.databaseUrl, CCX_DATA_DIR: join(options.cwd, 'unused-data'), ...options.env },
+    onLine: copy ? (line) => appendFileSync(copy, `${line}\n`) : undefined,
+    startTimeoutMs: 120_000,
   });
-  const server: ServerProcess = {
-    pid: child.pid!,
-    base,
-    child,
-    exit,
-    exited: () => exitInfo !== null,
-    output: () => recent.join('\n'),
-    stop: async (graceMs = 15_000) => {
-      if (exitInfo !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exit;
-      clearTimeout(timer);
-    },
-  };
-  try {
-    await pollUntil(
-      'the API to answer /health with 200',
-      async () => {
-        if (exitInfo !== null) throw new Error(`the API exited during start (${JSON.stringify(exitInfo)}):\n${server.output()}`);
-        const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return res.status === 200;
-      },
-      120_000,
-      100,
-    ).catch((error) => {
-      throw new Error(
-        exitInfo !== null
-          ? `the API exited during start (${JSON.stringify(exitInfo)}):\n${server.output()}`
-          : `${error instanceof Error ? error.message : String(error)}\n${recent.slice(-40).join('\n')}`,
-      );
-    });
-  } catch (error) {
-    await server.stop(2_000);
-    throw error;
-  }
-  return server;
 }
 
 // ---------------------------------------------------------------------------------------------

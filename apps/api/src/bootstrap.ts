@@ -11,6 +11,8 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedde
 export interface RunningServer {
   app: INestApplication;
   databaseUrl: string;
+  /** The port the API listens on (the one the kernel chose when PORT=0); null when not listening. */
+  port: number | null;
   /** Stops the API, then the embedded database (if this process started one). */
   close(): Promise<void>;
 }
@@ -37,9 +39,12 @@ export async function startServer(config: AppConfig, options: { listen?: boolean
     // Structured JSON logs (pino) from here on, one request id per request.
     app.useLogger(app.get(PinoLogger));
     app.useBodyParser('json', { limit: '1mb' });
+    let port: number | null = null;
     if (options.listen !== false) {
       await app.listen(config.port, '0.0.0.0');
-      logger.log(`CCX API on http://localhost:${config.port}/graphql (health: /health)`);
+      const address = app.getHttpServer().address();
+      port = typeof address === 'object' && address ? address.port : config.port;
+      logger.log(`CCX API on http://localhost:${port}/graphql (health: /health)`);
     } else {
       await app.init();
     }
@@ -47,6 +52,7 @@ export async function startServer(config: AppConfig, options: { listen?: boolean
     return {
       app,
       databaseUrl,
+      port,
       close: async () => {
         if (closed) return;
         closed = true;

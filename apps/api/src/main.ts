@@ -15,6 +15,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const server = await startServer(config);
+  // A parent that started us with an IPC channel (the e2e specs, the demo, the benches) learns the
+  // port from us: with PORT=0 the kernel chose it, so no other process can be listening on it.
+  if (process.send && server.port !== null) process.send({ type: 'ccx:listening', port: server.port });
   const logger = new Logger('Main');
   let stopping = false;
   const stop = async (signal: string) => {
