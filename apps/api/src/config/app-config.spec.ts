@@ -5,6 +5,7 @@ describe('loadConfig', () => {
     const config = loadConfig({}, '/srv/ccx');
     expect(config).toMatchObject({
       nodeEnv: 'development',
+      logLevel: 'info',
       port: 3000,
       databaseUrl: null,
       dataDir: '/srv/ccx/.data/pg',
@@ -49,6 +50,16 @@ describe('loadConfig', () => {
     expect(loadConfig(env).graphqlIntrospection).toBe(expected);
   });
 
+  it.each([
+    [{}, 'info'],
+    [{ NODE_ENV: 'production' }, 'info'],
+    [{ NODE_ENV: 'test' }, 'error'],
+    [{ NODE_ENV: 'test', LOG_LEVEL: 'debug' }, 'debug'],
+    [{ LOG_LEVEL: 'silent' }, 'silent'],
+  ])('log level with %p: %s', (env, expected) => {
+    expect(loadConfig(env).logLevel).toBe(expected);
+  });
+
   it('reads every variable', () => {
     const config = loadConfig({
       PORT: '8080',
@@ -77,6 +88,8 @@ describe('loadConfig', () => {
     [{ CCX_TEST_CLOCK: 'yes please' }, 'CCX_TEST_CLOCK'],
     [{ CCX_CLOCK_START: 'tomorrow' }, 'CCX_CLOCK_START'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+    [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL'],
     [{ NODE_ENV: 'production', CCX_TEST_CLOCK: 'true' }, 'CCX_TEST_CLOCK'],
     [{ CCX_PG_PORT: '5432' }, 'CCX_PG_PORT'],
     [{ CCX_WEBHOOK_INTERVAL_MS: '-1' }, 'CCX_WEBHOOK_INTERVAL_MS'],

@@ -3,10 +3,14 @@ import { Decimal } from '@ccx/core';
 import { defaultBusinessRules, type BusinessRules } from './business-rules.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Validated configuration. Built once from the environment by `loadConfig`; nothing else reads process.env. */
 export interface AppConfig {
   nodeEnv: NodeEnv;
+  /** pino level of the JSON logs (request logs: 5xx at error, 4xx at warn, the rest at info). */
+  logLevel: LogLevel;
   port: number;
   /** External PostgreSQL; when null an embedded server is started in `dataDir`. */
   databaseUrl: string | null;
@@ -93,6 +97,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   if (!['development', 'production', 'test'].includes(nodeEnv)) {
     throw new ConfigError('NODE_ENV', `must be development, production or test (got "${env.NODE_ENV}")`);
   }
+  // Tests send bad input on purpose, thousands of times: only server errors are worth a line there.
+  const logLevel = (env.LOG_LEVEL || (nodeEnv === 'test' ? 'error' : 'info')) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const embeddedPgPort = integer(env, 'CCX_PG_PORT', 54329, 1024, 65535);
   if (embeddedPgPort === 5432) throw new ConfigError('CCX_PG_PORT', 'must not be 5432, the system PostgreSQL port');
@@ -152,6 +159,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   return {
     rules,
     nodeEnv,
+    logLevel,
     port,
     databaseUrl,
     dataDir,

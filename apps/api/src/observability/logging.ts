@@ -13,7 +13,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 export function loggingParams(config: AppConfig): Params {
   return {
     pinoHttp: {
-      level: config.nodeEnv === 'test' ? 'warn' : 'info',
+      level: config.logLevel,
       genReqId: (req: IncomingMessage, res: ServerResponse) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
