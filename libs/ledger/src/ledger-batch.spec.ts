@@ -234,6 +234,19 @@ describe('a batch of good and bad items', () => {
     expect(await posted(shop.id)).toBe('1.00');
   });
 
+  it('judges every repeat of a stored key against the stored content, not against the batch\'s first item', async () => {
+    const { wallet, shop } = await setup('10.00');
+    const k = key('stored');
+    const [stored] = await ledger.postBatch(db.dataSource, [move(wallet, shop, '1.00', k)]);
+    const before = await counts();
+    const results = await ledger.postBatch(db.dataSource, [move(shop, wallet, '1.00', k), move(wallet, shop, '1.00', k), move(wallet, shop, '2.00', k)]);
+    expect(results[0]).toMatchObject({ status: 'rejected', code: 'IDEMPOTENCY_CONFLICT' });
+    expect(results[1]).toEqual({ status: 'duplicate', transactionId: idOf(stored) });
+    expect(results[2]).toMatchObject({ status: 'rejected', code: 'IDEMPOTENCY_CONFLICT' });
+    expect(await counts()).toEqual(before);
+    expect(await posted(wallet.id)).toBe('9.00');
+  });
+
   it('writes nothing when every item is refused', async () => {
     const { wallet, shop } = await setup('1.00');
     const before = await counts();

@@ -270,6 +270,14 @@ describe('database guarantees', () => {
         [key('raw'), a.id, b.id],
       ),
     ).rejects.toThrow(/decimals/);
+    // No row-level foreign key any more: the statement trigger refuses an entry without its transaction.
+    await expect(
+      db.dataSource.query(
+        `INSERT INTO ledger_entries (transaction_id, account_id, asset, amount, effective_at)
+         SELECT 999999999, v.account_id, 'USD', v.amount, now() FROM (VALUES ($1::bigint, -5.00), ($2::bigint, 5.00)) AS v(account_id, amount)`,
+        [a.id, b.id],
+      ),
+    ).rejects.toThrow(/unknown account or transaction/);
   });
 
   it('refuses a balance that would break a limit even when written directly', async () => {

@@ -1,7 +1,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { AmountParseError, Decimal, parseAmount } from '@ccx/core';
 import type { AccountRegistry } from './accounts.js';
-import { LedgerError, LedgerRetryableError } from './ledger-errors.js';
+import { LedgerError } from './ledger-errors.js';
 import { canonicalJson, rows } from './sql.js';
 import type { Account, SqlRunner, TransactionInput } from './types.js';
 
@@ -27,14 +27,9 @@ interface Prepared {
   hash: string;
   legs: Leg[];
   release?: HeldRelease;
+  /** The account of `release`. */
+  releaseAccount?: Account;
   error?: LedgerError;
-}
-
-interface Cell {
-  accountId: string;
-  shard: number;
-  posted: Decimal;
-  held: Decimal;
 }
 
 const MAX_KEY = 200;
@@ -42,10 +37,10 @@ const MAX_KEY = 200;
 const MAX_POSTINGS = 1000;
 
 /**
- * Validates, locks, checks limits and writes any number of independent transactions in one
- * database transaction with a constant number of statements: one read of existing keys, one
- * ordered `SELECT … FOR UPDATE` of every balance row involved, one write (transactions,
- * entries and aggregated balance deltas in a single statement).
+ * Validates, locks, checks limits and writes any number of independent transactions in the
+ * caller's database transaction with one statement: TypeScript validates, parses amounts, hashes
+ * the content and computes each transaction's balance effects; the server-side function
+ * `ledger_post_batch` locks, reads the keys, judges in order and writes (docs/LEDGER.md).
  *
  * Lock order: balance rows sorted by (account id, shard). Every path of the ledger locks balance
  * rows only here (or, for holds, after the hold row), so ledger writers cannot deadlock each other.
@@ -59,93 +54,81 @@ export class PostingEngine {
 
   async apply(runner: SqlRunner, inputs: TransactionInput[], releases: (HeldRelease | undefined)[] = []): Promise<Outcome[]> {
     const ids = inputs.flatMap((i) => (Array.isArray(i?.postings) ? i.postings.map((p) => String(p?.accountId)) : []));
+    for (const r of releases) if (r) ids.push(r.accountId);
     const known = await this.accounts.load(runner, ids);
     const prepared = inputs.map((input, i) => prepare(input, known, releases[i]));
 
-    const keys = [...new Set(prepared.filter((p) => !p.error).map((p) => p.input.idempotencyKey))];
-    const existing = new Map<string, { id: string; hash: string }>();
-    if (keys.length) {
-      const found = await rows<{ id: string; idempotency_key: string; request_hash: string }>(
-        runner,
-        `SELECT id::text AS id, idempotency_key, request_hash FROM ledger_transactions
-         WHERE idempotency_key = ANY($1::text[])`,
-        [keys],
-      );
-      for (const r of found) existing.set(r.idempotency_key, { id: r.id, hash: r.request_hash });
-    }
-
-    // One shard per sharded account per batch, so its deltas aggregate into one row update.
-    const shardOf = new Map<string, number>();
-    const cellKeys = new Map<string, { accountId: string; shard: number }>();
+    // One row per idempotency key goes to the database; a later transaction with the same key in
+    // this batch follows the first (see `follow`).
+    const leaders: Prepared[] = [];
+    const leaderOf = new Map<string, number>();
     for (const p of prepared) {
-      if (p.error || existing.has(p.input.idempotencyKey)) continue;
-      for (const leg of p.legs) {
-        let shard = shardOf.get(leg.account.id);
-        if (shard === undefined) {
-          shard = leg.account.shards > 1 ? randomInt(leg.account.shards) : 0;
-          shardOf.set(leg.account.id, shard);
-        }
-        cellKeys.set(`${leg.account.id}:${shard}`, { accountId: leg.account.id, shard });
-      }
-      if (p.release) cellKeys.set(`${p.release.accountId}:0`, { accountId: p.release.accountId, shard: 0 });
+      if (p.error || leaderOf.has(p.input.idempotencyKey)) continue;
+      leaderOf.set(p.input.idempotencyKey, leaders.length);
+      leaders.push(p);
     }
-    const cells = await lockCells(runner, [...cellKeys.values()]);
+    const judged = await judgeAndWrite(runner, leaders);
+    const accepted = judged.filter((j) => j.status === 'accepted').length;
+    if (accepted) this.onWritten?.(accepted);
 
     const outcomes: Outcome[] = [];
-    const firstByKey = new Map<string, { index: number; hash: string }>();
-    const accepted: Prepared[] = [];
-    const deltas = new Map<string, { posted: Decimal; held: Decimal }>();
-    const refusedByLimit: string[] = [];
-
-    prepared.forEach((p, index) => {
-      if (p.error) return outcomes.push({ status: 'rejected', error: p.error });
+    const seen = new Set<string>();
+    for (const p of prepared) {
+      if (p.error) {
+        outcomes.push({ status: 'rejected', error: p.error });
+        continue;
+      }
       const key = p.input.idempotencyKey;
-      const prior = existing.get(key);
-      if (prior) {
-        return outcomes.push(
-          prior.hash === p.hash ? { status: 'duplicate', transactionId: prior.id } : conflict(key),
-        );
-      }
-      const first = firstByKey.get(key);
-      if (first) {
-        if (first.hash !== p.hash) return outcomes.push(conflict(key));
-        const o = outcomes[first.index];
-        // Same key twice in one batch: the second gets the first's outcome (resolved to an id below).
-        return outcomes.push(o.status === 'rejected' ? o : { status: 'duplicate', transactionId: `@${key}` });
-      }
-      firstByKey.set(key, { index, hash: p.hash });
-
-      const violation = checkLimits(p, cells, shardOf);
-      if (violation) {
-        refusedByLimit.push(key);
-        return outcomes.push({ status: 'rejected', error: violation });
-      }
-      applyToCells(p, cells, shardOf, deltas);
-      accepted.push(p);
-      outcomes.push({ status: 'accepted', transactionId: `@${key}` });
-    });
-
-    if (refusedByLimit.length) {
-      // A writer of the same key may have committed while we waited for the balance locks: we
-      // then judged its replay as new, against the balance that writer left. If the key exists
-      // now, roll back and retry; the retry sees the key and answers "duplicate" (or a conflict).
-      const raced = await rows(runner, `SELECT 1 FROM ledger_transactions WHERE idempotency_key = ANY($1::text[]) LIMIT 1`, [
-        refusedByLimit,
-      ]);
-      if (raced.length) throw new LedgerRetryableError('idempotency key raced with a concurrent transaction');
-    }
-
-    if (accepted.length) {
-      const idByKey = await write(runner, accepted, deltas);
-      this.onWritten?.(accepted.length);
-      for (const o of outcomes) {
-        if (o.status !== 'rejected' && o.transactionId.startsWith('@')) {
-          o.transactionId = idByKey.get(o.transactionId.slice(1))!;
-        }
+      const index = leaderOf.get(key)!;
+      const j = judged[index];
+      if (!seen.has(key)) {
+        seen.add(key);
+        outcomes.push(leaderOutcome(leaders[index], j));
+      } else {
+        outcomes.push(follow(p, leaders[index], j));
       }
     }
     return outcomes;
   }
+}
+
+/** What the database said of one transaction (ledger_post_batch). */
+interface Judged {
+  status: 'accepted' | 'duplicate' | 'conflict' | 'limit';
+  transactionId: string | null;
+  /** 'limit': the first account whose limit it would break. */
+  accountId: string | null;
+  /** 'duplicate' / 'conflict': the stored transaction's request hash. */
+  existingHash: string | null;
+}
+
+function leaderOutcome(p: Prepared, j: Judged): Outcome {
+  if (j.status === 'accepted') return { status: 'accepted', transactionId: j.transactionId! };
+  if (j.status === 'duplicate') return { status: 'duplicate', transactionId: j.transactionId! };
+  if (j.status === 'conflict') return conflict(p.input.idempotencyKey);
+  return { status: 'rejected', error: limitError(p, j.accountId!) };
+}
+
+/**
+ * A repeat of a key within one batch: judged against the stored transaction when the key was
+ * already used, else against the first of the batch — same content: that one's outcome (a
+ * duplicate of it when it was written), different content: a conflict.
+ */
+function follow(p: Prepared, leader: Prepared, j: Judged): Outcome {
+  const key = p.input.idempotencyKey;
+  if (j.status === 'duplicate' || j.status === 'conflict') {
+    return p.hash === j.existingHash ? { status: 'duplicate', transactionId: j.transactionId! } : conflict(key);
+  }
+  if (p.hash !== leader.hash) return conflict(key);
+  return j.status === 'accepted' ? { status: 'duplicate', transactionId: j.transactionId! } : leaderOutcome(leader, j);
+}
+
+function limitError(p: Prepared, accountId: string): LedgerError {
+  const { account, net } = netByAccount(p).get(accountId) ?? { account: p.legs.find((l) => l.account.id === accountId)!.account, net: new Decimal(0) };
+  if (!account.allowNegative) {
+    return new LedgerError('LIMIT_EXCEEDED', `account ${account.code} cannot cover ${net.negated().toFixed()}`, { accountId: account.id });
+  }
+  return new LedgerError('LIMIT_EXCEEDED', `account ${account.code} cannot go above zero`, { accountId: account.id });
 }
 
 function conflict(key: string): Outcome {
@@ -214,36 +197,16 @@ function prepare(input: TransactionInput, known: Map<string, Account>, release?:
       }),
     )
     .digest('hex');
-  return { input, hash, legs, release };
+  const releaseAccount = release ? known.get(release.accountId) : undefined;
+  if (release && !releaseAccount) {
+    return fail(new LedgerError('ACCOUNT_NOT_FOUND', `account ${release.accountId} does not exist`, { accountId: release.accountId }));
+  }
+  return { input, hash, legs, release, releaseAccount };
 }
 
 /** A Decimal from domain code; a JS number or anything else is refused rather than trusted. */
 function toPlain(value: unknown): unknown {
   return Decimal.isBigNumber(value) ? (value as Decimal).toFixed() : value;
-}
-
-async function lockCells(runner: SqlRunner, keys: { accountId: string; shard: number }[]): Promise<Map<string, Cell>> {
-  const cells = new Map<string, Cell>();
-  if (!keys.length) return cells;
-  const locked = await rows<{ account_id: string; shard: number; posted: string; held: string }>(
-    runner,
-    `SELECT b.account_id::text AS account_id, b.shard, b.posted::text AS posted, b.held::text AS held
-     FROM ledger_balances b
-     JOIN unnest($1::bigint[], $2::smallint[]) AS k(account_id, shard)
-       ON b.account_id = k.account_id AND b.shard = k.shard
-     ORDER BY b.account_id, b.shard
-     FOR UPDATE OF b`,
-    [keys.map((k) => k.accountId), keys.map((k) => k.shard)],
-  );
-  for (const r of locked) {
-    cells.set(`${r.account_id}:${r.shard}`, {
-      accountId: r.account_id,
-      shard: Number(r.shard),
-      posted: new Decimal(r.posted),
-      held: new Decimal(r.held),
-    });
-  }
-  return cells;
 }
 
 function netByAccount(p: Prepared): Map<string, { account: Account; net: Decimal }> {
@@ -256,105 +219,81 @@ function netByAccount(p: Prepared): Map<string, { account: Account; net: Decimal
   return net;
 }
 
-function checkLimits(p: Prepared, cells: Map<string, Cell>, shardOf: Map<string, number>): LedgerError | undefined {
-  for (const { account, net } of netByAccount(p).values()) {
-    if (account.allowNegative && account.allowPositive) continue;
-    const cell = cells.get(`${account.id}:${shardOf.get(account.id)}`)!;
-    const released = p.release?.accountId === account.id ? p.release.amount : new Decimal(0);
-    const posted = cell.posted.plus(net);
-    const held = cell.held.minus(released);
-    if (!account.allowNegative && posted.minus(held).lt(0)) {
-      return new LedgerError('LIMIT_EXCEEDED', `account ${account.code} cannot cover ${net.negated().toFixed()}`, {
-        accountId: account.id,
-      });
+/**
+ * One call of `ledger_post_batch` (migration 1763700000006): it locks every balance row involved
+ * in the ledger's lock order (account id, shard), reads the keys, judges each transaction in order
+ * against the balances the earlier ones left, and writes the accepted ones. Here: the arrays.
+ *
+ * A sharded (unlimited) account gets one random shard per batch, so its effects aggregate into
+ * one row update and concurrent batches spread over its shards. Every account a transaction
+ * touches is a balance effect (even at net zero), so its limit is checked as the database sees it.
+ */
+async function judgeAndWrite(runner: SqlRunner, leaders: Prepared[]): Promise<Judged[]> {
+  if (!leaders.length) return [];
+  const shardOf = new Map<string, number>();
+  const cellIndex = new Map<string, number>();
+  const cell = { account: [] as string[], shard: [] as number[], noNeg: [] as boolean[], noPos: [] as boolean[] };
+  const cellOf = (account: Account, shard: number): number => {
+    const key = `${account.id}:${shard}`;
+    let index = cellIndex.get(key);
+    if (index === undefined) {
+      cell.account.push(account.id);
+      cell.shard.push(shard);
+      cell.noNeg.push(!account.allowNegative);
+      cell.noPos.push(!account.allowPositive);
+      index = cell.account.length; // 1-based, as PostgreSQL arrays
+      cellIndex.set(key, index);
     }
-    if (!account.allowPositive && posted.gt(0)) {
-      return new LedgerError('LIMIT_EXCEEDED', `account ${account.code} cannot go above zero`, { accountId: account.id });
-    }
-  }
-  return undefined;
-}
-
-function applyToCells(
-  p: Prepared,
-  cells: Map<string, Cell>,
-  shardOf: Map<string, number>,
-  deltas: Map<string, { posted: Decimal; held: Decimal }>,
-): void {
-  const bump = (cellKey: string, posted: Decimal, held: Decimal) => {
-    const cell = cells.get(cellKey)!;
-    cell.posted = cell.posted.plus(posted);
-    cell.held = cell.held.plus(held);
-    const d = deltas.get(cellKey) ?? { posted: new Decimal(0), held: new Decimal(0) };
-    deltas.set(cellKey, { posted: d.posted.plus(posted), held: d.held.plus(held) });
+    return index;
   };
-  for (const { account, net } of netByAccount(p).values()) {
-    if (!net.isZero()) bump(`${account.id}:${shardOf.get(account.id)}`, net, new Decimal(0));
-  }
-  if (p.release) bump(`${p.release.accountId}:0`, new Decimal(0), p.release.amount.negated());
-}
-
-async function write(
-  runner: SqlRunner,
-  accepted: Prepared[],
-  deltas: Map<string, { posted: Decimal; held: Decimal }>,
-): Promise<Map<string, string>> {
   const tx = { key: [] as string[], hash: [] as string[], kind: [] as string[], memo: [] as (string | null)[], meta: [] as string[], at: [] as string[] };
-  const en = { key: [] as string[], account: [] as string[], asset: [] as string[], amount: [] as string[], at: [] as string[] };
-  for (const p of accepted) {
-    const at = p.input.effectiveAt.toISOString();
+  const en = { tx: [] as number[], account: [] as string[], asset: [] as string[], amount: [] as string[] };
+  const ef = { tx: [] as number[], cell: [] as number[], posted: [] as string[], held: [] as string[] };
+  leaders.forEach((p, i) => {
+    const txIndex = i + 1;
     tx.key.push(p.input.idempotencyKey);
     tx.hash.push(p.hash);
     tx.kind.push(p.input.kind);
     tx.memo.push(p.input.memo ?? null);
     tx.meta.push(JSON.stringify(p.input.metadata ?? {}));
-    tx.at.push(at);
+    tx.at.push(p.input.effectiveAt.toISOString());
     for (const leg of p.legs) {
-      en.key.push(p.input.idempotencyKey);
+      en.tx.push(txIndex);
       en.account.push(leg.account.id);
       en.asset.push(leg.account.asset);
       en.amount.push(leg.amount.toFixed());
-      en.at.push(at);
     }
-  }
-  const bal = { account: [] as string[], shard: [] as number[], posted: [] as string[], held: [] as string[] };
-  for (const [cellKey, d] of deltas) {
-    if (d.posted.isZero() && d.held.isZero()) continue;
-    const [account, shard] = cellKey.split(':');
-    bal.account.push(account);
-    bal.shard.push(Number(shard));
-    bal.posted.push(d.posted.toFixed());
-    bal.held.push(d.held.toFixed());
-  }
-  const inserted = await rows<{ id: string; idempotency_key: string }>(
+    const effects = new Map<number, { posted: Decimal; held: Decimal }>();
+    for (const { account, net } of netByAccount(p).values()) {
+      let shard = shardOf.get(account.id);
+      if (shard === undefined) {
+        shard = account.shards > 1 ? randomInt(account.shards) : 0;
+        shardOf.set(account.id, shard);
+      }
+      effects.set(cellOf(account, shard), { posted: net, held: new Decimal(0) });
+    }
+    if (p.release && p.releaseAccount) {
+      // Holds live on unsharded accounts: shard 0.
+      const index = cellOf(p.releaseAccount, 0);
+      const effect = effects.get(index) ?? { posted: new Decimal(0), held: new Decimal(0) };
+      effects.set(index, { posted: effect.posted, held: effect.held.minus(p.release.amount) });
+    }
+    for (const [index, effect] of effects) {
+      ef.tx.push(txIndex);
+      ef.cell.push(index);
+      ef.posted.push(effect.posted.toFixed());
+      ef.held.push(effect.held.toFixed());
+    }
+  });
+  const found = await rows<{ status: Judged['status']; transaction_id: string | null; account_id: string | null; existing_hash: string | null }>(
     runner,
-    `WITH tx AS (
-       INSERT INTO ledger_transactions (idempotency_key, request_hash, kind, memo, metadata, effective_at)
-       SELECT k, h, kd, m, md::jsonb, at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS t(k, h, kd, m, md, at)
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id, idempotency_key
-     ), ent AS (
-       INSERT INTO ledger_entries (transaction_id, account_id, asset, amount, effective_at)
-       SELECT tx.id, e.account_id, e.asset, e.amount, e.at
-       FROM unnest($7::text[], $8::bigint[], $9::text[], $10::numeric[], $11::timestamptz[])
-         WITH ORDINALITY AS e(k, account_id, asset, amount, at, n)
-       JOIN tx ON tx.idempotency_key = e.k
-       ORDER BY e.n
-     ), upd AS (
-       UPDATE ledger_balances b
-       SET posted = b.posted + d.posted, held = b.held + d.held
-       FROM unnest($12::bigint[], $13::smallint[], $14::numeric[], $15::numeric[]) AS d(account_id, shard, posted, held)
-       WHERE b.account_id = d.account_id AND b.shard = d.shard
-     )
-     SELECT id::text AS id, idempotency_key FROM tx`,
-    [tx.key, tx.hash, tx.kind, tx.memo, tx.meta, tx.at, en.key, en.account, en.asset, en.amount, en.at,
-      bal.account, bal.shard, bal.posted, bal.held],
+    `SELECT status, transaction_id::text AS transaction_id, account_id::text AS account_id, existing_hash
+     FROM ledger_post_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+       $7::int[], $8::bigint[], $9::text[], $10::numeric[],
+       $11::bigint[], $12::smallint[], $13::boolean[], $14::boolean[],
+       $15::int[], $16::int[], $17::numeric[], $18::numeric[])`,
+    [tx.key, tx.hash, tx.kind, tx.memo, tx.meta, tx.at, en.tx, en.account, en.asset, en.amount,
+      cell.account, cell.shard, cell.noNeg, cell.noPos, ef.tx, ef.cell, ef.posted, ef.held],
   );
-  if (inserted.length !== accepted.length) {
-    // A concurrent writer committed one of our keys after we looked: our balance deltas assumed
-    // it was new. Roll back and retry; the retry sees the key and answers "duplicate".
-    throw new LedgerRetryableError('idempotency key raced with a concurrent transaction');
-  }
-  return new Map(inserted.map((r) => [r.idempotency_key, r.id]));
+  return found.map((r) => ({ status: r.status, transactionId: r.transaction_id, accountId: r.account_id, existingHash: r.existing_hash }));
 }
