@@ -14,8 +14,8 @@
  * Environment: BENCH_SECONDS (default 20) per scenario run; DATABASE_URL to use an existing server.
  */
 import { cleanup, handleSignals, provisionDatabase, type Database } from '../scripts/lib/local-server.js';
+import { CpuMeter, percentile, positiveNumber, round } from './lib/measure.js';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { Ledger, withTransaction, type Account, type TransactionInput } from '@ccx/ledger';
@@ -46,13 +46,6 @@ interface ScenarioResult {
   [extra: string]: unknown;
 }
 
-function positiveNumber(text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got ${text}`);
-  return n;
-}
-
 function log(message: string): void {
   process.stderr.write(`[bench:ledger] ${message}\n`);
 }
@@ -67,17 +60,6 @@ function centsToText(cents: bigint): string {
   const sign = cents < 0n ? '-' : '';
   const abs = cents < 0n ? -cents : cents;
   return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return 0;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return round(sorted[index]);
-}
-
-function round(n: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 class Bench {
@@ -280,85 +262,6 @@ class Bench {
   }
 }
 
-/**
- * Where the machine's CPU time went during a scenario, in % of one core (the machine has
- * `nproc` × 100 %): this process, the embedded PostgreSQL (postmaster and its children), and
- * everything else on the box — other work there skews the figures. Linux /proc only; without it
- * (or for a DATABASE_URL server, whose processes we do not know) the fields are left out.
- */
-class CpuMeter {
-  private start?: { at: number; busy: number; node: number; pg: number | null };
-
-  constructor(private readonly postmasterPidFile: string | null) {}
-
-  begin(): void {
-    this.start = this.sample();
-  }
-
-  end(): Record<string, number> {
-    const a = this.start;
-    const b = this.sample();
-    if (!a || Number.isNaN(a.busy) || Number.isNaN(b.busy)) return {};
-    const seconds = (b.at - a.at) / 1000;
-    const pct = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100);
-    const result: Record<string, number> = { cpuBenchProcessPct: pct(b.node - a.node) };
-    if (a.pg !== null && b.pg !== null) {
-      result.cpuPostgresPct = pct(b.pg - a.pg);
-      result.cpuOtherPct = Math.max(0, pct(b.busy - a.busy - (b.node - a.node) - (b.pg - a.pg)));
-    }
-    result.cpuMachineBusyPct = pct(b.busy - a.busy);
-    return result;
-  }
-
-  private sample(): { at: number; busy: number; node: number; pg: number | null } {
-    const usage = process.cpuUsage();
-    return { at: performance.now(), busy: systemBusySeconds(), node: (usage.user + usage.system) / 1e6, pg: this.postgresSeconds() };
-  }
-
-  private postgresSeconds(): number | null {
-    if (!this.postmasterPidFile) return null;
-    try {
-      const postmaster = Number(readFileSync(this.postmasterPidFile, 'utf8').split('\n')[0]);
-      let ticks = 0;
-      for (const entry of readdirSync('/proc')) {
-        if (!/^[0-9]+$/.test(entry)) continue;
-        const stat = procStat(entry);
-        if (!stat) continue;
-        // After "pid (comm) ": state ppid ... utime(14th field) stime cutime cstime.
-        if (Number(entry) === postmaster || Number(stat[1]) === postmaster) {
-          ticks += Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14]);
-        }
-      }
-      return ticks / CLOCK_TICKS;
-    } catch {
-      return null;
-    }
-  }
-}
-
-/** USER_HZ: 100 on every mainstream Linux. */
-const CLOCK_TICKS = 100;
-
-function procStat(pid: string): string[] | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-function systemBusySeconds(): number {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = fields;
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function describe(error: unknown): string {
   const e = error as { code?: string; driverError?: { code?: string }; details?: { reason?: unknown }; message?: string };
   const code = e?.driverError?.code ?? e?.code ?? 'unknown';
@@ -382,7 +285,7 @@ async function run({ url, postmasterPidFile }: Database): Promise<void> {
     log(`${SECONDS} s per scenario run, pool ${POOL_SIZE}`);
 
     const ledger = new Ledger();
-    const bench = new Bench(dataSource, ledger, new CpuMeter(postmasterPidFile));
+    const bench = new Bench(dataSource, ledger, new CpuMeter('cpuBenchProcessPct', postmasterPidFile));
     const source = await bench.account('source', true);
     const emit = (result: ScenarioResult) => process.stdout.write(`${JSON.stringify(result)}\n`);
 

@@ -35,8 +35,8 @@
  * Exits non-zero only when the setup fails.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Api, GraphQLRequestError, cleanup, handleSignals, memoryOf, startLocalServer } from '../scripts/lib/local-server.js';
+import { TOKEN_MIX, positiveNumber, processSeconds } from './lib/measure.js';
 
 const SECONDS = positiveNumber(process.env.SOAK_SECONDS, 600);
 const BUYERS = Math.floor(positiveNumber(process.env.BUYERS, 8));
@@ -49,24 +49,6 @@ const RUN = randomBytes(3).toString('hex');
 const REQUEST_TIMEOUT_MS = 60_000;
 /** Growth of the last window's average RSS over the second window's that counts as unbounded. */
 const GROWTH_LIMIT = { ratio: 0.1, mb: 16 };
-const TOKEN_MIX: [number, number][] = [
-  [1000, 500],
-  [250, 1200],
-  [4096, 37],
-  [12, 3],
-  [800, 800],
-  [31000, 2048],
-  [1, 0],
-  [0, 7],
-];
-
-function positiveNumber(text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got ${text}`);
-  return n;
-}
-
 const log = (message: string) => process.stderr.write(`[bench:soak] ${message}\n`);
 const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -158,19 +140,6 @@ function codeOf(error: unknown): string {
   if (error instanceof GraphQLRequestError) return error.code;
   const e = error as { name?: string; cause?: { code?: string } };
   return e?.cause?.code ?? e?.name ?? 'ERROR';
-}
-
-// ---- CPU of the server ------------------------------------------------------------------------------
-
-/** CPU seconds (user + system) of a process; NaN without /proc. USER_HZ is 100 on Linux. */
-function cpuSeconds(pid: number): number {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 // ---- setup ------------------------------------------------------------------------------------------
@@ -462,13 +431,13 @@ async function run(): Promise<void> {
   const began = performance.now();
   const deadline = began + SECONDS * 1000;
   let lastAt = began;
-  let lastCpu = cpuSeconds(server.pid);
+  let lastCpu = processSeconds(server.pid);
   let sampleNo = 0;
   const takeSample = async () => {
     const now = performance.now();
     const seconds = (now - lastAt) / 1000;
     const mem = memoryOf(server.pid);
-    const cpu = cpuSeconds(server.pid);
+    const cpu = processSeconds(server.pid);
     const atS = round((now - began) / 1000);
     const intervals = Object.fromEntries(ops.map((o) => [o.stats.name, o.stats.takeInterval(seconds)]));
     lastAt = now;

@@ -22,8 +22,8 @@
  * Exits non-zero only when the setup fails.
  */
 import { cleanup, handleSignals, memoryOf, provisionDatabase, startApiProcess, type Database } from '../scripts/lib/local-server.js';
+import { CpuMeter, TOKEN_MIX, percentile, positiveNumber, round } from './lib/measure.js';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
 
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 20);
@@ -36,38 +36,8 @@ const OPERATOR_KEY = `ccx-bench-operator-${randomBytes(12).toString('hex')}`;
 /** Distinguishes this run's event ids. */
 const RUN = randomBytes(3).toString('hex');
 const REQUEST_TIMEOUT_MS = 60_000;
-/** Token counts cycled through by the events: varied costs, no randomness on the hot path. */
-const TOKEN_MIX: [number, number][] = [
-  [1000, 500],
-  [250, 1200],
-  [4096, 37],
-  [12, 3],
-  [800, 800],
-  [31000, 2048],
-  [1, 0],
-  [0, 7],
-];
-
-function positiveNumber(text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got ${text}`);
-  return n;
-}
-
 function log(message: string): void {
   process.stderr.write(`[bench:usage] ${message}\n`);
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return 0;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return round(sorted[index]);
-}
-
-function round(n: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 /** Credits ("12.345678", scale 6) as integer micro-credits; never a float. */
@@ -136,101 +106,6 @@ class MemorySampler {
     const m = memoryOf(this.pid);
     if (m && m.rssMb > this.max) this.max = m.rssMb;
     return { serverRssEndMb: m?.rssMb ?? null, serverRssMaxSampledMb: m ? this.max : null };
-  }
-}
-
-/** USER_HZ: 100 on every mainstream Linux. */
-const CLOCK_TICKS = 100;
-
-function procStat(pid: string | number): string[] | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds (user + system) of one process. */
-function processSeconds(pid: number): number {
-  const stat = procStat(pid);
-  return stat ? (Number(stat[11]) + Number(stat[12])) / CLOCK_TICKS : Number.NaN;
-}
-
-function systemBusySeconds(): number {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = fields;
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * Where the machine's CPU time went during a scenario, in % of one core (the machine has
- * `nproc` × 100 %): the API process, this load generator, the embedded PostgreSQL (postmaster
- * and its children), and everything else — other work on the box skews the figures.
- */
-class CpuMeter {
-  private start?: { at: number; busy: number; bench: number; api: number; pg: number | null };
-
-  constructor(
-    private readonly apiPid: number,
-    private readonly postmasterPidFile: string | null,
-  ) {}
-
-  begin(): void {
-    this.start = this.sample();
-  }
-
-  end(): Record<string, number> {
-    const a = this.start;
-    const b = this.sample();
-    if (!a || Number.isNaN(a.busy) || Number.isNaN(b.busy)) return {};
-    const seconds = (b.at - a.at) / 1000;
-    const pct = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100);
-    const result: Record<string, number> = { cpuApiPct: pct(b.api - a.api), cpuLoadGeneratorPct: pct(b.bench - a.bench) };
-    let known = b.api - a.api + (b.bench - a.bench);
-    if (a.pg !== null && b.pg !== null) {
-      result.cpuPostgresPct = pct(b.pg - a.pg);
-      known += b.pg - a.pg;
-      result.cpuOtherPct = Math.max(0, pct(b.busy - a.busy - known));
-    }
-    result.cpuMachineBusyPct = pct(b.busy - a.busy);
-    return result;
-  }
-
-  private sample(): { at: number; busy: number; bench: number; api: number; pg: number | null } {
-    const usage = process.cpuUsage();
-    return {
-      at: performance.now(),
-      busy: systemBusySeconds(),
-      bench: (usage.user + usage.system) / 1e6,
-      api: processSeconds(this.apiPid),
-      pg: this.postgresSeconds(),
-    };
-  }
-
-  private postgresSeconds(): number | null {
-    if (!this.postmasterPidFile) return null;
-    try {
-      const postmaster = Number(readFileSync(this.postmasterPidFile, 'utf8').split('\n')[0]);
-      let ticks = 0;
-      for (const entry of readdirSync('/proc')) {
-        if (!/^[0-9]+$/.test(entry)) continue;
-        const stat = procStat(entry);
-        if (!stat) continue;
-        // After "pid (comm) ": state ppid ... utime(14th field) stime cutime cstime.
-        if (Number(entry) === postmaster || Number(stat[1]) === postmaster) {
-          ticks += Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14]);
-        }
-      }
-      return ticks / CLOCK_TICKS;
-    } catch {
-      return null;
-    }
   }
 }
 
@@ -518,7 +393,7 @@ async function run(provisioned: Database): Promise<void> {
   const afterSetup = memoryOf(server.pid);
 
   // From here on, a failure is reported in the output rather than failing the run.
-  const cpu = new CpuMeter(server.pid, provisioned.postmasterPidFile);
+  const cpu = new CpuMeter('cpuLoadGeneratorPct', provisioned.postmasterPidFile, { cpuApiPct: server.pid });
   const mem = new MemorySampler(server.pid);
   const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
   const results: Record<string, unknown>[] = [];
