@@ -16,8 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { spawnApi, startEmbeddedOnFreePort, type ApiProcess } from './api-process.js';
+import { createThrowawayDatabase, spawnApi, startEmbeddedOnFreePort, type ApiProcess } from './api-process.js';
 
 export const MAIN_JS = fileURLToPath(new URL('../../apps/api/src/main.js', import.meta.url));
 
@@ -105,21 +104,10 @@ export async function provisionDatabase(options: { prefix: string; log: Log; ext
   await chmod(root, 0o755);
   if (options.externalUrl) {
     const name = `ccx_bench_${randomBytes(4).toString('hex')}`;
-    const admin = async (sql: string) => {
-      const client = new pg.Client({ connectionString: options.externalUrl });
-      await client.connect();
-      try {
-        await client.query(sql);
-      } finally {
-        await client.end();
-      }
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    undo.push(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    const u = new URL(options.externalUrl);
-    u.pathname = `/${name}`;
+    const { url, drop } = await createThrowawayDatabase(options.externalUrl, name);
+    undo.push(drop);
     log(`using the DATABASE_URL server, database ${name}`);
-    return { root, url: u.toString(), postmasterPidFile: null };
+    return { root, url, postmasterPidFile: null };
   }
   const dataDir = join(root, 'pg');
   const { embedded: db, port: pgPort } = await startEmbeddedOnFreePort(dataDir);

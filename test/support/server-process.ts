@@ -4,9 +4,8 @@ import { appendFileSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import pg from 'pg';
 import type { EmbeddedDatabase } from '../../apps/api/src/database/embedded-postgres.js';
-import { spawnApi, startEmbeddedOnFreePort, type ApiProcess } from '../../scripts/lib/api-process.js';
+import { createThrowawayDatabase, spawnApi, startEmbeddedOnFreePort, type ApiProcess } from '../../scripts/lib/api-process.js';
 
 export { pickPort } from '../../scripts/lib/api-process.js';
 
@@ -168,19 +167,8 @@ export async function ownDatabase(root: string, prefix: string): Promise<OwnedDa
   if (!external) return ownEmbeddedDatabase(root);
   // The run id lets global-teardown drop it even if this file never reaches its afterAll.
   const name = `ccx_${prefix}_${process.env.CCX_TEST_RUN_ID ?? 'x'}_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: external });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(external);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), embedded: null, dataDir: null, port: null, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  const { url, drop } = await createThrowawayDatabase(external, name);
+  return { url, embedded: null, dataDir: null, port: null, drop };
 }
 
 // ---------------------------------------------------------------------------------------------
