@@ -193,6 +193,10 @@ describe('post', () => {
       ledger.transfer(db.dataSource.manager, { idempotencyKey: key('pos'), kind: 't', effectiveAt: T0, debitAccountId: source.id, creditAccountId: capped.id, amount: '1.00' }),
       'LIMIT_EXCEEDED',
     );
+    // The error names the account the database found over its limit, and which limit.
+    await expect(
+      ledger.transfer(db.dataSource.manager, { idempotencyKey: key('pos'), kind: 't', effectiveAt: T0, debitAccountId: source.id, creditAccountId: capped.id, amount: '0.01' }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/^account capped-\d+ cannot go above zero$/), details: expect.objectContaining({ accountId: capped.id }) });
     await ledger.transfer(db.dataSource.manager, { idempotencyKey: key('neg'), kind: 't', effectiveAt: T0, debitAccountId: capped.id, creditAccountId: source.id, amount: '1.00' });
     expect(await posted(capped.id)).toBe('-1');
   });

@@ -124,7 +124,8 @@ function follow(p: Prepared, leader: Prepared, j: Judged): Outcome {
 }
 
 function limitError(p: Prepared, accountId: string): LedgerError {
-  const { account, net } = netByAccount(p).get(accountId) ?? { account: p.legs.find((l) => l.account.id === accountId)!.account, net: new Decimal(0) };
+  // The account is one of the legs, or else the account of a posted hold's release (no net change).
+  const { account, net } = netByAccount(p).get(accountId) ?? { account: p.releaseAccount!, net: new Decimal(0) };
   if (!account.allowNegative) {
     return new LedgerError('LIMIT_EXCEEDED', `account ${account.code} cannot cover ${net.negated().toFixed()}`, { accountId: account.id });
   }
