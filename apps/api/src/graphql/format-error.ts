@@ -46,6 +46,8 @@ export function isUnstorableInput(error: unknown): boolean {
 export const UNSTORABLE_INPUT_MESSAGE =
   'the request holds a value that cannot be stored: text must not contain NUL characters or unpaired surrogates, and dates must fall in the years 0001 to 9999';
 
+export const SERVICE_UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; try again shortly';
+
 function originalOf(error: unknown): unknown {
   let current = error as { originalError?: unknown } | undefined;
   while (current && current.originalError && current.originalError !== current) {
@@ -80,7 +82,7 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
     return { ...base, message: UNSTORABLE_INPUT_MESSAGE, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
   if (isDatabaseUnavailable(original)) {
-    return { ...base, message: 'The service is temporarily unavailable; try again shortly', extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
+    return { ...base, message: SERVICE_UNAVAILABLE_MESSAGE, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
   }
   logger.error(original instanceof Error ? (original.stack ?? original.message) : String(original));
   return { ...base, message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL } };

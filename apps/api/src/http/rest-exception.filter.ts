@@ -1,7 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, ErrorCode } from '@ccx/core';
-import { isDatabaseUnavailable, isUnstorableInput, UNSTORABLE_INPUT_MESSAGE } from '../graphql/format-error.js';
+import { isDatabaseUnavailable, isUnstorableInput, SERVICE_UNAVAILABLE_MESSAGE, UNSTORABLE_INPUT_MESSAGE } from '../graphql/format-error.js';
 
 const STATUS: Record<string, number> = {
   [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,
@@ -47,7 +47,7 @@ export class RestExceptionFilter implements ExceptionFilter {
       return [400, ErrorCode.BAD_USER_INPUT, UNSTORABLE_INPUT_MESSAGE];
     }
     if (isDatabaseUnavailable(exception)) {
-      return [503, ErrorCode.SERVICE_UNAVAILABLE, 'The service is temporarily unavailable; try again shortly'];
+      return [503, ErrorCode.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE];
     }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     return [500, ErrorCode.INTERNAL, 'Internal server error'];

@@ -7,6 +7,7 @@ import { bearerKey, MALFORMED } from '../auth/bearer-key.js';
 import type { Principal } from '../auth/principal.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
+import { isDatabaseUnavailable, SERVICE_UNAVAILABLE_MESSAGE } from '../graphql/format-error.js';
 import { TokenBuckets } from './token-buckets.js';
 
 type LimitedRequest = Request & RequestWithPrincipal;
@@ -43,7 +44,16 @@ export class RateLimitMiddleware implements NestMiddleware {
     if (!this.perKey && !this.perAddress) return next();
     const path = pathOf(req);
     if (!isLimited(path)) return next();
-    const principal = await this.authenticate(req);
+    let principal: Principal | null;
+    try {
+      principal = await this.authenticate(req);
+    } catch (error) {
+      // The key could not be looked up. Counting the caller as anonymous would spend its
+      // address's bucket on an outage (every keyed caller behind one address shares it), so an
+      // unreachable database is SERVICE_UNAVAILABLE here, before anything else runs.
+      if (isDatabaseUnavailable(error)) return unavailable(res, path);
+      return next(error);
+    }
     if (principal?.role === 'OPERATOR') return next();
     const verdict = principal ? this.perKey?.take(principal.organizationId) : this.perAddress?.take(clientAddress(req));
     if (!verdict || verdict.allowed) return next();
@@ -53,8 +63,8 @@ export class RateLimitMiddleware implements NestMiddleware {
   /**
    * Looks the key up (by its SHA-256, as the guard does) and caches the principal on the request,
    * so the AccessGuard does not look it up again. A malformed or unknown key is left for the
-   * guard to refuse with UNAUTHENTICATED; until then the request counts as anonymous. So does one
-   * whose lookup fails (database down): the guard then answers SERVICE_UNAVAILABLE.
+   * guard to refuse with UNAUTHENTICATED; until then the request counts as anonymous. A lookup
+   * that fails throws: the caller is not anonymous, only unknown for now.
    */
   private async authenticate(req: LimitedRequest): Promise<Principal | null> {
     if (req.principal !== undefined) return req.principal;
@@ -64,13 +74,9 @@ export class RateLimitMiddleware implements NestMiddleware {
       return null;
     }
     if (key === MALFORMED) return null;
-    try {
-      const principal = await this.authenticator.authenticate(key);
-      if (principal) req.principal = principal;
-      return principal;
-    } catch {
-      return null;
-    }
+    const principal = await this.authenticator.authenticate(key);
+    if (principal) req.principal = principal;
+    return principal;
   }
 }
 
@@ -90,12 +96,21 @@ function clientAddress(req: Request): string {
 }
 
 function refuse(res: Response, path: string, retryAfterSeconds: number): void {
-  const message = `Too many requests; retry in ${retryAfterSeconds} s`;
+  answer(res, path, 429, ErrorCode.RATE_LIMITED, `Too many requests; retry in ${retryAfterSeconds} s`, retryAfterSeconds);
+}
+
+/** The database is unreachable (SPEC §11): 503, retry shortly; the message the filters use too. */
+function unavailable(res: Response, path: string): void {
+  answer(res, path, 503, ErrorCode.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE, 1);
+}
+
+/** An answer in the shape of the route: `{"error":…}` on /v1/*, `{"errors":[…]}` on /graphql. */
+function answer(res: Response, path: string, status: number, code: string, message: string, retryAfterSeconds: number): void {
   res.setHeader('Retry-After', String(retryAfterSeconds));
-  res.status(429);
+  res.status(status);
   if (path.startsWith('/v1/')) {
-    res.json({ error: { code: ErrorCode.RATE_LIMITED, message } });
+    res.json({ error: { code, message } });
   } else {
-    res.json({ errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED } }] });
+    res.json({ errors: [{ message, extensions: { code } }] });
   }
 }
