@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, ErrorCode } from '@ccx/core';
 
 const logger = new Logger('GraphQLError');
@@ -57,9 +57,22 @@ function originalOf(error: unknown): unknown {
 }
 
 /**
+ * Apollo refuses some requests before they run with a bare GraphQLError that has no code of its
+ * own, only an HTTP status (a persisted-query hash that does not match the query, an unsupported
+ * persisted-query version): Apollo would then default the code to INTERNAL_SERVER_ERROR. Such an
+ * error was raised by Apollo about the request (no original error under it, no field path) and
+ * says so with its 4xx status: it is the caller's BAD_REQUEST, not a fault of ours.
+ */
+function isRequestError(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.originalError || error.path) return false;
+  const status = (error.extensions?.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
  * The one place where failures become GraphQL errors (SPEC §11). Domain errors keep their code
- * and message; protocol errors pass through; anything else is logged and answered with a
- * generic message, so no stack trace, SQL or foreign data ever reaches a caller.
+ * and message; protocol errors pass through, and Apollo's uncoded request errors become
+ * BAD_REQUEST; anything else is logged and answered with a generic message, so no stack trace, SQL or foreign data ever reaches a caller.
  */
 export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = originalOf(error);
@@ -77,6 +90,7 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
   if (PROTOCOL_CODES.has(code) || code === ErrorCode.UNAUTHENTICATED || code === ErrorCode.FORBIDDEN) {
     return { ...base, extensions: { code } };
   }
+  if (isRequestError(error)) return { ...base, extensions: { code: 'BAD_REQUEST' } };
   if (isUnstorableInput(original)) {
     logger.warn(`unvalidated input reached the database: ${(original as Error).message}`);
     return { ...base, message: UNSTORABLE_INPUT_MESSAGE, extensions: { code: ErrorCode.BAD_USER_INPUT } };
