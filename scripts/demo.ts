@@ -499,6 +499,8 @@ async function main(): Promise<void> {
           // Servicing runs after each clock move; no timers, so the story is deterministic.
           CCX_SERVICING_INTERVAL_MS: '0',
           CCX_WEBHOOK_INTERVAL_MS: '0',
+          // Everything the demo's server calls back (webhooks, providers) is on this machine.
+          CCX_ALLOW_PRIVATE_URLS: 'true',
         },
         log: progress,
         verbose: process.env.DEMO_SERVER_LOG === '1',

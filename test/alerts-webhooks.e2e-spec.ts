@@ -181,6 +181,8 @@ describe('concurrency and restarts', () => {
       CCX_CLOCK_START: CLOCK_START,
       CCX_SERVICING_INTERVAL_MS: '0',
       CCX_WEBHOOK_INTERVAL_MS: '0',
+      // The receivers listen on 127.0.0.1 (as startTestApp's default).
+      CCX_ALLOW_PRIVATE_URLS: 'true',
       ...extra,
     });
   const schemaFile = async () => join(await mkdtemp(join(tmpdir(), 'ccx-schema-')), 'schema.gql');

@@ -43,6 +43,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     CCX_SERVICING_INTERVAL_MS: '0',
     // Webhook and auto-refill workers: no timer either; tests call dispatchDue / runDue.
     CCX_WEBHOOK_INTERVAL_MS: '0',
+    // Test receivers and providers listen on 127.0.0.1; test/ssrf.e2e-spec.ts turns this off.
+    CCX_ALLOW_PRIVATE_URLS: 'true',
     ...env,
   });
   const server = await startServer(config, { listen: false, schemaFile });

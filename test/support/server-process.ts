@@ -192,7 +192,8 @@ export function startServerProcess(options: StartOptions): Promise<ServerProcess
   return spawnApi({
     mainJs: options.mainJs,
     cwd: options.cwd,
-    env: { ...process.env, DATABASE_URL: options.databaseUrl, CCX_DATA_DIR: join(options.cwd, 'unused-data'), ...options.env },
+    // CCX_ALLOW_PRIVATE_URLS: the specs' webhook receivers listen on 127.0.0.1.
+    env: { ...process.env, DATABASE_URL: options.databaseUrl, CCX_DATA_DIR: join(options.cwd, 'unused-data'), CCX_ALLOW_PRIVATE_URLS: 'true', ...options.env },
     onLine: copy ? (line) => appendFileSync(copy, `${line}\n`) : undefined,
     startTimeoutMs: 120_000,
   });

@@ -1,14 +1,15 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BadInputError, type Decimal } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { CREDIT_SCALE, PRICE_SCALE, inputAmount } from '../common/amounts.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
+import { assertPublicUrl } from '../net/index.js';
 import { BalanceSettingsEntity } from './balance-settings.entity.js';
 import { newWebhookSecret } from './domain/webhook-signing.js';
 import { toBalanceSettingsModel, type BalanceSettingsModel } from './models/balance-settings.model.js';
-
-export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 /** What updateBalanceSettings may carry: a key left out keeps its value, null clears it. */
 export interface BalanceSettingsPatchInput {
@@ -33,6 +34,7 @@ export class BalanceSettingsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly clock: ClockService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** The buyer's settings; every field null when nothing was ever set. Never the secret. */
@@ -42,12 +44,13 @@ export class BalanceSettingsService {
 
   /**
    * Applies a partial update. Every field is validated first (BAD_USER_INPUT, nothing changes);
-   * auto-refill needs its threshold and credits together. Setting or changing the webhook URL
+   * auto-refill needs its threshold and credits together; a webhook URL must be a public address
+   * (unless CCX_ALLOW_PRIVATE_URLS). Setting or changing the webhook URL
    * issues a new signing secret, returned only in this answer; clearing it stops the deliveries
    * still pending (there is nowhere left to send them).
    */
   async update(organizationId: string, input: BalanceSettingsPatchInput): Promise<BalanceSettingsModel> {
-    const patch = parsePatch(input);
+    const patch = parsePatch(input, this.config.allowPrivateUrls);
     return withTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();
       await manager.query(`INSERT INTO balance_settings (organization_id, updated_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [organizationId, now]);
@@ -82,7 +85,7 @@ export class BalanceSettingsService {
   }
 }
 
-function parsePatch(input: BalanceSettingsPatchInput): Patch {
+function parsePatch(input: BalanceSettingsPatchInput, allowPrivateUrls: boolean): Patch {
   const patch: Patch = {};
   const amount = (field: keyof BalanceSettingsPatchInput, scale: number, sign: 'positive' | 'nonNegative') => {
     const value = input[field];
@@ -96,25 +99,17 @@ function parsePatch(input: BalanceSettingsPatchInput): Patch {
   set('autoRefillThreshold', amount('autoRefillThreshold', CREDIT_SCALE, 'nonNegative'));
   set('autoRefillCredits', amount('autoRefillCredits', CREDIT_SCALE, 'positive'));
   set('autoRefillMaxUnitPrice', amount('autoRefillMaxUnitPrice', PRICE_SCALE, 'positive'));
-  if (input.webhookUrl !== undefined) patch.webhookUrl = input.webhookUrl === null ? null : webhookUrlInput(input.webhookUrl);
+  if (input.webhookUrl !== undefined) patch.webhookUrl = input.webhookUrl === null ? null : webhookUrlInput(input.webhookUrl, allowPrivateUrls);
   return patch;
 }
 
-/** An absolute http(s) URL of at most 2048 characters, without credentials; else BAD_USER_INPUT. */
-export function webhookUrlInput(value: unknown): string {
-  const field = 'webhookUrl';
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_WEBHOOK_URL_LENGTH || value.trim() !== value) {
-    throw new BadInputError(`webhookUrl must be an http(s) URL of 1 to ${MAX_WEBHOOK_URL_LENGTH} characters`, { field });
-  }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new BadInputError('webhookUrl is not a valid URL', { field });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new BadInputError('webhookUrl must start with https:// or http://', { field });
-  if (!url.hostname) throw new BadInputError('webhookUrl must name a host', { field });
-  // Credentials in a URL end up in logs and in the settings every read returns.
-  if (url.username || url.password) throw new BadInputError('webhookUrl must not contain a user name or password', { field });
+/**
+ * An absolute http(s) URL of at most 2048 characters, without credentials, that does not name a
+ * loopback, private, link-local or metadata address unless `allowPrivateUrls` (SSRF: the server
+ * POSTs to it); else BAD_USER_INPUT. Stored as written: what the buyer reads back is what they set.
+ */
+export function webhookUrlInput(value: unknown, allowPrivateUrls: boolean): string {
+  if (typeof value !== 'string') throw new BadInputError('webhookUrl must be an http(s) URL', { field: 'webhookUrl' });
+  assertPublicUrl(value, { allowPrivate: allowPrivateUrls, field: 'webhookUrl' });
   return value;
 }

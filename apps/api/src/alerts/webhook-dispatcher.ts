@@ -1,8 +1,10 @@
 import { MetricsService } from '../observability/metrics.service.js';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Agent, request } from 'undici';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
+import { SsrfBlockedError, safeConnector } from '../net/index.js';
 import { deliveryExhausted, retryDelayMs } from './domain/retry-schedule.js';
 import { signatureHeader } from './domain/webhook-signing.js';
 
@@ -35,18 +37,25 @@ interface Claimed {
  *
  * Timing here is real wall time (PostgreSQL now(), Date.now()), not the business clock: retries
  * and timeouts are I/O concerns, and a test clock moved a month ahead must not skip backoff.
+ *
+ * Every connection goes through `safeConnector`: a URL accepted when it was saved is refused at
+ * delivery when its host now resolves to a loopback, private or metadata address (DNS
+ * rebinding); that attempt fails like any other, with the reason in last_error.
  */
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Webhooks');
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
+  private readonly agent: Agent;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.agent = new Agent({ connect: safeConnector({ allowPrivate: config.allowPrivateUrls, timeout: WEBHOOK_TIMEOUT_MS }) });
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.webhookIntervalMs <= 0) return;
@@ -55,11 +64,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     this.tick(); // what was left undelivered before a restart goes out at once
   }
 
-  /** Stops the timer and waits for the round in flight, before the database pool closes. */
+  /**
+   * Stops the timer and waits for the round in flight, before the database pool closes; then
+   * closes the kept-alive connections to receivers (after the round, which may still be sending).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
+    await this.agent.close();
   }
 
   /**
@@ -128,7 +141,11 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     let error: string | null = null;
     try {
       const body = JSON.stringify(d.payload);
-      const res = await fetch(d.url, {
+      const signal = AbortSignal.timeout(WEBHOOK_TIMEOUT_MS);
+      // undici's request never follows a redirect: a 3xx is an answer, not a success, and the
+      // signed request is not re-sent elsewhere.
+      const res = await request(d.url, {
+        dispatcher: this.agent,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -137,15 +154,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
           'CCX-Signature': signatureHeader(d.secret, Math.floor(Date.now() / 1000), body),
         },
         body,
-        // A redirect is an answer, not a success: the signed request is not re-sent elsewhere.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        signal,
       });
-      await res.body?.cancel().catch(() => undefined);
-      if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
+      // The answer's body means nothing; draining a little of it (not reading all) lets the
+      // connection be reused without letting a receiver hold the attempt open or fill memory.
+      await res.body.dump({ limit: 16_384, signal }).catch(() => undefined);
+      if (res.statusCode < 200 || res.statusCode > 299) error = `HTTP ${res.statusCode}`;
     } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-      error = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${WEBHOOK_TIMEOUT_MS} ms` : (cause?.code ?? cause?.message ?? String(e));
+      error = deliveryError(e);
     }
     this.metrics.webhookDeliveries.inc({ result: error === null ? 'delivered' : 'failed' });
     if (error === null) await this.finish(d.id, 'delivered', null);
@@ -169,4 +185,13 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       [id, delayMs / 1000, error.slice(0, MAX_ERROR_LENGTH)],
     );
   }
+}
+
+/** What last_error says about a failed attempt: the receiver's owner reads it to fix their endpoint. */
+function deliveryError(e: unknown): string {
+  if (e instanceof SsrfBlockedError) return e.message;
+  const { name, code, cause, message } = (e ?? {}) as { name?: string; code?: unknown; cause?: { code?: string; message?: string }; message?: string };
+  // AbortSignal.timeout's DOMException: its numeric code means nothing to a reader.
+  if (name === 'TimeoutError') return `no answer within ${WEBHOOK_TIMEOUT_MS} ms`;
+  return (typeof code === 'string' ? code : undefined) ?? cause?.code ?? cause?.message ?? message ?? String(e);
 }

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       testClock: false,
       clockStart: null,
       webhookIntervalMs: 1000,
+      allowPrivateUrls: false,
       graphqlLimits: { maxDepth: 10, maxAliases: 30, maxComplexity: 1000 },
       graphqlIntrospection: true,
       rateLimit: { perKey: { perMinute: 6000, burst: 1000 }, perIp: { perMinute: 1200, burst: 300 } },
@@ -80,6 +81,16 @@ describe('loadConfig', () => {
   });
 
   it.each([
+    [{}, false],
+    [{ NODE_ENV: 'test' }, false],
+    [{ CCX_ALLOW_PRIVATE_URLS: 'true' }, true],
+    [{ CCX_ALLOW_PRIVATE_URLS: '1' }, true],
+    [{ CCX_ALLOW_PRIVATE_URLS: 'false' }, false],
+  ])('private outbound URLs with %p: %s (SSRF: off unless asked for)', (env, expected) => {
+    expect(loadConfig(env).allowPrivateUrls).toBe(expected);
+  });
+
+  it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
@@ -104,6 +115,7 @@ describe('loadConfig', () => {
     [{ CCX_RATE_LIMIT_PER_IP: '-5' }, 'CCX_RATE_LIMIT_PER_IP'],
     [{ CCX_RATE_LIMIT_PER_KEY_BURST: '0' }, 'CCX_RATE_LIMIT_PER_KEY_BURST'],
     [{ CCX_RATE_LIMIT_PER_IP_BURST: 'lots' }, 'CCX_RATE_LIMIT_PER_IP_BURST'],
+    [{ CCX_ALLOW_PRIVATE_URLS: 'yes' }, 'CCX_ALLOW_PRIVATE_URLS'],
   ])('stops on %p naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {

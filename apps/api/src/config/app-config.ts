@@ -25,6 +25,11 @@ export interface AppConfig {
    * the timers (tests call WebhookDispatcher.dispatchDue / AutoRefillWorker.runDue themselves).
    */
   webhookIntervalMs: number;
+  /**
+   * Outbound URLs (webhooks, provider base URLs) may reach loopback, private, link-local and
+   * metadata addresses. Off by default (SSRF); tests, the demo and local development turn it on.
+   */
+  allowPrivateUrls: boolean;
   /** Write schema.gql on start (development and test; production keeps it in memory). */
   writeSchemaFile: boolean;
   /** GraphQL request limits, enforced as validation rules (graphql/limits). */
@@ -143,6 +148,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   rules.financing.feeRate = fraction(env, 'CCX_FINANCING_FEE_RATE', rules.financing.feeRate, '1');
   rules.servicingIntervalMs = integer(env, 'CCX_SERVICING_INTERVAL_MS', rules.servicingIntervalMs, 0, 86_400_000);
   const webhookIntervalMs = integer(env, 'CCX_WEBHOOK_INTERVAL_MS', 1000, 0, 86_400_000);
+  const allowPrivateUrls = boolean(env, 'CCX_ALLOW_PRIVATE_URLS');
 
   const graphqlLimits = {
     maxDepth: integer(env, 'CCX_GRAPHQL_MAX_DEPTH', 10, 1, 100),
@@ -168,6 +174,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     testClock,
     clockStart,
     webhookIntervalMs,
+    allowPrivateUrls,
     writeSchemaFile: nodeEnv !== 'production',
     graphqlLimits,
     graphqlIntrospection,
