@@ -147,7 +147,8 @@ describe('reserve, deliver monthly, complete, expire', () => {
       monthsDelivered: 1,
       status: 'ACTIVE',
       nextDeliveryAt: '2026-02-05T12:00:00.000Z',
-      earlyTerminationFee: null,
+      // What cancelling now would cost (SPEC §6): 25% × 2 undelivered months × 100 × 1.62.
+      earlyTerminationFee: '81.00',
       createdAt: CLOCK_START,
     });
     // The whole 300-credit commitment left the market; only 100 were delivered.

@@ -5,6 +5,7 @@ import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { textInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
+import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { allocateRepayment, daysPastDue, statusForDpd, totalOutstanding } from './domain/facility-rules.js';
@@ -65,7 +66,8 @@ export class RepaymentsService {
       const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: facility.borrowerId });
       const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
       const repaymentId = newId();
-      const tx = await this.ledger.post(manager, {
+      const charge = { walletAccountId: borrower.walletAccountId, amount, what: 'this repayment is' };
+      const tx = await chargingWallet(this.ledger, manager, charge, () => this.ledger.post(manager, {
         idempotencyKey: `repayment:${repaymentId}`,
         kind: 'facility.repayment',
         metadata: { facilityId, repaymentId, interest: interestPaid.toFixed(2), principal: principalPaid.toFixed(2) },
@@ -80,7 +82,7 @@ export class RepaymentsService {
               ]
             : []),
         ],
-      });
+      }));
       for (const line of lines) {
         const i = installments.find((x) => x.number === line.number)!;
         i.interestPaid = i.interestPaid.plus(line.interest);

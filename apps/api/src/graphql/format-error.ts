@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, ErrorCode } from '@ccx/core';
+import { publicMessage } from '../common/refusals.js';
 
 const logger = new Logger('GraphQLError');
 
@@ -79,7 +80,7 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
   const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
 
   if (original instanceof DomainError) {
-    return { ...base, message: original.message, extensions: { code: original.code, ...publicDetails(original) } };
+    return { ...base, message: publicMessage(original), extensions: { code: original.code, ...publicDetails(original) } };
   }
   const code = String(formatted.extensions?.code ?? '');
   // A bad value inside a literal fails validation; to the caller it is bad input.

@@ -1,6 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, ErrorCode } from '@ccx/core';
+import { publicMessage } from '../common/refusals.js';
 import { isDatabaseUnavailable, isUnstorableInput, SERVICE_UNAVAILABLE_MESSAGE, UNSTORABLE_INPUT_MESSAGE } from '../graphql/format-error.js';
 
 const STATUS: Record<string, number> = {
@@ -31,7 +32,7 @@ export class RestExceptionFilter implements ExceptionFilter {
 
   private describe(exception: unknown): [number, string, string] {
     if (exception instanceof DomainError) {
-      return [STATUS[exception.code] ?? HttpStatus.UNPROCESSABLE_ENTITY, exception.code, exception.message];
+      return [STATUS[exception.code] ?? HttpStatus.UNPROCESSABLE_ENTITY, exception.code, publicMessage(exception)];
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

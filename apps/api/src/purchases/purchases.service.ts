@@ -6,6 +6,7 @@ import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { creditsInput, priceInput, textInput } from '../common/amounts.js';
 import { newId } from '../common/ids.js';
+import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { CreditBlockEntity } from '../credits/credit-block.entity.js';
@@ -93,7 +94,8 @@ export class PurchasesService {
     const parts = await this.market.allocate(manager, found.fill, found.listings, 'PURCHASE', purchaseId, now);
     for (const p of parts) await manager.update(AllocationEntity, { id: p.allocation.id }, { delivered: p.credits });
     const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.listing.sellerId));
-    const tx = await this.ledger.post(manager, {
+    const charge = { walletAccountId: buyer.walletAccountId, amount: total, what: 'this purchase costs' };
+    const tx = await chargingWallet(this.ledger, manager, charge, () => this.ledger.post(manager, {
       idempotencyKey: `purchase:${purchaseId}`,
       kind: 'purchase.standard',
       metadata: { purchaseId, buyerId, blockId: block.id },
@@ -110,7 +112,7 @@ export class PurchasesService {
           sellerWalletId: wallets.get(p.listing.sellerId)!,
         })),
       }),
-    });
+    }));
     const purchase = manager.create(PurchaseEntity, {
       id: purchaseId,
       buyerId,

@@ -13,18 +13,20 @@ export class ReservationsResolver {
   @Access('BUYER', 'OPERATOR')
   async reservations(@CurrentPrincipal() principal: Principal): Promise<ReservationModel[]> {
     const list = await this.service.list(principal.role === 'OPERATOR' ? null : principal.organizationId);
-    return list.map(toReservationModel);
+    return list.map((r) => toReservationModel(r, this.service.earlyTerminationFee(r)));
   }
 
   @Mutation(() => ReservationModel, { description: 'Commits to creditsPerMonth for termMonths at a locked, discounted price.' })
   @Access('BUYER')
   async reserveCredits(@CurrentPrincipal() principal: Principal, @Args('input') input: ReserveCreditsInput): Promise<ReservationModel> {
-    return toReservationModel(await this.service.reserve({ buyerId: principal.organizationId, ...input }));
+    const r = await this.service.reserve({ buyerId: principal.organizationId, ...input });
+    return toReservationModel(r, this.service.earlyTerminationFee(r));
   }
 
   @Mutation(() => ReservationModel, { description: 'Cancels early: charges the early termination fee, releases undelivered capacity.' })
   @Access('BUYER')
   async cancelReservation(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<ReservationModel> {
-    return toReservationModel(await this.service.cancel(principal.organizationId, id));
+    const r = await this.service.cancel(principal.organizationId, id);
+    return toReservationModel(r, this.service.earlyTerminationFee(r));
   }
 }

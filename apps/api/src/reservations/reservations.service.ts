@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, roundUsd } from '@ccx/core';
+import { Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
 import { Ledger, LedgerError, withTransaction } from '@ccx/ledger';
 import { addMonthsClamped } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { creditsInput, intInput, textInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
+import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { deliveryPostings } from '../credits/delivery.js';
@@ -16,6 +17,7 @@ import { MarketService } from '../listings/market.service.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice } from '../pricing/domain/pricing.js';
 import { SellerWallets } from '../purchases/seller-wallets.js';
+import { earlyTerminationFee } from './domain/early-termination-fee.js';
 import { ReservationEntity } from './reservation.entity.js';
 
 export interface ReserveCommand {
@@ -106,7 +108,9 @@ export class ReservationsService {
       });
       // The first month is delivered and charged now; a wallet that cannot pay it refuses the
       // whole reservation (INSUFFICIENT_FUNDS) rather than opening one already past due.
-      await this.deliverNext(manager, reservation, now);
+      const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: cmd.buyerId });
+      const firstMonth = { walletAccountId: buyer.walletAccountId, amount: totalPrice(creditsPerMonth, unitPrice), what: "this reservation's first month costs" };
+      await chargingWallet(this.ledger, manager, firstMonth, () => this.deliverNext(manager, reservation, now));
       return reservation;
     });
   }
@@ -122,12 +126,11 @@ export class ReservationsService {
       }
       const now = this.clock.now();
       const undelivered = reservation.termMonths - reservation.monthsDelivered;
-      const fee = roundUsd(
-        this.market.rules.reservations.earlyTerminationRate.times(undelivered).times(reservation.creditsPerMonth).times(reservation.unitPrice),
-      );
+      const fee = this.earlyTerminationFee(reservation);
       const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: buyerId });
       const releases = await this.release(manager, reservation, now);
-      await this.ledger.post(manager, {
+      const charge = { walletAccountId: buyer.walletAccountId, amount: fee, what: 'the early termination fee is' };
+      await chargingWallet(this.ledger, manager, charge, () => this.ledger.post(manager, {
         idempotencyKey: `reservation:${reservation.id}:cancel`,
         kind: 'reservation.cancel',
         metadata: { reservationId: reservation.id, buyerId, undeliveredMonths: undelivered },
@@ -141,7 +144,7 @@ export class ReservationsService {
             : []),
           ...releases,
         ],
-      });
+      }));
       Object.assign(reservation, { status: 'CANCELLED', earlyTerminationFee: fee, nextDeliveryAt: null, cancelledAt: now });
       await manager.update(ReservationEntity, { id: reservation.id }, {
         status: 'CANCELLED',
@@ -151,6 +154,11 @@ export class ReservationsService {
       });
       return reservation;
     });
+  }
+
+  /** What cancelling `r` now charges, or charged (SPEC §6; domain/early-termination-fee.ts). */
+  earlyTerminationFee(r: ReservationEntity): Decimal {
+    return earlyTerminationFee(r, this.market.rules.reservations.earlyTerminationRate);
   }
 
   list(buyerId: string | null): Promise<ReservationEntity[]> {

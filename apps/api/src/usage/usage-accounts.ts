@@ -3,6 +3,7 @@ import { DataSource, In, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
 import { GpuTypeEntity } from '../catalog/gpu-type.entity.js';
+import { creditsText, insufficientCredits } from '../common/refusals.js';
 import { ModelEntity } from '../catalog/model.entity.js';
 import { CreditBlockEntity } from '../credits/credit-block.entity.js';
 import { lockBuyerCredits } from '../credits/buyer-lock.js';
@@ -147,8 +148,11 @@ export class UsageAccounts {
   shortfall(buyer: BuyerCredits, cost: Decimal): DomainError {
     const available = buyer.blocks.reduce((s, b) => s.plus(b.available), new Decimal(0));
     return available.plus(buyer.frozen).gte(cost)
-      ? new DomainError(ErrorCode.CREDITS_FROZEN, `${cost.toFixed()} credits are needed; what would cover them is frozen`)
-      : new DomainError(ErrorCode.INSUFFICIENT_CREDITS, `${cost.toFixed()} credits are needed; ${available.toFixed()} are available`);
+      ? new DomainError(
+          ErrorCode.CREDITS_FROZEN,
+          `the buyer has ${creditsText(Decimal.max(available, 0))} available and ${creditsText(buyer.frozen)} frozen; this event costs ${creditsText(cost)}`,
+        )
+      : insufficientCredits(available, 'this event costs', cost);
   }
 }
 

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Body, Controller, Get, HttpCode, HttpException, HttpStatus, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { BadInputError } from '@ccx/core';
 import { Access } from '../auth/access.decorator.js';
 import type { Principal } from '../auth/principal.js';
@@ -19,12 +19,17 @@ export class UsageController {
 
   /**
    * `{"events":[...]}`, 1 to 1,000 events: 200 with one result per event, in request order.
-   * A malformed body changes nothing and is answered 400 (413 when too large).
+   * A malformed body changes nothing and is answered 400 (413 when too large; 415 when it is not
+   * sent as JSON, which the body parser would leave unread and we would call an empty body).
    */
   @Post()
   @HttpCode(200)
   @Access('OPERATOR')
-  async record(@Body() body: unknown): Promise<{ results: Omit<UsageOutcome, never>[] }> {
+  async record(@Req() req: Request, @Body() body: unknown): Promise<{ results: Omit<UsageOutcome, never>[] }> {
+    // No Content-Type, or another one (req.is is null only for a request without a body).
+    if (!req.headers['content-type'] || req.is('application/json') === false) {
+      throw new HttpException('send the body as JSON, with Content-Type: application/json', HttpStatus.UNSUPPORTED_MEDIA_TYPE);
+    }
     const events = (body as { events?: unknown } | null)?.events;
     if (!Array.isArray(events)) throw new BadInputError('the body must be {"events": [...]}');
     if (events.length < 1 || events.length > MAX_BATCH) throw new BadInputError(`a batch has 1 to ${MAX_BATCH} events; this one has ${events.length}`);

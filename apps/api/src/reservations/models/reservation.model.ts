@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
+import type { Decimal } from '@ccx/core';
 import type { ReservationEntity } from '../reservation.entity.js';
 
 export enum ReservationStatus {
@@ -40,8 +41,10 @@ export class ReservationModel {
   @Field(() => Date, { nullable: true })
   nextDeliveryAt: Date | null;
 
-  @Field(() => DecimalScalar, { nullable: true })
-  earlyTerminationFee: string | null;
+  @Field(() => DecimalScalar, {
+    description: 'Cancelling early: what cancelling now would charge (ACTIVE, PAST_DUE), what was charged (CANCELLED), 0.00 (COMPLETED).',
+  })
+  earlyTerminationFee: string;
 
   @Field(() => Date)
   createdAt: Date;
@@ -59,7 +62,8 @@ export class ReserveCreditsInput {
   idempotencyKey: string;
 }
 
-export function toReservationModel(r: ReservationEntity): ReservationModel {
+/** `fee`: the early termination fee as the service reads it (earlyTerminationFee). */
+export function toReservationModel(r: ReservationEntity, fee: Decimal): ReservationModel {
   return {
     id: r.id,
     creditsPerMonth: formatAmount(r.creditsPerMonth, 6),
@@ -70,7 +74,7 @@ export function toReservationModel(r: ReservationEntity): ReservationModel {
     monthsDelivered: r.monthsDelivered,
     status: r.status as ReservationStatus,
     nextDeliveryAt: r.nextDeliveryAt,
-    earlyTerminationFee: r.earlyTerminationFee ? formatAmount(r.earlyTerminationFee, 2) : null,
+    earlyTerminationFee: formatAmount(fee, 2),
     createdAt: r.createdAt,
   };
 }
