@@ -121,6 +121,106 @@ export class HoldBook {
     return toHold(inserted[0]);
   }
 
+  /**
+   * Creates many holds at once, all or nothing: one lock of the debit balance rows (account
+   * order, the ledger's lock order), one insert, one update. Each debit account must cover the
+   * sum of its new holds; a key already used is refused (a batch is for fresh requests: replay a
+   * single hold with `create`). For the hot paths that group concurrent requests (the gateway).
+   */
+  async createMany(runner: SqlRunner, inputs: HoldInput[]): Promise<Hold[]> {
+    if (!inputs.length) return [];
+    const prepared: { input: HoldInput; amount: Decimal; hash: string; asset: string }[] = [];
+    const perAccount = new Map<string, Decimal>();
+    const keys = new Set<string>();
+    for (const input of inputs) {
+      const debit = await this.accounts.get(runner, input.debitAccountId);
+      const credit = await this.accounts.get(runner, input.creditAccountId);
+      if (debit.asset !== credit.asset) throw new LedgerError('UNBALANCED', 'a hold moves one asset');
+      if (debit.shards > 1) throw new LedgerError('INVALID_TRANSACTION', 'a hold needs an unsharded debit account');
+      if (!credit.allowPositive) throw new LedgerError('INVALID_TRANSACTION', 'the credit account of a hold must accept credits');
+      if (!input.idempotencyKey || input.idempotencyKey.length > 200 || keys.has(input.idempotencyKey)) {
+        throw new LedgerError('INVALID_TRANSACTION', 'each hold needs its own idempotencyKey of 1 to 200 characters');
+      }
+      keys.add(input.idempotencyKey);
+      if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) {
+        throw new LedgerError('INVALID_TRANSACTION', 'expiresAt must be a valid instant');
+      }
+      const amount = parseLedgerAmount(input.amount, debit.scale);
+      const hash = createHash('sha256')
+        .update(canonicalJson({ d: debit.id, c: credit.id, a: amount.toFixed(debit.scale), m: input.metadata ?? {} }))
+        .digest('hex');
+      prepared.push({ input, amount, hash, asset: debit.asset });
+      if (!debit.allowNegative) perAccount.set(debit.id, (perAccount.get(debit.id) ?? new Decimal(0)).plus(amount));
+    }
+    const accountIds = [...perAccount.keys()].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    const cells = await rows<{ account_id: string; posted: string; held: string }>(
+      runner,
+      `SELECT account_id::text AS account_id, posted::text AS posted, held::text AS held FROM ledger_balances
+       WHERE account_id = ANY($1::bigint[]) AND shard = 0 ORDER BY account_id FOR UPDATE`,
+      [accountIds],
+    );
+    for (const cell of cells) {
+      const need = perAccount.get(cell.account_id)!;
+      if (new Decimal(cell.posted).minus(cell.held).lt(need)) {
+        throw new LedgerError('LIMIT_EXCEEDED', `account ${cell.account_id} cannot cover holds of ${need.toFixed()}`, {
+          accountId: cell.account_id,
+        });
+      }
+    }
+    const inserted = await rows<HoldRow>(
+      runner,
+      `INSERT INTO ledger_holds (idempotency_key, request_hash, debit_account_id, credit_account_id, asset, amount,
+         status, expires_at, metadata)
+       SELECT k, h, d, c, a, amt, 'PENDING', e, m
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::numeric[], $7::timestamptz[], $8::jsonb[])
+         WITH ORDINALITY AS x(k, h, d, c, a, amt, e, m, n)
+       ORDER BY n
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING ${HOLD_COLUMNS}`,
+      [
+        prepared.map((p) => p.input.idempotencyKey),
+        prepared.map((p) => p.hash),
+        prepared.map((p) => p.input.debitAccountId),
+        prepared.map((p) => p.input.creditAccountId),
+        prepared.map((p) => p.asset),
+        prepared.map((p) => p.amount.toFixed()),
+        prepared.map((p) => p.input.expiresAt.toISOString()),
+        prepared.map((p) => JSON.stringify(p.input.metadata ?? {})),
+      ],
+    );
+    if (inserted.length !== prepared.length) {
+      // Throwing rolls the caller's transaction back: no hold of the batch survives.
+      throw new LedgerError('IDEMPOTENCY_CONFLICT', 'a hold key of the batch was already used');
+    }
+    const heldPerAccount = new Map<string, Decimal>();
+    for (const p of prepared) {
+      heldPerAccount.set(p.input.debitAccountId, (heldPerAccount.get(p.input.debitAccountId) ?? new Decimal(0)).plus(p.amount));
+    }
+    const ids = [...heldPerAccount.keys()];
+    await runner.query(
+      `UPDATE ledger_balances b SET held = b.held + d.amount
+       FROM unnest($1::bigint[], $2::numeric[]) AS d(account_id, amount)
+       WHERE b.account_id = d.account_id AND b.shard = 0`,
+      [ids, ids.map((id) => heldPerAccount.get(id)!.toFixed())],
+    );
+    const byKey = new Map(inserted.map((r) => [r.idempotency_key, r]));
+    return prepared.map((p) => toHold(byKey.get(p.input.idempotencyKey)!));
+  }
+
+  /**
+   * Releases those of `holdIds` that are still PENDING (in one statement per table) and returns
+   * them; holds already posted, voided or expired are left as they are.
+   */
+  async voidMany(runner: SqlRunner, holdIds: string[], at: Date): Promise<Hold[]> {
+    if (!holdIds.length) return [];
+    const pending = await rows<HoldRow>(
+      runner,
+      `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = ANY($1::bigint[]) AND status = 'PENDING' ORDER BY id FOR UPDATE`,
+      [holdIds],
+    );
+    return pending.length ? this.release(runner, pending, 'VOIDED', at) : [];
+  }
+
   async get(runner: SqlRunner, holdId: string): Promise<Hold> {
     return toHold(await this.lockOrRead(runner, holdId, false));
   }

@@ -106,6 +106,16 @@ export class Ledger {
     return this.holds.create(runner, input);
   }
 
+  /** Many fresh holds at once, all or nothing (see HoldBook.createMany). */
+  createHolds(runner: SqlRunner, inputs: HoldInput[]): Promise<Hold[]> {
+    return this.holds.createMany(runner, inputs);
+  }
+
+  /** Releases the still-PENDING ones of `holdIds`; returns what it released. */
+  voidHolds(runner: SqlRunner, holdIds: string[], at: Date): Promise<Hold[]> {
+    return this.holds.voidMany(runner, holdIds, at);
+  }
+
   hold(runner: SqlRunner, holdId: string): Promise<Hold> {
     return this.holds.get(runner, holdId);
   }
