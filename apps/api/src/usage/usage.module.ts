@@ -3,14 +3,15 @@ import { AlertsModule } from '../alerts/alerts.module.js';
 import { UsageAccounts } from './usage-accounts.js';
 import { UsageController } from './usage.controller.js';
 import { UsageHoldsService } from './usage-holds.service.js';
+import { UsageHoldBatchService } from './usage-hold-batch.service.js';
 import { UsageReportsService } from './usage-reports.service.js';
 import { UsageResolver } from './usage.resolver.js';
 import { UsageService } from './usage.service.js';
 
 @Module({
   imports: [AlertsModule],
-  providers: [UsageAccounts, UsageService, UsageHoldsService, UsageReportsService, UsageResolver],
+  providers: [UsageAccounts, UsageService, UsageHoldsService, UsageHoldBatchService, UsageReportsService, UsageResolver],
   controllers: [UsageController],
-  exports: [UsageService, UsageHoldsService, UsageAccounts],
+  exports: [UsageService, UsageHoldsService, UsageHoldBatchService, UsageAccounts],
 })
 export class UsageModule {}
