@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BadInputError, NotFoundError } from '@ccx/core';
 import { ClockService } from '../clock/clock.service.js';
-import { CREDIT_SCALE, inputAmount } from '../common/amounts.js';
+import { CREDIT_SCALE, inputAmount, intInput } from '../common/amounts.js';
 import { GpuTypeEntity } from './gpu-type.entity.js';
 import { ModelEntity } from './model.entity.js';
 
@@ -42,7 +42,12 @@ export class CatalogService {
     return this.dataSource.manager.find(ModelEntity, { order: { id: 'ASC' } });
   }
 
-  async upsertModel(input: { id: unknown; inputCreditsPerMillionTokens: unknown; outputCreditsPerMillionTokens: unknown }): Promise<ModelEntity> {
+  async upsertModel(input: {
+    id: unknown;
+    inputCreditsPerMillionTokens: unknown;
+    outputCreditsPerMillionTokens: unknown;
+    maxOutputTokens?: unknown;
+  }): Promise<ModelEntity> {
     if (typeof input.id !== 'string' || !MODEL_ID.test(input.id)) {
       throw new BadInputError('id must be 1 to 100 characters: letters, digits and . _ : / @ -', { field: 'id' });
     }
@@ -51,8 +56,12 @@ export class CatalogService {
       inputCreditsPerMillionTokens: inputAmount(input.inputCreditsPerMillionTokens, 'inputCreditsPerMillionTokens', { scale: CREDIT_SCALE, sign: 'nonNegative' }),
       outputCreditsPerMillionTokens: inputAmount(input.outputCreditsPerMillionTokens, 'outputCreditsPerMillionTokens', { scale: CREDIT_SCALE, sign: 'nonNegative' }),
       updatedAt: this.clock.now(),
+      // Omitted: a new model gets the column default (4096), an existing one keeps its figure.
+      ...(input.maxOutputTokens === undefined || input.maxOutputTokens === null
+        ? {}
+        : { maxOutputTokens: intInput(input.maxOutputTokens, 'maxOutputTokens', 1, 10_000_000) }),
     };
     await this.dataSource.manager.upsert(ModelEntity, entity, ['id']);
-    return entity;
+    return this.dataSource.manager.findOneByOrFail(ModelEntity, { id: entity.id });
   }
 }

@@ -13,6 +13,10 @@ export class ModelEntity {
   @Column('numeric', { name: 'output_credits_per_million_tokens', transformer: numericTransformer })
   outputCreditsPerMillionTokens: Decimal;
 
+  /** Output tokens a call may produce when it sets no max_tokens: the gateway's hold bound (SPEC §12). */
+  @Column('integer', { name: 'max_output_tokens' })
+  maxOutputTokens: number;
+
   @Column('timestamptz', { name: 'updated_at' })
   updatedAt: Date;
 }

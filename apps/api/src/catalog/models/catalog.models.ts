@@ -1,4 +1,4 @@
-import { Field, ID, InputType, ObjectType } from '@nestjs/graphql';
+import { Field, ID, InputType, Int, ObjectType } from '@nestjs/graphql';
 import type { Decimal } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import type { GpuTypeEntity } from '../gpu-type.entity.js';
@@ -23,6 +23,9 @@ export class RateCardModel {
 
   @Field(() => DecimalScalar)
   outputCreditsPerMillionTokens: Decimal;
+
+  @Field(() => Int, { description: 'Used for the credit hold when a request sets no max_tokens (default 4096).' })
+  maxOutputTokens: number;
 }
 
 @InputType()
@@ -44,6 +47,9 @@ export class ModelInput {
 
   @Field(() => DecimalScalar)
   outputCreditsPerMillionTokens: string;
+
+  @Field(() => Int, { nullable: true, description: 'Defaults to 4096 for a new model; unchanged when omitted.' })
+  maxOutputTokens?: number | null;
 }
 
 export const toGpuTypeModel = (e: GpuTypeEntity): GpuTypeModel => ({ name: e.name, creditsPerGpuHour: e.creditsPerGpuHour });
@@ -51,4 +57,5 @@ export const toRateCardModel = (e: ModelEntity): RateCardModel => ({
   id: e.id,
   inputCreditsPerMillionTokens: e.inputCreditsPerMillionTokens,
   outputCreditsPerMillionTokens: e.outputCreditsPerMillionTokens,
+  maxOutputTokens: e.maxOutputTokens,
 });
