@@ -39,12 +39,16 @@ export class MarketService {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [ALLOCATION_LOCK]);
   }
 
-  /** Open listings with capacity at `now`, cheapest first (ties: earlier createdAt, then creation order). */
+  /**
+   * Open listings with capacity at `now`, cheapest first (ties: earlier createdAt, then creation
+   * order). Only listings whose window `[availableFrom, availableUntil)` holds `now`: capacity is
+   * never sold before its window opens nor after it closes (SPEC §4, §6).
+   */
   openListings(manager: EntityManager, now: Date): Promise<ListingEntity[]> {
     return manager
       .getRepository(ListingEntity)
       .createQueryBuilder('l')
-      .where(`l.status = 'OPEN' AND l.available_until > :now`, { now })
+      .where(`l.status = 'OPEN' AND l.available_from <= :now AND l.available_until > :now`, { now })
       .andWhere('l.total_credits - l.allocated_credits - l.withdrawn_credits > 0')
       .orderBy('l.wholesale_cost_per_credit', 'ASC')
       .addOrderBy('l.created_at', 'ASC')
@@ -54,13 +58,14 @@ export class MarketService {
 
   /**
    * Utilization over OPEN and SOLD_OUT listings (SPEC §5), as of `now`: only listings whose window
-   * is still open. A listing sold out in a window that has since closed is past, not current
-   * demand; counting it would push u (and the price) up for ever as history accumulates.
+   * holds `now`. A listing sold out in a window that has since closed is past, not current
+   * demand; counting it would push u (and the price) up for ever as history accumulates. One whose
+   * window has not opened is not on sale yet, so it is not supply either.
    */
   async snapshot(manager: EntityManager, now: Date): Promise<MarketSnapshot> {
     const [row] = await manager.query(
       `SELECT coalesce(sum(total_credits), 0)::text AS total, coalesce(sum(allocated_credits), 0)::text AS allocated
-       FROM listings WHERE status IN ('OPEN', 'SOLD_OUT') AND available_until > $1`,
+       FROM listings WHERE status IN ('OPEN', 'SOLD_OUT') AND available_from <= $1 AND available_until > $1`,
       [now],
     );
     const total = new Decimal(row.total);

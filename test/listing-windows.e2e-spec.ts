@@ -1,0 +1,112 @@
+/**
+ * A listing is sold only inside its window `[availableFrom, availableUntil)` (SPEC §4, §6):
+ * capacity whose window has not opened is neither sold (purchase, reservation, facility) nor
+ * counted in the market figures or quotes; a listing past its window is EXPIRED, sold out or not.
+ */
+import { startTestApp, type TestApp } from './support/app.js';
+import {
+  advanceClock,
+  allListings,
+  createListing,
+  deposit,
+  integrity,
+  listingById,
+  marketState,
+  marketStats,
+  purchase,
+  quote,
+  register,
+  type Org,
+} from './support/market.js';
+import { accept, offerOk } from './support/facilities.js';
+
+function appPerBlock(): () => TestApp {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  afterEach(async () => {
+    expect(await integrity(t)).toEqual({ balanced: true, problems: [] });
+  });
+  return () => t;
+}
+
+const RESERVE = `mutation($input: ReserveCreditsInput!) { reserveCredits(input: $input) { id monthsDelivered status } }`;
+
+describe('capacity whose window has not opened (the clock is at 2026-01-05 12:00)', () => {
+  const app = appPerBlock();
+  let seller: Org;
+  let buyer: Org;
+  let futureId: string;
+
+  beforeAll(async () => {
+    const t = app();
+    seller = await register(t, 'SELLER');
+    buyer = await register(t, 'BUYER');
+    await deposit(t, buyer, '100000.00');
+    // 100 credits open now at 1.50, and 1,000 cheaper credits that open on Feb 1.
+    await createListing(t, seller, { gpuHours: '100', wholesalePricePerGpuHour: '1.50' });
+    futureId = (await createListing(t, seller, { gpuHours: '1000', wholesalePricePerGpuHour: '1.00', availableFrom: '2026-02-01T00:00:00Z' })).id;
+  });
+
+  it('is not counted in the market figures, and the market price comes from what is open now', async () => {
+    expect(await marketStats(app())).toEqual({
+      totalCredits: '100.000000',
+      allocatedCredits: '0.000000',
+      utilization: '0.000000',
+      standardPricePerCredit: '1.800000',
+    });
+  });
+
+  it('is not quoted: a quote over the open capacity is INSUFFICIENT_CAPACITY; within it, priced on the open listing', async () => {
+    const t = app();
+    expect((await quote(t, { type: 'STANDARD', credits: '101' })).code).toBe('INSUFFICIENT_CAPACITY');
+    expect((await quote(t, { type: 'STANDARD', credits: '50' })).data.quote.unitPrice).toBe('1.800000');
+    expect((await quote(t, { type: 'FINANCED', credits: '50' })).data.quote.unitPrice).toBe('1.500000');
+  });
+
+  it('is not sold to a purchase', async () => {
+    const t = app();
+    const before = await marketState(t);
+    expect((await purchase(t, buyer, '101')).code).toBe('INSUFFICIENT_CAPACITY');
+    expect(await marketState(t)).toEqual(before);
+    const ok = await purchase(t, buyer, '10');
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data.purchaseCredits.unitPrice).toBe('1.800000');
+    expect((await listingById(t, futureId)).allocatedCredits).toBe('0.000000');
+  });
+
+  it('is not sold to a reservation that starts now', async () => {
+    const t = app();
+    const before = await marketState(t);
+    const res = await t.gql(RESERVE, { input: { creditsPerMonth: '200', termMonths: 1, idempotencyKey: 'too-early' } }, buyer.key);
+    expect(res.code).toBe('INSUFFICIENT_CAPACITY');
+    expect(await marketState(t)).toEqual(before);
+  });
+
+  it('is not sold to a facility', async () => {
+    const t = app();
+    const lender = await register(t, 'LENDER');
+    await deposit(t, lender, '100.00');
+    // 98.00 at wholesale: the cheaper listing that has not opened must not supply it; the open
+    // one at 1.50 does (98 ÷ 1.50, rounded down).
+    const borrower = await register(t, 'BUYER');
+    const f = await offerOk(t, lender, { borrowerId: borrower.id, principal: '100.00', apr: '0.12', termMonths: 3 });
+    const res = await accept(t, borrower.key, f.id);
+    expect(res.errors).toBeUndefined();
+    expect(res.data.acceptFacility.creditsGranted).toBe('65.333333');
+    expect((await listingById(t, futureId)).allocatedCredits).toBe('0.000000');
+  });
+
+  it('once its window opens, it is counted and sold', async () => {
+    const t = app();
+    await advanceClock(t, '2026-02-01T00:00:00.000Z');
+    expect((await marketStats(t)).totalCredits).toBe('1100.000000');
+    const ok = await purchase(t, buyer, '10');
+    expect(ok.errors).toBeUndefined();
+    expect((await listingById(t, futureId)).allocatedCredits).toBe('10.000000');
+  });
+});
