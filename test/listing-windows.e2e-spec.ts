@@ -110,3 +110,27 @@ describe('capacity whose window has not opened (the clock is at 2026-01-05 12:00
     expect((await listingById(t, futureId)).allocatedCredits).toBe('10.000000');
   });
 });
+
+describe('past availableUntil a listing is EXPIRED, sold out or not (SPEC §4)', () => {
+  const app = appPerBlock();
+
+  it('a listing that sold out and then passed its window shows EXPIRED, is filtered as EXPIRED and is stored EXPIRED by servicing', async () => {
+    const t = app();
+    const seller = await register(t, 'SELLER');
+    const buyer = await register(t, 'BUYER');
+    await deposit(t, buyer, '1000.00');
+    const listing = await createListing(t, seller, { gpuHours: '100', wholesalePricePerGpuHour: '1.50', availableUntil: '2026-02-01T00:00:00Z' });
+    expect((await purchase(t, buyer, '100')).errors).toBeUndefined();
+    expect((await listingById(t, listing.id)).status).toBe('SOLD_OUT');
+
+    await advanceClock(t, '2026-02-01T00:00:00.000Z');
+    expect(await listingById(t, listing.id)).toMatchObject({ status: 'EXPIRED', allocatedCredits: '100.000000', availableCredits: '0.000000' });
+    expect((await allListings(t, { status: 'EXPIRED' })).map((l) => l.id)).toContain(listing.id);
+    expect((await allListings(t, { status: 'SOLD_OUT' })).map((l) => l.id)).not.toContain(listing.id);
+    const [row] = await t.db.dataSource.query(`SELECT status FROM listings WHERE id = $1`, [listing.id]);
+    expect(row.status).toBe('EXPIRED');
+
+    const res = await t.gql(`mutation($id: ID!) { withdrawListing(id: $id) { status } }`, { id: listing.id }, seller.key);
+    expect(res.code).toBe('INVALID_STATE');
+  });
+});

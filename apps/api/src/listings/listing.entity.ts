@@ -68,10 +68,17 @@ export function availableCredits(listing: ListingEntity): Decimal {
 }
 
 /**
- * The status at `now` (SPEC §4): servicing stores EXPIRED, but a listing whose window closed
- * since the last run is shown — and treated — as EXPIRED already.
+ * The status at `now` (SPEC §4): past `availableUntil` a listing is EXPIRED, sold out or not —
+ * time decides, as it does for utilization and the market figures. Servicing stores EXPIRED, but a
+ * listing whose window closed since the last run is shown — and treated — as EXPIRED already. Only
+ * a withdrawal (the seller's act, before the window closed) is kept as it is.
  */
 export function effectiveStatus(listing: ListingEntity, now: Date): ListingStatus {
-  if (listing.status === 'OPEN' && listing.availableUntil.getTime() <= now.getTime()) return 'EXPIRED';
+  if (onMarket(listing.status) && listing.availableUntil.getTime() <= now.getTime()) return 'EXPIRED';
   return listing.status;
+}
+
+/** OPEN or SOLD_OUT: the stored statuses that time turns into EXPIRED. */
+export function onMarket(status: ListingStatus): boolean {
+  return status === 'OPEN' || status === 'SOLD_OUT';
 }

@@ -130,7 +130,7 @@ export class ListingsService {
     if (f.gpuType) qb.andWhere('l.gpu_type = :gpuType', { gpuType: f.gpuType });
     if (f.region) qb.andWhere('l.region = :region', { region: f.region });
     if (f.status) {
-      qb.andWhere(`(CASE WHEN l.status = 'OPEN' AND l.available_until <= :now THEN 'EXPIRED' ELSE l.status END) = :status`, {
+      qb.andWhere(`(CASE WHEN l.status IN ('OPEN', 'SOLD_OUT') AND l.available_until <= :now THEN 'EXPIRED' ELSE l.status END) = :status`, {
         now,
         status: f.status,
       });
@@ -144,13 +144,16 @@ export class ListingsService {
     return { items: items.slice(0, first), hasNextPage: items.length > first, totalCount };
   }
 
-  /** Servicing: listings whose window closed become EXPIRED and their remainder leaves the market. */
+  /**
+   * Servicing: listings whose window closed become EXPIRED (sold out or not, SPEC §4) and their
+   * remainder, if any, leaves the market.
+   */
   async expireDue(manager: EntityManager, now: Date): Promise<number> {
     await this.market.lockMarket(manager);
     const due = await manager
       .getRepository(ListingEntity)
       .createQueryBuilder('l')
-      .where(`l.status = 'OPEN' AND l.available_until <= :now`, { now })
+      .where(`l.status IN ('OPEN', 'SOLD_OUT') AND l.available_until <= :now`, { now })
       .orderBy('l.available_until')
       .getMany();
     for (const listing of due) await this.retire(manager, listing, 'EXPIRED', listing.availableUntil);
