@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import { createListing, deposit, register, registerPending, reserve, suspend, walletOf, type Org } from './support/market.js';
 import { acceptOk, offerOk, type OfferInput } from './support/facilities.js';
+import { ApiKeysService } from '../apps/api/src/organizations/api-keys.service.js';
+import { generateApiKey } from '../apps/api/src/organizations/api-keys.js';
 
 /**
  * SPEC §2 access rules, as one table: every Query and Mutation field of the schema has a row,
@@ -116,6 +118,10 @@ async function offerToBuyer(): Promise<string> {
 const blockStatusOf = (facilityId: unknown) =>
   scalar(`SELECT b.status FROM credit_blocks b JOIN facilities f ON f.block_id = b.id WHERE f.id = $1`, [facilityId]);
 const facilityStatusOf = (facilityId: unknown) => scalar(`SELECT status FROM facilities WHERE id = $1`, [facilityId]);
+/** A spare key of `org` (made directly, so PENDING and SUSPENDED callers have one too). */
+const spareKeyOf = (org: Org) =>
+  t.app.get(ApiKeysService).insertKey(t.db.dataSource.manager, { organizationId: org.id, secret: generateApiKey(), name: unique('spare') });
+const keyRevokedAt = (id: unknown) => scalar(`SELECT revoked_at FROM api_keys WHERE id = $1`, [id]);
 
 async function scalar(sql: string, params: unknown[] = []): Promise<unknown> {
   const [row] = await t.db.dataSource.query(sql, params);
@@ -225,6 +231,14 @@ const TABLE: Record<string, Case[]> = {
       query: `{ me { id role status } }`,
       expect: only('read', 'ANY'),
       check: (caller, data) => expect(data.me).toEqual({ id: orgs[caller as keyof typeof orgs].id, ...ROLE[caller] }),
+    },
+  ],
+  apiKeys: [
+    {
+      label: 'own keys',
+      query: `{ apiKeys { id name lastFour } }`,
+      expect: only('read', 'ANY'),
+      check: (caller, data) => expect(data.apiKeys.map((k: { lastFour: string }) => k.lastFour)).toContain(keyOf(caller)!.slice(-4)),
     },
   ],
   clock: [{ label: 'read', query: `{ clock }`, expect: PUBLIC, check: (_c, data) => expect(typeof data.clock).toBe('string') }],
@@ -669,6 +683,32 @@ const TABLE: Record<string, Case[]> = {
       expect: only('act', 'OPERATOR'),
       effect: (v) => scalar(`SELECT status FROM usage_holds WHERE id = $1`, [v.id]),
       check: (_c, data) => expect(data.voidUsageHold.status).toBe('VOIDED'),
+    },
+  ],
+  createApiKey: [
+    {
+      label: 'a key of its own',
+      query: `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { name } } }`,
+      vars: () => ({ input: { name: unique('key') } }),
+      expect: only('act', 'ANY'),
+      effect: () => scalar(`SELECT count(*)::int FROM api_keys`),
+      check: (_c, data, vars) => expect(data.createApiKey.apiKey.name).toBe((vars.input as { name: string }).name),
+    },
+  ],
+  revokeApiKey: [
+    {
+      label: 'own spare key',
+      query: `mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`,
+      vars: async (caller) => ({ id: await spareKeyOf(ROLE[caller] ? orgs[caller as keyof typeof orgs] : orgs.buyer) }),
+      expect: only('act', 'ANY'),
+      effect: (v) => keyRevokedAt(v.id),
+    },
+    {
+      label: "another organization's key",
+      query: `mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`,
+      vars: async () => ({ id: await spareKeyOf(orgs.otherBuyer) }),
+      expect: override(only('act', 'ANY'), { buyer: 'NOT_OWN', seller: 'NOT_OWN', lender: 'NOT_OWN', operator: 'NOT_OWN' }),
+      effect: (v) => keyRevokedAt(v.id),
     },
   ],
   advanceTestClock: [

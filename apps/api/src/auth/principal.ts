@@ -1,9 +1,11 @@
 export type Role = 'BUYER' | 'SELLER' | 'LENDER' | 'OPERATOR';
 export type OrgStatus = 'PENDING' | 'ACTIVE' | 'SUSPENDED';
 
-/** Who is calling: an organization authenticated by its API key. */
+/** Who is calling: an organization authenticated by one of its API keys. */
 export interface Principal {
   organizationId: string;
   role: Role;
   status: OrgStatus;
+  /** The key that authenticated this request (the gateway enforces its monthly credit limit). */
+  apiKeyId: string;
 }

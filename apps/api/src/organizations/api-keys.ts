@@ -12,3 +12,24 @@ export function hashApiKey(key: string): Buffer {
 export function keyPrefix(key: string): string {
   return key.slice(0, 10);
 }
+
+/** What `apiKeys` shows of a secret (SPEC §12): its last 4 characters. */
+export function lastFourOf(key: string): string {
+  return key.slice(-4);
+}
+
+/**
+ * The first day of `now`'s UTC calendar month as a `date` ("2026-01-01"): the `month` of
+ * `api_key_usage`, which the gateway writes with the same rule.
+ */
+export function usageMonthOf(now: Date): string {
+  return `${now.getUTCFullYear().toString().padStart(4, '0')}-${String(now.getUTCMonth() + 1).padStart(2, '0')}-01`;
+}
+
+/** How long a key's `last_used_at` may lag behind its real last use: one write per key per minute at most. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** True when an authentication at `now` should record itself as the key's last use. */
+export function lastUsedIsStale(lastUsedAt: Date | null, now: Date): boolean {
+  return lastUsedAt === null || now.getTime() - lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS;
+}

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeyEntity } from './api-key.entity.js';
+import { ApiKeysResolver } from './api-keys.resolver.js';
+import { ApiKeysService } from './api-keys.service.js';
 import { OperatorBootstrap } from './operator-bootstrap.js';
 import { OrganizationLoader } from './organization.loader.js';
 import { OrganizationEntity } from './organization.entity.js';
@@ -9,7 +11,7 @@ import { OrganizationsService } from './organizations.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([OrganizationEntity, ApiKeyEntity])],
-  providers: [OrganizationsService, OrganizationsResolver, OperatorBootstrap, OrganizationLoader],
-  exports: [OrganizationsService, OrganizationLoader],
+  providers: [OrganizationsService, OrganizationsResolver, ApiKeysService, ApiKeysResolver, OperatorBootstrap, OrganizationLoader],
+  exports: [OrganizationsService, ApiKeysService, OrganizationLoader],
 })
 export class OrganizationsModule {}

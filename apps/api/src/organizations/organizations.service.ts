@@ -8,10 +8,11 @@ import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { textInput } from '../common/amounts.js';
-import type { OrgStatus, Principal, Role } from '../auth/principal.js';
+import type { OrgStatus, Role } from '../auth/principal.js';
 import { OrganizationEntity } from './organization.entity.js';
 import { ApiKeyEntity } from './api-key.entity.js';
-import { generateApiKey, hashApiKey, keyPrefix } from './api-keys.js';
+import { generateApiKey, hashApiKey, lastFourOf } from './api-keys.js';
+import { ApiKeysService, OPERATOR_KEY_NAME, REGISTRATION_KEY_NAME } from './api-keys.service.js';
 
 export interface RegisterInput {
   name: string;
@@ -27,6 +28,7 @@ export class OrganizationsService {
     private readonly dataSource: DataSource,
     private readonly clock: ClockService,
     private readonly platform: PlatformAccounts,
+    private readonly apiKeys: ApiKeysService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -59,16 +61,6 @@ export class OrganizationsService {
     return this.setStatus(id, 'SUSPENDED', ['PENDING', 'ACTIVE']);
   }
 
-  /** The principal behind an API key, or null. The lookup is by hash; the key never touches a log. */
-  async authenticate(key: string): Promise<Principal | null> {
-    const rows: { id: string; role: Role; status: OrgStatus }[] = await this.dataSource.query(
-      `SELECT o.id, o.role, o.status FROM api_keys k JOIN organizations o ON o.id = k.organization_id
-       WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-      [hashApiKey(key)],
-    );
-    return rows.length ? { organizationId: rows[0].id, role: rows[0].role, status: rows[0].status } : null;
-  }
-
   /**
    * Makes sure the operator organization exists and holds a key: CCX_OPERATOR_KEY when set,
    * otherwise (first start only) a generated key printed once.
@@ -85,18 +77,25 @@ export class OrganizationsService {
         const hash = hashApiKey(this.config.operatorKey);
         const known = await manager.findOneBy(ApiKeyEntity, { keyHash: hash });
         if (known && known.organizationId !== operator.id) throw new Error('CCX_OPERATOR_KEY belongs to another organization');
-        if (!known) await this.insertKey(manager, operator.id, this.config.operatorKey);
+        if (!known) await this.insertKey(manager, operator.id, this.config.operatorKey, OPERATOR_KEY_NAME);
+        // A key configured before keys had names gets its name and last 4 characters now.
+        await manager.query(
+          `UPDATE api_keys SET revoked_at = NULL, name = $3, last_four = coalesce(last_four, $4) WHERE organization_id = $1 AND key_hash = $2`,
+          [operator.id, hash, OPERATOR_KEY_NAME, lastFourOf(this.config.operatorKey)],
+        );
         // The configured key is the operator's key: changing CCX_OPERATOR_KEY rotates it, so any
-        // other operator key (an earlier one, or one generated before it was set) stops working.
-        await manager.query(`UPDATE api_keys SET revoked_at = NULL WHERE organization_id = $1 AND key_hash = $2`, [operator.id, hash]);
-        await manager.query(`UPDATE api_keys SET revoked_at = $3 WHERE organization_id = $1 AND key_hash <> $2 AND revoked_at IS NULL`, [
-          operator.id,
-          hash,
-          this.clock.now(),
-        ]);
+        // other bootstrap key (an earlier one, or one generated before it was set) stops working.
+        // Bootstrap keys are those named "operator" (a name createApiKey refuses to the operator)
+        // and those from before keys had names (no last_four: all of them were bootstrap keys);
+        // keys the operator made with createApiKey survive restarts.
+        await manager.query(
+          `UPDATE api_keys SET revoked_at = $3
+            WHERE organization_id = $1 AND key_hash <> $2 AND revoked_at IS NULL AND (name = $4 OR last_four IS NULL)`,
+          [operator.id, hash, this.clock.now(), OPERATOR_KEY_NAME],
+        );
       } else if ((await manager.countBy(ApiKeyEntity, { organizationId: operator.id })) === 0) {
         generated = generateApiKey();
-        await this.insertKey(manager, operator.id, generated);
+        await this.insertKey(manager, operator.id, generated, OPERATOR_KEY_NAME);
       }
       if (generated) {
         // Printed once, on the first start without CCX_OPERATOR_KEY; only its hash is stored.
@@ -125,7 +124,7 @@ export class OrganizationsService {
   private async create(manager: EntityManager, name: string, role: Role, status: OrgStatus) {
     const organization = await this.insertOrganization(manager, name, role, status);
     const apiKey = generateApiKey();
-    await this.insertKey(manager, organization.id, apiKey);
+    await this.insertKey(manager, organization.id, apiKey, REGISTRATION_KEY_NAME);
     return { organization, apiKey };
   }
 
@@ -137,7 +136,7 @@ export class OrganizationsService {
     return entity;
   }
 
-  private async insertKey(manager: EntityManager, organizationId: string, key: string): Promise<void> {
-    await manager.insert(ApiKeyEntity, { organizationId, keyHash: hashApiKey(key), prefix: keyPrefix(key), createdAt: this.clock.now(), revokedAt: null });
+  private async insertKey(manager: EntityManager, organizationId: string, secret: string, name: string): Promise<void> {
+    await this.apiKeys.insertKey(manager, { organizationId, secret, name });
   }
 }
