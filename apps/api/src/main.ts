@@ -32,6 +32,15 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(`CCX could not start: ${describe(error)}`);
   process.exit(1);
 });
+
+/** Always words: a rejection without a reason (or with an empty one) still says something. */
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error && error.cause.message && !error.message.includes(error.cause.message) ? ` (${error.cause.message})` : '';
+    return `${error.message || error.name}${cause}`;
+  }
+  return error === undefined || error === null || error === '' ? 'an unknown failure (no reason was given)' : String(error);
+}

