@@ -123,6 +123,24 @@ const spareKeyOf = (org: Org) =>
   t.app.get(ApiKeysService).insertKey(t.db.dataSource.manager, { organizationId: org.id, secret: generateApiKey(), name: unique('spare') });
 const keyRevokedAt = (id: unknown) => scalar(`SELECT revoked_at FROM api_keys WHERE id = $1`, [id]);
 
+/** A fresh listing of the seller, for endpoint rows. */
+const ownListing = async () => (await createListing(t, orgs.seller, { gpuHours: '5', wholesalePricePerGpuHour: '3.00' })).id as string;
+/** The catalog model every endpoint row serves (created once). */
+async function gatewayModel(): Promise<string> {
+  await t.gql(`mutation { upsertModel(input: { id: "access-gw", inputCreditsPerMillionTokens: "1", outputCreditsPerMillionTokens: "1" }) { id } }`, {}, OPERATOR_KEY);
+  return 'access-gw';
+}
+/** An endpoint of `seller` on `listingId`, made through the API. */
+async function endpointOf(seller: Org, listingId: string): Promise<string> {
+  const res = await t.gql(
+    `mutation($input: CreateInferenceEndpointInput!) { createInferenceEndpoint(input: $input) { id } }`,
+    { input: { listingId, baseUrl: 'https://gpu.example.com/v1', models: [{ model: await gatewayModel() }] } },
+    seller.key,
+  );
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res.data.createInferenceEndpoint.id;
+}
+
 async function scalar(sql: string, params: unknown[] = []): Promise<unknown> {
   const [row] = await t.db.dataSource.query(sql, params);
   return row ? Object.values(row)[0] : undefined;
@@ -239,6 +257,22 @@ const TABLE: Record<string, Case[]> = {
       query: `{ apiKeys { id name lastFour } }`,
       expect: only('read', 'ANY'),
       check: (caller, data) => expect(data.apiKeys.map((k: { lastFour: string }) => k.lastFour)).toContain(keyOf(caller)!.slice(-4)),
+    },
+  ],
+  inferenceEndpoints: [
+    {
+      label: 'own endpoints (operator: all)',
+      query: `{ inferenceEndpoints { id } }`,
+      expect: only('read', 'SELLER', 'OPERATOR'),
+      check: (_c, data) => expect(Array.isArray(data.inferenceEndpoints)).toBe(true),
+    },
+  ],
+  inferenceRequests: [
+    {
+      label: 'own requests (seller: served; operator: all)',
+      query: `{ inferenceRequests(first: 5) { totalCount edges { node { id } } } }`,
+      expect: only('read', 'BUYER', 'SELLER', 'OPERATOR'),
+      check: (_c, data) => expect(data.inferenceRequests.totalCount).toBeGreaterThanOrEqual(0),
     },
   ],
   clock: [{ label: 'read', query: `{ clock }`, expect: PUBLIC, check: (_c, data) => expect(typeof data.clock).toBe('string') }],
@@ -709,6 +743,40 @@ const TABLE: Record<string, Case[]> = {
       vars: async () => ({ id: await spareKeyOf(orgs.otherBuyer) }),
       expect: override(only('act', 'ANY'), { buyer: 'NOT_OWN', seller: 'NOT_OWN', lender: 'NOT_OWN', operator: 'NOT_OWN' }),
       effect: (v) => keyRevokedAt(v.id),
+    },
+  ],
+  createInferenceEndpoint: [
+    {
+      label: 'on its own listing',
+      query: `mutation($input: CreateInferenceEndpointInput!) { createInferenceEndpoint(input: $input) { id listing { id } } }`,
+      vars: async () => ({ input: { listingId: await ownListing(), baseUrl: 'https://gpu.example.com/v1', models: [{ model: await gatewayModel() }] } }),
+      expect: only('act', 'SELLER'),
+      effect: () => scalar(`SELECT count(*)::int FROM inference_endpoints`),
+      check: (_c, data, vars) => expect(data.createInferenceEndpoint.listing.id).toBe((vars.input as { listingId: string }).listingId),
+    },
+    {
+      label: "on another seller's listing",
+      query: `mutation($input: CreateInferenceEndpointInput!) { createInferenceEndpoint(input: $input) { id } }`,
+      vars: async () => ({ input: { listingId: otherSellerListing, baseUrl: 'https://gpu.example.com/v1', models: [{ model: await gatewayModel() }] } }),
+      expect: override(only('act', 'SELLER'), { seller: 'NOT_OWN' }),
+      effect: () => scalar(`SELECT count(*)::int FROM inference_endpoints`),
+    },
+  ],
+  setInferenceEndpointEnabled: [
+    {
+      label: "the seller's endpoint",
+      query: `mutation($id: ID!) { setInferenceEndpointEnabled(id: $id, enabled: false) { enabled } }`,
+      vars: async () => ({ id: await endpointOf(orgs.seller, await ownListing()) }),
+      expect: only('act', 'SELLER', 'OPERATOR'),
+      effect: (v) => scalar(`SELECT enabled FROM inference_endpoints WHERE id = $1`, [v.id]),
+      check: (_c, data) => expect(data.setInferenceEndpointEnabled.enabled).toBe(false),
+    },
+    {
+      label: "another seller's endpoint",
+      query: `mutation($id: ID!) { setInferenceEndpointEnabled(id: $id, enabled: false) { enabled } }`,
+      vars: async () => ({ id: await endpointOf(orgs.otherSeller, otherSellerListing) }),
+      expect: override(only('act', 'SELLER', 'OPERATOR'), { seller: 'NOT_OWN' }),
+      effect: (v) => scalar(`SELECT enabled FROM inference_endpoints WHERE id = $1`, [v.id]),
     },
   ],
   advanceTestClock: [

@@ -9,6 +9,8 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const OPERATOR_KEY = 'ccx-test-operator-key-0123456789';
 export const CLOCK_START = '2026-01-05T12:00:00.000Z';
+/** Encrypts providers' upstream keys in tests (every app of a test file shares one database). */
+export const TEST_GATEWAY_KEY = '7e'.repeat(32);
 
 export interface GqlResponse<T = any> {
   status: number;
@@ -45,6 +47,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     CCX_WEBHOOK_INTERVAL_MS: '0',
     // Test receivers and providers listen on 127.0.0.1; test/ssrf.e2e-spec.ts turns this off.
     CCX_ALLOW_PRIVATE_URLS: 'true',
+    CCX_GATEWAY_SECRET_KEY: TEST_GATEWAY_KEY,
     ...env,
   });
   const server = await startServer(config, { listen: false, schemaFile });

@@ -33,6 +33,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { loggingParams } from './observability/logging.js';
 import { UsageModule } from './usage/usage.module.js';
+import { GatewayModule } from './gateway/gateway.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -85,6 +86,7 @@ export class AppModule {
         FreezeModule,
         FacilitiesModule,
         UsageModule,
+        GatewayModule,
         ServicingModule,
         AlertsModule,
       ],

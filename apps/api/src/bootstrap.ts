@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { json } from 'express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
@@ -38,6 +39,9 @@ export async function startServer(config: AppConfig, options: { listen?: boolean
     );
     // Structured JSON logs (pino) from here on, one request id per request.
     app.useLogger(app.get(PinoLogger));
+    // Prompts can be large: the gateway's paths take up to CCX_GATEWAY_MAX_BODY_BYTES, the rest 1 MB.
+    // (The first JSON parser to read a body wins, so the gateway's come first.)
+    for (const path of ['/v1/chat/completions', '/v1/embeddings']) app.use(path, json({ limit: config.gateway.maxBodyBytes }));
     app.useBodyParser('json', { limit: '1mb' });
     let port: number | null = null;
     if (options.listen !== false) {

@@ -1,5 +1,8 @@
 import { ConfigError, loadConfig } from './app-config.js';
 
+/** A gateway key: production refuses to start without one. */
+const KEY = 'ab'.repeat(32);
+
 describe('loadConfig', () => {
   it('has working defaults', () => {
     const config = loadConfig({}, '/srv/ccx');
@@ -44,8 +47,8 @@ describe('loadConfig', () => {
   it.each([
     [{}, true],
     [{ NODE_ENV: 'test' }, true],
-    [{ NODE_ENV: 'production' }, false],
-    [{ NODE_ENV: 'production', CCX_GRAPHQL_INTROSPECTION: 'true' }, true],
+    [{ NODE_ENV: 'production', CCX_GATEWAY_SECRET_KEY: KEY }, false],
+    [{ NODE_ENV: 'production', CCX_GATEWAY_SECRET_KEY: KEY, CCX_GRAPHQL_INTROSPECTION: 'true' }, true],
     [{ NODE_ENV: 'development', CCX_GRAPHQL_INTROSPECTION: 'false' }, false],
   ])('introspection with %p: %s', (env, expected) => {
     expect(loadConfig(env).graphqlIntrospection).toBe(expected);
@@ -53,7 +56,7 @@ describe('loadConfig', () => {
 
   it.each([
     [{}, 'info'],
-    [{ NODE_ENV: 'production' }, 'info'],
+    [{ NODE_ENV: 'production', CCX_GATEWAY_SECRET_KEY: KEY }, 'info'],
     [{ NODE_ENV: 'test' }, 'error'],
     [{ NODE_ENV: 'test', LOG_LEVEL: 'debug' }, 'debug'],
     [{ LOG_LEVEL: 'silent' }, 'silent'],
@@ -101,7 +104,11 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
     [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL'],
-    [{ NODE_ENV: 'production', CCX_TEST_CLOCK: 'true' }, 'CCX_TEST_CLOCK'],
+    [{ NODE_ENV: 'production', CCX_GATEWAY_SECRET_KEY: KEY, CCX_TEST_CLOCK: 'true' }, 'CCX_TEST_CLOCK'],
+    [{ NODE_ENV: 'production' }, 'CCX_GATEWAY_SECRET_KEY'],
+    [{ CCX_GATEWAY_SECRET_KEY: 'not-hex' }, 'CCX_GATEWAY_SECRET_KEY'],
+    [{ CCX_GATEWAY_FIRST_BYTE_TIMEOUT_MS: '0' }, 'CCX_GATEWAY_FIRST_BYTE_TIMEOUT_MS'],
+    [{ CCX_GATEWAY_BREAKER_OPEN_MS: 'soon' }, 'CCX_GATEWAY_BREAKER_OPEN_MS'],
     [{ CCX_PG_PORT: '5432' }, 'CCX_PG_PORT'],
     [{ CCX_WEBHOOK_INTERVAL_MS: '-1' }, 'CCX_WEBHOOK_INTERVAL_MS'],
     [{ CCX_WEBHOOK_INTERVAL_MS: '1.5' }, 'CCX_WEBHOOK_INTERVAL_MS'],

@@ -42,6 +42,24 @@ export interface AppConfig {
    */
   rateLimit: { perKey: RateLimit; perIp: RateLimit };
   rules: BusinessRules;
+  gateway: GatewayConfig;
+}
+
+/** The inference gateway (SPEC §12). */
+export interface GatewayConfig {
+  /**
+   * AES-256-GCM key for providers' upstream API keys (32 bytes). Required in production; in
+   * development and test a key file is created in the data folder when it is not set.
+   */
+  secretKey: Buffer | null;
+  /** No response headers from a provider within this: try the next one. */
+  firstByteTimeoutMs: number;
+  /** No body bytes for this long once a provider answered: the attempt failed. */
+  stallTimeoutMs: number;
+  /** How long an opened circuit stays open before one probe decides. */
+  breakerOpenMs: number;
+  /** Largest request body the gateway accepts, in bytes (larger: 413). */
+  maxBodyBytes: number;
 }
 
 export interface RateLimit {
@@ -162,7 +180,24 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     perIp: rateLimitOf(env, 'CCX_RATE_LIMIT_PER_IP', 1200, 300),
   };
 
+  const gatewayKeyRaw = env.CCX_GATEWAY_SECRET_KEY || null;
+  let secretKey: Buffer | null = null;
+  if (gatewayKeyRaw !== null) {
+    secretKey = /^[0-9a-fA-F]{64}$/.test(gatewayKeyRaw) ? Buffer.from(gatewayKeyRaw, 'hex') : null;
+    if (!secretKey) throw new ConfigError('CCX_GATEWAY_SECRET_KEY', 'must be 64 hexadecimal characters (32 bytes), e.g. from `openssl rand -hex 32`');
+  } else if (nodeEnv === 'production') {
+    throw new ConfigError('CCX_GATEWAY_SECRET_KEY', 'must be set in production (it encrypts providers\' upstream API keys)');
+  }
+  const gateway: GatewayConfig = {
+    secretKey,
+    firstByteTimeoutMs: integer(env, 'CCX_GATEWAY_FIRST_BYTE_TIMEOUT_MS', 30_000, 1, 600_000),
+    stallTimeoutMs: integer(env, 'CCX_GATEWAY_STALL_TIMEOUT_MS', 60_000, 1, 3_600_000),
+    breakerOpenMs: integer(env, 'CCX_GATEWAY_BREAKER_OPEN_MS', 30_000, 1, 3_600_000),
+    maxBodyBytes: integer(env, 'CCX_GATEWAY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+  };
+
   return {
+    gateway,
     rules,
     nodeEnv,
     logLevel,

@@ -1,6 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { DomainError, ErrorCode } from '@ccx/core';
+import { fromDomainError, GatewayError } from '../gateway/gateway-error.js';
 import { publicMessage } from '../common/refusals.js';
 import { isDatabaseUnavailable, isUnstorableInput, SERVICE_UNAVAILABLE_MESSAGE, UNSTORABLE_INPUT_MESSAGE } from '../graphql/format-error.js';
 
@@ -25,9 +26,25 @@ export class RestExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): unknown {
     if (host.getType<string>() !== 'http') return exception;
     const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<Request>();
+    if (isGatewayPath(req.path)) {
+      // The OpenAI-compatible endpoints answer in OpenAI's error shape (SPEC §12).
+      const e = exception instanceof GatewayError ? exception : this.asGatewayError(exception);
+      for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+      res.status(e.status).json(e.body());
+      return undefined;
+    }
     const [status, code, message] = this.describe(exception);
     res.status(status).json({ error: { code, message } });
     return undefined;
+  }
+
+  private asGatewayError(exception: unknown): GatewayError {
+    const [status, code, message] = this.describe(exception);
+    if (status === 413) return new GatewayError(413, 'invalid_request_error', 'request_too_large', message);
+    if (status >= 500 && code !== ErrorCode.SERVICE_UNAVAILABLE) return new GatewayError(status, 'api_error', 'internal_error', message);
+    if (status === 404 && !(exception instanceof DomainError)) return new GatewayError(404, 'invalid_request_error', 'not_found', message);
+    return fromDomainError(new DomainError(code as ErrorCode, message));
   }
 
   private describe(exception: unknown): [number, string, string] {
@@ -53,4 +70,10 @@ export class RestExceptionFilter implements ExceptionFilter {
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     return [500, ErrorCode.INTERNAL, 'Internal server error'];
   }
+}
+
+/** The OpenAI-compatible paths, whose errors follow OpenAI's shape. */
+export function isGatewayPath(path: string): boolean {
+  const p = path.toLowerCase();
+  return p.startsWith('/v1/chat/') || p === '/v1/embeddings' || p === '/v1/models';
 }

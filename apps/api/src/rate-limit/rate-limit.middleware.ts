@@ -9,6 +9,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { isDatabaseUnavailable, SERVICE_UNAVAILABLE_MESSAGE } from '../graphql/format-error.js';
 import { TokenBuckets } from './token-buckets.js';
+import { isGatewayPath } from '../http/rest-exception.filter.js';
 
 type LimitedRequest = Request & RequestWithPrincipal;
 
@@ -108,7 +109,11 @@ function unavailable(res: Response, path: string): void {
 function answer(res: Response, path: string, status: number, code: string, message: string, retryAfterSeconds: number): void {
   res.setHeader('Retry-After', String(retryAfterSeconds));
   res.status(status);
-  if (path.startsWith('/v1/')) {
+  if (isGatewayPath(path)) {
+    // The OpenAI-compatible paths answer in OpenAI's shape (SPEC §12).
+    const openAi = status === 429 ? 'rate_limit_exceeded' : 'service_unavailable';
+    res.json({ error: { message, type: status === 429 ? openAi : 'api_error', param: null, code: openAi } });
+  } else if (path.startsWith('/v1/')) {
     res.json({ error: { code, message } });
   } else {
     res.json({ errors: [{ message, extensions: { code } }] });

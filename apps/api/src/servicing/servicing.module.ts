@@ -5,6 +5,7 @@ import { ReservationsModule } from '../reservations/reservations.module.js';
 import { ServicingService } from './servicing.service.js';
 import { FreezeModule } from '../freeze/freeze.module.js';
 import { UsageModule } from '../usage/usage.module.js';
+import { GatewayModule } from '../gateway/gateway.module.js';
 
-@Module({ imports: [CreditsModule, ListingsModule, ReservationsModule, FreezeModule, UsageModule], providers: [ServicingService], exports: [ServicingService] })
+@Module({ imports: [CreditsModule, ListingsModule, ReservationsModule, FreezeModule, UsageModule, GatewayModule], providers: [ServicingService], exports: [ServicingService] })
 export class ServicingModule {}

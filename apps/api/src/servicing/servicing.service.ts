@@ -9,6 +9,7 @@ import { ListingsService } from '../listings/listings.service.js';
 import { ReservationsService } from '../reservations/reservations.service.js';
 import { FreezeService } from '../freeze/freeze.service.js';
 import { UsageHoldsService } from '../usage/usage-holds.service.js';
+import { GatewayServicingService } from '../gateway/gateway-servicing.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 
 export interface ServicingReport {
@@ -46,6 +47,7 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     private readonly freeze: FreezeService,
     private readonly usageHolds: UsageHoldsService,
     private readonly metrics: MetricsService,
+    private readonly gateway: GatewayServicingService,
   ) {}
 
   onModuleInit(): void {
@@ -103,6 +105,8 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     // Usage holds first (they release their ledger legs), then any other ledger hold due.
     const holdsExpired =
       (await this.usageHolds.expireDue(now)) + (await withTransaction(this.dataSource, (m) => this.ledger.expireHolds(m, now))).length;
+    // Gateway: over-allocation earnings paid in whole cents, abandoned requests closed.
+    await this.gateway.run(now, this.config.rules.usage.holdMinutes);
     return { at: now, ran: true, listingsExpired, deliveries, facilitiesMoved, blocksExpired, holdsExpired };
   }
 }
