@@ -5,10 +5,13 @@
  */
 import { startTestApp, type TestApp } from './support/app.js';
 import {
+  D,
   advanceClock,
   allListings,
   createListing,
   deposit,
+  expectedStandardUnit,
+  expectedTermDiscount,
   integrity,
   listingById,
   marketState,
@@ -16,6 +19,8 @@ import {
   purchase,
   quote,
   register,
+  round6,
+  walletOf,
   type Org,
 } from './support/market.js';
 import { accept, offerOk } from './support/facilities.js';
@@ -132,5 +137,57 @@ describe('past availableUntil a listing is EXPIRED, sold out or not (SPEC §4)',
 
     const res = await t.gql(`mutation($id: ID!) { withdrawListing(id: $id) { status } }`, { id: listing.id }, seller.key);
     expect(res.code).toBe('INVALID_STATE');
+  });
+});
+
+describe("reservations: each month's credits come from listings whose window covers its delivery (SPEC §6)", () => {
+  const app = appPerBlock();
+
+  it('a month no listing covers refuses the reservation with INSUFFICIENT_CAPACITY, changing nothing', async () => {
+    const t = app();
+    const seller = await register(t, 'SELLER');
+    const buyer = await register(t, 'BUYER');
+    await deposit(t, buyer, '10000.00');
+    // 1,000 credits, enough for 50 a month for a year, but the window closes in three weeks:
+    // Feb 5 (month 2) is outside it.
+    await createListing(t, seller, { gpuHours: '1000', wholesalePricePerGpuHour: '1.50', availableUntil: '2026-01-26T00:00:00Z' });
+    const before = await marketState(t);
+    const res = await t.gql(RESERVE, { input: { creditsPerMonth: '50', termMonths: 12, idempotencyKey: 'a-year' } }, buyer.key);
+    expect(res.code).toBe('INSUFFICIENT_CAPACITY');
+    expect((await quote(t, { type: 'RESERVED', credits: '600', termMonths: 12 })).code).toBe('INSUFFICIENT_CAPACITY');
+    expect(await marketState(t)).toEqual(before);
+    // One month is delivered now, inside the window: that is fine.
+    const one = await t.gql(RESERVE, { input: { creditsPerMonth: '100', termMonths: 1, idempotencyKey: 'a-month' } }, buyer.key);
+    expect(one.errors).toBeUndefined();
+  });
+
+  it('months are filled from the listings open at their delivery, cheapest first, and each seller is paid only for its months', async () => {
+    const t = app();
+    const shortSeller = await register(t, 'SELLER');
+    const laterSeller = await register(t, 'SELLER');
+    const buyer = await register(t, 'BUYER');
+    await deposit(t, buyer, '10000.00');
+    // The earlier test's listing (1.50, closes Jan 26) still has 900 credits. Cheaper ones:
+    const short = await createListing(t, shortSeller, { gpuHours: '1000', wholesalePricePerGpuHour: '1.20', availableUntil: '2026-01-26T00:00:00Z' });
+    const later = await createListing(t, laterSeller, { gpuHours: '1000', wholesalePricePerGpuHour: '1.00', availableFrom: '2026-02-01T00:00:00Z' });
+    // Jan 5 only `short` (1.20, the cheapest open then) covers; Feb 5 and Mar 5 only `later` does.
+    const unit = round6(expectedStandardUnit([['100', '1.20'], ['200', '1.00']], '0').times(D(1).minus(expectedTermDiscount(3))));
+    const q = await quote(t, { type: 'RESERVED', credits: '300', termMonths: 3 });
+    expect(q.errors).toBeUndefined();
+    expect(q.data.quote.unitPrice).toBe(unit.toFixed(6));
+    const res = await t.gql(RESERVE, { input: { creditsPerMonth: '100', termMonths: 3, idempotencyKey: 'three' } }, buyer.key);
+    expect(res.errors).toBeUndefined();
+    expect((await t.gql(`{ reservations { id unitPrice } }`, {}, buyer.key)).data.reservations[0].unitPrice).toBe(unit.toFixed(6));
+    expect((await listingById(t, short.id)).allocatedCredits).toBe('100.000000');
+    expect((await listingById(t, later.id)).allocatedCredits).toBe('200.000000');
+    expect(await walletOf(t, shortSeller)).toBe('120.00');
+    expect(await walletOf(t, laterSeller)).toBe('0.00');
+
+    await advanceClock(t, '2026-03-05T12:00:00.000Z');
+    expect((await t.gql(`{ reservations { id status monthsDelivered } }`, {}, buyer.key)).data.reservations.find((r: any) => r.id === res.data.reserveCredits.id))
+      .toMatchObject({ status: 'COMPLETED', monthsDelivered: 3 });
+    // The short listing's seller was paid for the one month its window covered, never after it.
+    expect(await walletOf(t, shortSeller)).toBe('120.00');
+    expect(await walletOf(t, laterSeller)).toBe('200.00');
   });
 });

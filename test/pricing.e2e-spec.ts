@@ -366,9 +366,9 @@ describe('reserved quotes', () => {
     t = await startTestApp();
     const seller = await register(t, 'SELLER');
     // A cheap small listing and a large dearer one, so the standard unit price depends on the
-    // size of the commitment.
-    await createListing(t, seller, { gpuType: 'A100', gpuHours: '1000', wholesalePricePerGpuHour: '0.70' });
-    await createListing(t, seller, { gpuType: 'H100', gpuHours: '100000', wholesalePricePerGpuHour: '1.50' });
+    // size of the commitment. Both windows cover every month of a 36-month term (SPEC §6).
+    await createListing(t, seller, { gpuType: 'A100', gpuHours: '1000', wholesalePricePerGpuHour: '0.70', availableUntil: '2029-12-31T00:00:00Z' });
+    await createListing(t, seller, { gpuType: 'H100', gpuHours: '100000', wholesalePricePerGpuHour: '1.50', availableUntil: '2029-12-31T00:00:00Z' });
   });
   afterAll(async () => {
     await t.close();

@@ -612,35 +612,39 @@ describe('cancelling a PAST_DUE reservation, and capacity whose listing has clos
     expect(await reservationOf(t, buyer, r.id)).toMatchObject({ status: 'CANCELLED', monthsDelivered: 1 });
   });
 
-  it('deliveries continue after the listing window closes; cancelling then takes the undelivered capacity off the market', async () => {
+  it('a month left unpaid until its listing window closed: cancelling then takes the undelivered capacity off the market', async () => {
     const t = app();
     const seller = await register(t, 'SELLER');
     // Cheaper than the first test's listing, so the reservation takes all of it. The clock is at
-    // Mar 5 (after the test above); the window closes on Apr 1.
-    const listing = await createListing(t, seller, { gpuHours: '400', wholesalePricePerGpuHour: '1.20', availableUntil: '2026-04-01T00:00:00Z' });
+    // Mar 5 (after the test above); the window covers the Mar 5 and Apr 5 deliveries and closes
+    // on Apr 10 (SPEC §6: each month from a listing open at its delivery).
+    const listing = await createListing(t, seller, { gpuHours: '200', wholesalePricePerGpuHour: '1.20', availableUntil: '2026-04-10T00:00:00Z' });
     const buyer = await register(t, 'BUYER');
-    await deposit(t, buyer, '10000.00');
-    const r = await reserveOk(t, buyer, '100', 4); // the whole listing
+    const unit = round6(expectedStandardUnit([['200', '1.20']], '0').times(D(1).minus(expectedTermDiscount(2))));
+    await deposit(t, buyer, round2(D('100').times(unit)).toFixed(2)); // the first month only
+    const r = await reserveOk(t, buyer, '100', 2); // the whole listing
+    expect(r.unitPrice).toBe(unit.toFixed(6));
     expect((await listingById(t, listing.id)).status).toBe('SOLD_OUT');
     expect(r.createdAt).toBe('2026-03-05T12:00:00.000Z');
-    await advanceClock(t, '2026-04-05T12:00:00.000Z'); // the window closed on Apr 1
-    expect(await reservationOf(t, buyer, r.id)).toMatchObject({ status: 'ACTIVE', monthsDelivered: 2 });
+    await advanceClock(t, '2026-04-12T12:00:00.000Z'); // Apr 5 unpaid; the window closed on Apr 10
+    expect(await reservationOf(t, buyer, r.id)).toMatchObject({ status: 'PAST_DUE', monthsDelivered: 1 });
+    await deposit(t, buyer, round2(D('0.25').times('100').times(unit)).toFixed(2)); // the fee
     const withdrawnBefore = await ledgerBalance(t, 'platform:withdrawn:CREDIT');
 
     const res = await t.gql(CANCEL, { id: r.id }, buyer.key);
     expect(res.errors).toBeUndefined();
-    // The listing cannot take the 200 undelivered credits back onto the market.
+    // The listing cannot take the 100 undelivered credits back onto the market.
     const view = await listingById(t, listing.id);
     expect(view.status).toBe('EXPIRED');
     expect(view.availableCredits).toBe('0.000000');
     // At once, not at the next servicing run: nothing of it is left where a purchase could take it.
     expect((await ledgerBalance(t, `listing:${listing.id}:CREDIT`)).toFixed(6)).toBe('0.000000');
-    expect((await ledgerBalance(t, 'platform:withdrawn:CREDIT')).minus(withdrawnBefore).toFixed(6)).toBe('200.000000');
+    expect((await ledgerBalance(t, 'platform:withdrawn:CREDIT')).minus(withdrawnBefore).toFixed(6)).toBe('100.000000');
     expect((await ledgerBalance(t, `reservation:${r.id}:CREDIT`)).toFixed(6)).toBe('0.000000');
     const state = await marketState(t);
-    await advanceClock(t, '2026-04-05T12:00:00.000Z');
+    await advanceClock(t, '2026-04-12T12:00:00.000Z');
     expect(await marketState(t)).toEqual(state);
-    expect(await listingById(t, listing.id)).toMatchObject({ status: 'EXPIRED', allocatedCredits: '200.000000', availableCredits: '0.000000' });
+    expect(await listingById(t, listing.id)).toMatchObject({ status: 'EXPIRED', allocatedCredits: '100.000000', availableCredits: '0.000000' });
     expect((await ledgerBalance(t, `reservation:${r.id}:CREDIT`)).toFixed(6)).toBe('0.000000');
   });
 });
@@ -656,7 +660,8 @@ describe('idempotency, discount bands, bad input and visibility', () => {
     const t = app();
     seller = await register(t, 'SELLER');
     // A large market: utilization stays far below 0.5, so the standard unit is 1.800000 throughout.
-    listingId = (await createListing(t, seller, { gpuHours: '1000000', wholesalePricePerGpuHour: '1.50' })).id;
+    // Its window covers every month of a 36-month term (SPEC §6).
+    listingId = (await createListing(t, seller, { gpuHours: '1000000', wholesalePricePerGpuHour: '1.50', availableUntil: '2029-12-31T00:00:00Z' })).id;
     a = await register(t, 'BUYER');
     b = await register(t, 'BUYER');
     await deposit(t, a, '10000.00');

@@ -32,6 +32,10 @@ export class AllocationEntity {
   @Column('numeric', { name: 'wholesale_cost_per_credit', transformer: numericTransformer })
   wholesaleCostPerCredit: Decimal;
 
+  /** The reservation month (0-based) this capacity is delivered in (SPEC §6); null otherwise. */
+  @Column('integer', { nullable: true })
+  month: number | null;
+
   @Column('timestamptz', { name: 'created_at' })
   createdAt: Date;
 }

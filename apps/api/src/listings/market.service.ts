@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { cheapestFill, utilization, type Fill } from '../pricing/domain/pricing.js';
+import { cheapestFill, monthlyFill, utilization, type Fill } from '../pricing/domain/pricing.js';
 import { AllocationEntity, type AllocationPurpose } from './allocation.entity.js';
 import { ListingEntity } from './listing.entity.js';
 
@@ -84,6 +84,50 @@ export class MarketService {
   }
 
   /**
+   * A reservation's fill (SPEC §6): month k's credits from the listings whose window covers
+   * `deliveries[k]`, cheapest first; null when some month cannot be covered. Listings that open
+   * later are candidates for the later months only.
+   */
+  async reservationFill(
+    manager: EntityManager,
+    creditsPerMonth: Decimal,
+    deliveries: Date[],
+    now: Date,
+  ): Promise<{ fill: Fill; listings: Map<string, ListingEntity> } | null> {
+    const last = deliveries[deliveries.length - 1];
+    const candidates = await manager
+      .getRepository(ListingEntity)
+      .createQueryBuilder('l')
+      .where(`l.status = 'OPEN' AND l.available_until > :now AND l.available_from <= :last`, { now, last })
+      .andWhere('l.total_credits - l.allocated_credits - l.withdrawn_credits > 0')
+      .orderBy('l.wholesale_cost_per_credit', 'ASC')
+      .addOrderBy('l.created_at', 'ASC')
+      .addOrderBy('l.seq', 'ASC')
+      .getMany();
+    const fill = monthlyFill(
+      candidates.map((l) => ({
+        listingId: l.id,
+        available: l.totalCredits.minus(l.allocatedCredits).minus(l.withdrawnCredits),
+        costPerCredit: l.wholesaleCostPerCredit,
+        availableFrom: l.availableFrom,
+        availableUntil: l.availableUntil,
+      })),
+      creditsPerMonth,
+      deliveries,
+    );
+    return fill ? { fill, listings: new Map(candidates.map((l) => [l.id, l])) } : null;
+  }
+
+  /** INSUFFICIENT_CAPACITY for a reservation some month of which no open window can cover. */
+  insufficientForReservation(creditsPerMonth: Decimal, deliveries: Date[]): DomainError {
+    return new DomainError(
+      ErrorCode.INSUFFICIENT_CAPACITY,
+      `the market cannot supply ${creditsPerMonth.toFixed()} credits in each of ${deliveries.length} months from listings open at each month's delivery ` +
+        `(${deliveries[0].toISOString()} to ${deliveries[deliveries.length - 1].toISOString()})`,
+    );
+  }
+
+  /**
    * Records a fill as allocated to `purpose` (the caller holds the market lock and posts the
    * ledger movement of the credits out of the listings' accounts in the same transaction).
    */
@@ -110,6 +154,7 @@ export class MarketService {
         delivered: new Decimal(0),
         released: new Decimal(0),
         wholesaleCostPerCredit: part.costPerCredit,
+        month: part.month ?? null,
         createdAt: now,
       });
       await manager.insert(AllocationEntity, allocation);

@@ -4,7 +4,7 @@ import { BadInputError, Decimal, formatAmount, roundUsd } from '@ccx/core';
 import { ClockService } from '../clock/clock.service.js';
 import { CREDIT_SCALE, creditsInput, intInput } from '../common/amounts.js';
 import { MarketService } from '../listings/market.service.js';
-import { reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice, wholesaleUnitPrice } from './domain/pricing.js';
+import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice, wholesaleUnitPrice } from './domain/pricing.js';
 import type { MarketStatsModel, QuoteModel } from './models/pricing.models.js';
 import { CreditType } from '../credits/models/credit-block.model.js';
 
@@ -45,8 +45,17 @@ export class PricingService {
     const now = this.clock.now();
     const manager = this.dataSource.manager;
     const snapshot = await this.market.snapshot(manager, now);
-    const found = await this.market.fill(manager, credits, now);
-    if (!found) throw await this.market.insufficient(manager, credits, now);
+    let found: Awaited<ReturnType<MarketService['fill']>>;
+    if (termMonths !== null) {
+      // Priced on the fill reserveCredits would make: each month from the listings open at its delivery.
+      const deliveries = monthlyDeliveries(now, termMonths);
+      const perMonth = credits.div(termMonths);
+      found = await this.market.reservationFill(manager, perMonth, deliveries, now);
+      if (!found) throw this.market.insufficientForReservation(perMonth, deliveries);
+    } else {
+      found = await this.market.fill(manager, credits, now);
+      if (!found) throw await this.market.insufficient(manager, credits, now);
+    }
     let unitPrice: Decimal;
     let discountRate = new Decimal(0);
     if (input.type === CreditType.FINANCED) {

@@ -15,7 +15,7 @@ import { AllocationEntity } from '../listings/allocation.entity.js';
 import { ListingEntity } from '../listings/listing.entity.js';
 import { MarketService } from '../listings/market.service.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
-import { reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice } from '../pricing/domain/pricing.js';
+import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice } from '../pricing/domain/pricing.js';
 import { SellerWallets } from '../purchases/seller-wallets.js';
 import { earlyTerminationFee } from './domain/early-termination-fee.js';
 import { ReservationEntity } from './reservation.entity.js';
@@ -66,8 +66,11 @@ export class ReservationsService {
       }
       const now = this.clock.now();
       const snapshot = await this.market.snapshot(manager, now);
-      const found = await this.market.fill(manager, commitment, now);
-      if (!found) throw await this.market.insufficient(manager, commitment, now);
+      // Each month from the listings open at its delivery (SPEC §6): a listing never sells
+      // capacity outside its window, so a reservation cannot outlive the listings it draws on.
+      const deliveries = monthlyDeliveries(now, termMonths);
+      const found = await this.market.reservationFill(manager, creditsPerMonth, deliveries, now);
+      if (!found) throw this.market.insufficientForReservation(creditsPerMonth, deliveries);
       const discountRate = termDiscount(termMonths, rules.pricing);
       const unitPrice = reservedUnitPrice(standardUnitPrice(found.fill, snapshot.utilization, now, rules.pricing), discountRate);
       if (!totalPrice(creditsPerMonth, unitPrice).gt(0)) {
@@ -102,7 +105,7 @@ export class ReservationsService {
         metadata: { reservationId: id, buyerId: cmd.buyerId },
         effectiveAt: now,
         postings: [
-          ...parts.map((p) => ({ accountId: p.listing.ledgerAccountId, direction: 'DEBIT' as const, amount: p.credits })),
+          ...perListing(parts).map(([accountId, amount]) => ({ accountId, direction: 'DEBIT' as const, amount })),
           { accountId: account.id, direction: 'CREDIT', amount: commitment },
         ],
       });
@@ -214,7 +217,7 @@ export class ReservationsService {
     const month = r.monthsDelivered;
     const charge = totalPrice(r.creditsPerMonth, r.unitPrice);
     const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: r.buyerId });
-    const parts = await this.takeUndelivered(manager, r.id, r.creditsPerMonth);
+    const parts = await this.takeUndelivered(manager, r.id, month, r.creditsPerMonth);
     const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.sellerId));
     const block = await this.credits.createBlock(manager, {
       organizationId: r.buyerId,
@@ -247,12 +250,18 @@ export class ReservationsService {
     await manager.update(ReservationEntity, { id: r.id }, { monthsDelivered: r.monthsDelivered, status: r.status, nextDeliveryAt: r.nextDeliveryAt });
   }
 
-  /** The next `credits` of a reservation's allocations, cheapest first (ties: allocation order). */
-  private async takeUndelivered(manager: EntityManager, reservationId: string, credits: Decimal) {
-    const allocations = await manager.find(AllocationEntity, {
-      where: { purpose: 'RESERVATION', purposeId: reservationId },
-      order: { wholesaleCostPerCredit: 'ASC', id: 'ASC' },
-    });
+  /**
+   * Month `month`'s `credits` of a reservation's allocations (those allocated for that month from
+   * listings open at its delivery), cheapest first (ties: allocation order). Allocations made
+   * before months were recorded have none and are taken cheapest first, as they always were.
+   */
+  private async takeUndelivered(manager: EntityManager, reservationId: string, month: number, credits: Decimal) {
+    const allocations = (
+      await manager.find(AllocationEntity, {
+        where: { purpose: 'RESERVATION', purposeId: reservationId },
+        order: { wholesaleCostPerCredit: 'ASC', id: 'ASC' },
+      })
+    ).filter((a) => a.month === null || a.month === month);
     const listings = await this.listingsOf(manager, allocations);
     const parts: { allocationId: string; credits: Decimal; cost: Decimal; sellerId: string }[] = [];
     let remaining = credits;
@@ -311,4 +320,11 @@ export class ReservationsService {
     const listings = await manager.getRepository(ListingEntity).createQueryBuilder('l').where('l.id IN (:...ids)', { ids }).getMany();
     return new Map(listings.map((l) => [l.id, l]));
   }
+}
+
+/** Credits taken from each listing's account (a listing may back several months). */
+function perListing(parts: { listing: ListingEntity; credits: Decimal }[]): [string, Decimal][] {
+  const sums = new Map<string, Decimal>();
+  for (const p of parts) sums.set(p.listing.ledgerAccountId, (sums.get(p.listing.ledgerAccountId) ?? new Decimal(0)).plus(p.credits));
+  return [...sums];
 }

@@ -1,4 +1,5 @@
 import { Decimal, roundUnitPrice, roundUsd } from '@ccx/core';
+import { addMonthsClamped } from '@ccx/finance';
 import type { BusinessRules } from '../../config/business-rules.js';
 
 /** Open capacity of one listing, as the fill sees it. */
@@ -12,6 +13,14 @@ export interface FillPart {
   listingId: string;
   credits: Decimal;
   costPerCredit: Decimal;
+  /** The reservation month (0-based) this part backs; absent for purchases and facilities. */
+  month?: number;
+}
+
+/** Open capacity of one listing with its window `[availableFrom, availableUntil)`. */
+export interface WindowedCapacity extends Capacity {
+  availableFrom: Date;
+  availableUntil: Date;
 }
 
 export interface Fill {
@@ -38,6 +47,37 @@ export function cheapestFill(capacity: Capacity[], credits: Decimal): Fill | nul
     remaining = remaining.minus(take);
   }
   return remaining.isZero() ? { parts, credits, wholesaleCost } : null;
+}
+
+/** A reservation's delivery instants (SPEC §6): now, then each monthly anniversary (clamped). */
+export function monthlyDeliveries(anchor: Date, termMonths: number): Date[] {
+  return Array.from({ length: termMonths }, (_, k) => addMonthsClamped(anchor, k));
+}
+
+/**
+ * A reservation's fill (SPEC §6): month k's `creditsPerMonth` come from the listings whose window
+ * covers its delivery instant `deliveries[k]` (`availableFrom` ≤ delivery < `availableUntil`),
+ * cheapest first as ordered in `capacity`. Months are filled in delivery order, each taking what
+ * is left after the earlier ones. Null when some month cannot be covered. The parts carry their
+ * month; `credits` and `wholesaleCost` are the whole commitment's.
+ */
+export function monthlyFill(capacity: WindowedCapacity[], creditsPerMonth: Decimal, deliveries: Date[]): Fill | null {
+  const left = new Map(capacity.map((c) => [c.listingId, c.available]));
+  const parts: FillPart[] = [];
+  let wholesaleCost = new Decimal(0);
+  for (const [month, at] of deliveries.entries()) {
+    const covering = capacity
+      .filter((c) => c.availableFrom.getTime() <= at.getTime() && at.getTime() < c.availableUntil.getTime())
+      .map((c) => ({ ...c, available: left.get(c.listingId)! }));
+    const fill = cheapestFill(covering, creditsPerMonth);
+    if (!fill) return null;
+    for (const part of fill.parts) {
+      left.set(part.listingId, left.get(part.listingId)!.minus(part.credits));
+      parts.push({ ...part, month });
+    }
+    wholesaleCost = wholesaleCost.plus(fill.wholesaleCost);
+  }
+  return { parts, credits: creditsPerMonth.times(deliveries.length), wholesaleCost };
 }
 
 /**
