@@ -5,26 +5,37 @@
  *   1. a GPU provider registers, is approved by the operator and lists H100 capacity;
  *   2. a startup registers, is funded, quotes and buys standard credits, reserves 3 months;
  *   3. the platform's gateway meters its usage (a model rate card, POST /v1/usage);
- *   4. a lender is approved, funded, and offers a credit facility the startup accepts
+ *   4. it spends credits through the inference gateway (SPEC §12): two providers attach
+ *      OpenAI-compatible endpoints (fake providers on 127.0.0.1, scripts/lib/fake-provider.ts),
+ *      the startup calls CCX with the official `openai` SDK, only its base URL and key changed
+ *      (a JSON answer with its receipt headers, a stream with the usage chunk); the cheaper
+ *      provider goes down: failover, then its circuit opens; a second startup runs its few
+ *      credits down to a 402 and retries with the affordable max_tokens; each listing's servedCredits;
+ *   5. a lender is approved, funded, and offers a credit facility the startup accepts
  *      (disclosed APR, schedule, and the financing multiplier);
- *   5. the startup misses its payments: delinquent, then defaulted (the test clock moves);
- *   6. the financed credits freeze (status, frozen balance, the freeze event, alerts);
- *   7. the lender recovers (proceeds, charge-off);
- *   8. the ledger still balances.
+ *   6. the startup misses its payments: delinquent, then defaulted (the test clock moves);
+ *   7. the financed credits freeze (status, frozen balance, the freeze event, alerts);
+ *   8. the lender recovers (proceeds, charge-off);
+ *   9. the ledger still balances.
  *
  * By default the demo starts its own server: the built API (`npm run build` first; `npm run
  * demo` does it) as a child process on a fresh embedded PostgreSQL in a temp folder, with
- * CCX_TEST_CLOCK=true and the clock at 2026-01-05T12:00:00Z, and removes both at the end.
- * With CCX_DEMO_URL (e.g. http://localhost:3000) and CCX_DEMO_OPERATOR_KEY it runs against
- * that server instead: every name is new, dates follow the server's clock, and the chapters
- * that need the test clock (5–7) are skipped when the server has none. Note that on such a
- * server the demo moves the shared test clock forward by about two months.
+ * CCX_TEST_CLOCK=true and the clock at 2026-01-05T12:00:00Z, CCX_ALLOW_PRIVATE_URLS=true (the
+ * fake providers are on this machine) and a new CCX_GATEWAY_SECRET_KEY, and removes both at the
+ * end. With CCX_DEMO_URL (e.g. http://localhost:3000) and CCX_DEMO_OPERATOR_KEY it runs against
+ * that server instead: every name is new, dates follow the server's clock, the chapters that
+ * need the test clock (6–8) are skipped when the server has none, and the gateway chapter (4)
+ * is skipped when the server refuses a provider URL on 127.0.0.1 (it needs
+ * CCX_ALLOW_PRIVATE_URLS=true and to run on the demo's machine). Note that on such a server the
+ * demo moves the shared test clock forward by about two months.
  *
  * The story goes to stdout; progress to stderr. DEMO_SERVER_LOG=1 copies the server's log.
  */
 import { randomBytes } from 'node:crypto';
 import { Decimal } from '@ccx/core';
-import { Api, GraphQLRequestError, cleanup, handleSignals, startLocalServer } from './lib/local-server.js';
+import OpenAI, { APIError } from 'openai';
+import { Api, GraphQLRequestError, cleanup, handleSignals, onCleanup, startLocalServer } from './lib/local-server.js';
+import { startFakeProvider } from './lib/fake-provider.js';
 
 const CLOCK_START = '2026-01-05T12:00:00.000Z';
 const RUN = randomBytes(3).toString('hex');
@@ -305,6 +316,9 @@ async function story(mode: string): Promise<void> {
   );
 
   // 4 ------------------------------------------------------------------------------------------
+  await gatewayChapter({ seller, listing, startup, model, from, until });
+
+  // 5 ------------------------------------------------------------------------------------------
   chapter('A lender finances the startup');
   const lender = await register(`Northwind Capital ${RUN}`, 'LENDER');
   say(`${lender.name} signs up as a capital partner (${lender.status}); the operator approves it: ${await approve(lender)}.`);
@@ -352,7 +366,7 @@ async function story(mode: string): Promise<void> {
     ['provider wallet', `${await wallet(seller)}  (paid at wholesale for everything delivered)`],
   ]);
 
-  // 5 ------------------------------------------------------------------------------------------
+  // 6 ------------------------------------------------------------------------------------------
   chapter('The startup misses its payments');
   const due1 = accepted.schedule[0].dueDate as string;
   const delinquentAt = new Date(new Date(due1).getTime() + (accepted.graceDays + 1) * DAY).toISOString();
@@ -386,7 +400,7 @@ async function story(mode: string): Promise<void> {
     ['installments', f.schedule.slice(0, 3).map((i: any) => `#${i.number} ${i.status}`).join(', ') + ', …'],
   ]);
 
-  // 6 ------------------------------------------------------------------------------------------
+  // 7 ------------------------------------------------------------------------------------------
   chapter('The financed credits freeze');
   say('Entering DEFAULTED froze the financed block in the same transaction:');
   kv([
@@ -435,7 +449,7 @@ async function story(mode: string): Promise<void> {
     ['a small chat', `accepted, ${small.credits} credits (from the startup's own credits)`],
   ]);
 
-  // 7 ------------------------------------------------------------------------------------------
+  // 8 ------------------------------------------------------------------------------------------
   chapter('The lender recovers');
   const lenderBefore = await wallet(lender);
   const rec = (
@@ -462,6 +476,263 @@ async function story(mode: string): Promise<void> {
   showBalance(await balance(startup));
 
   await integrityChapter();
+}
+
+// ---- the gateway chapter -------------------------------------------------------------------------
+
+const ENDPOINT = 'id baseUrl apiKeyLastFour circuitState requests failures models { model upstreamModel } listing { id wholesaleCostPerCredit allocatedCredits servedCredits }';
+
+const short = (id: string | null | undefined) => (id ? `${id.slice(0, 8)}…` : '—');
+const maskKey = (key: string) => `${key.slice(0, 8)}…${key.slice(-4)}`;
+const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function inferenceRequests(key: string, first: number): Promise<any[]> {
+  const d = await gql(`query($first: Int) { inferenceRequests(first: $first) { edges { node { id model endpointId status attempts inputTokens outputTokens credits estimated stream latencyMs } } } }`, { first }, key);
+  return d.inferenceRequests.edges.map((e: any) => e.node);
+}
+
+/** The startup's own request log line for one request id (the log is written as the request ends). */
+async function requestOf(key: string, id: string | null): Promise<any> {
+  for (let i = 0; i < 20; i++) {
+    const found = (await inferenceRequests(key, 20)).find((r) => r.id === id);
+    if (found) return found;
+    await sleepMs(50);
+  }
+  throw new Error(`request ${id} is not in the request log`);
+}
+
+/**
+ * Spending credits through the gateway (SPEC §12): two providers attach fake OpenAI-compatible
+ * servers, the startup calls CCX with the official OpenAI SDK (JSON and a stream), the cheaper
+ * provider goes down (failover, then the circuit opens), a second startup runs its credits down
+ * to a 402 and retries within what it can afford, and the sellers see what they served.
+ */
+async function gatewayChapter(ctx: { seller: Org; listing: any; startup: Org; model: string; from: string; until: string }): Promise<void> {
+  const { seller: helios, listing: heliosListing, startup, model } = ctx;
+  chapter('Spending credits through the gateway');
+
+  // Two OpenAI-compatible servers on this machine, standing in for the providers' vLLM fleets.
+  const heliosServer = await startFakeProvider({ latencyMs: 15 });
+  onCleanup(() => heliosServer.close());
+  const borealisServer = await startFakeProvider({ latencyMs: 25 });
+  onCleanup(() => borealisServer.close());
+  progress(`fake providers on ${heliosServer.url} and ${borealisServer.url}`);
+
+  const upstreamModel = 'meta-llama/Meta-Llama-3-70B-Instruct';
+  const attach = (org: Org, listingId: string, baseUrl: string, apiKey: string) =>
+    gql(
+      `mutation($input: CreateInferenceEndpointInput!) { createInferenceEndpoint(input: $input) { ${ENDPOINT} } }`,
+      { input: { listingId, baseUrl, apiKey, models: [{ model, upstreamModel }] } },
+      org.key,
+    ).then((d) => d.createInferenceEndpoint);
+  let heliosEndpoint: any;
+  try {
+    heliosEndpoint = await attach(helios, heliosListing.id, heliosServer.url, `sk-helios-${randomBytes(12).toString('hex')}`);
+  } catch (error) {
+    if (error instanceof GraphQLRequestError && (error.code === 'BAD_USER_INPUT' || error.code === 'GRAPHQL_VALIDATION_FAILED')) {
+      say(
+        error.code === 'BAD_USER_INPUT'
+          ? `This server refuses a provider URL on this machine (createInferenceEndpoint: ${error.code} — ${error.message}).`
+          : `This server has no inference gateway (createInferenceEndpoint: ${error.code}).`,
+      );
+      say('The gateway chapter needs a server started with CCX_ALLOW_PRIVATE_URLS=true on the same machine as the demo');
+      say('(its fake providers listen on 127.0.0.1 only). Skipping this chapter.');
+      return;
+    }
+    throw error;
+  }
+  const borealis = await register(`Borealis Compute ${RUN}`, 'SELLER');
+  await approve(borealis);
+  const borealisListing = (
+    await gql(
+      `mutation($input: CreateListingInput!) { createListing(input: $input) { id wholesaleCostPerCredit } }`,
+      { input: { gpuType: 'H100', region: 'us-west', gpuHours: '50000', wholesalePricePerGpuHour: '2.10', availableFrom: ctx.from, availableUntil: ctx.until } },
+      borealis.key,
+    )
+  ).createListing;
+  say(`A second provider, ${borealis.name}, is approved and lists 50,000 H100 GPU-hours in us-west at 2.10.`);
+  const borealisEndpoint = await attach(borealis, borealisListing.id, borealisServer.url, `sk-borealis-${randomBytes(12).toString('hex')}`);
+  const sellerOf = new Map<string, string>([
+    [heliosEndpoint.id, 'Helios'],
+    [borealisEndpoint.id, 'Borealis'],
+  ]);
+  const servedBy = (endpointId: string | null) => (endpointId ? (sellerOf.get(endpointId) ?? short(endpointId)) : '—');
+
+  await gql(
+    `mutation($input: ModelInput!) { upsertModel(input: $input) { id maxOutputTokens } }`,
+    { input: { id: model, inputCreditsPerMillionTokens: '0.5', outputCreditsPerMillionTokens: '1.5', maxOutputTokens: 2048 } },
+    OPERATOR,
+  );
+  say('Each provider attaches an inference endpoint (its OpenAI-compatible server) to its H100 listing, serving the catalog model');
+  say(`${model} as ${upstreamModel}; the upstream key is write-only (only its last 4 characters show):`);
+  table(
+    ['seller', 'endpoint', 'base url', 'key', 'wholesale/credit', 'allocated', 'circuit'],
+    [
+      ['Helios', short(heliosEndpoint.id), heliosEndpoint.baseUrl, `…${heliosEndpoint.apiKeyLastFour}`, heliosEndpoint.listing.wholesaleCostPerCredit, heliosEndpoint.listing.allocatedCredits, heliosEndpoint.circuitState],
+      ['Borealis', short(borealisEndpoint.id), borealisEndpoint.baseUrl, `…${borealisEndpoint.apiKeyLastFour}`, borealisEndpoint.listing.wholesaleCostPerCredit, borealisEndpoint.listing.allocatedCredits, borealisEndpoint.circuitState],
+    ],
+  );
+  say('The operator caps the model\'s answers at maxOutputTokens 2048: what CCX holds when a request sets no max_tokens.');
+  say('Routing: listings that still owe sold capacity first, then the cheapest. Helios owes the startup its credits: it goes first.');
+
+  // The startup's code: the OpenAI SDK, unchanged but for two settings.
+  const baseURL = `${api.base}/v1`;
+  const client = new OpenAI({ baseURL, apiKey: startup.key });
+  out();
+  say(`${startup.name} points the official OpenAI SDK at CCX. Only the base URL and the key differ from calling OpenAI:`);
+  out(`      const client = new OpenAI({ baseURL: '${baseURL}', apiKey: '${maskKey(startup.key)}' });`);
+
+  const question = 'In one sentence, what is a compute credit?';
+  heliosServer.setBehavior({ kind: 'ok', content: 'A compute credit is a prepaid unit of GPU time that any provider on the exchange accepts.' });
+  const before = (await balance(startup)).available as string;
+  const { data: answer, response } = await client.chat.completions.create({ model, messages: [{ role: 'user', content: question }], max_tokens: 200 }).withResponse();
+  const receipt = response.headers.get('x-ccx-request-id');
+  const charged = response.headers.get('x-ccx-credits');
+  const after = (await balance(startup)).available as string;
+  const logged = await requestOf(startup.key, receipt);
+  out();
+  say(`client.chat.completions.create({ model: '${model}', messages: [{ role: 'user', content: '${question}' }], max_tokens: 200 }):`);
+  kv([
+    ['answer', answer.choices[0].message.content],
+    ['served by', `${servedBy(logged.endpointId)} (attempts ${logged.attempts}, ${logged.latencyMs} ms)`],
+    ['usage', `${answer.usage?.prompt_tokens} in / ${answer.usage?.completion_tokens} out tokens`],
+    ['x-ccx-request-id', receipt],
+    ['x-ccx-credits', charged],
+    ['credits available', `${before} → ${after}  (−${new Decimal(before).minus(after).toFixed(6)})`],
+  ]);
+
+  heliosServer.setBehavior({ kind: 'stream', chunks: ['Credits ', 'buy ', 'GPU ', 'time; ', 'the ', 'gateway ', 'spends ', 'them.'], chunkDelayMs: 120 });
+  const streamBefore = (await balance(startup)).available as string;
+  out();
+  say("The same client streams, asking for the usage at the end (stream_options.include_usage); chunks as they arrive:");
+  const started = Date.now();
+  const { data: stream, response: streamResponse } = await client.chat.completions
+    .create({ model, messages: [{ role: 'user', content: 'Say what credits do, briefly.' }], stream: true, stream_options: { include_usage: true } })
+    .withResponse();
+  let usage: any = null;
+  for await (const chunk of stream) {
+    const delta = chunk.choices[0]?.delta?.content;
+    if (delta) out(`      +${String(Date.now() - started).padStart(4)} ms  ${JSON.stringify(delta)}`);
+    if (chunk.usage) usage = chunk.usage;
+  }
+  const streamId = streamResponse.headers.get('x-ccx-request-id');
+  const streamLogged = await requestOf(startup.key, streamId);
+  const streamAfter = (await balance(startup)).available as string;
+  say('The last chunk before [DONE] carries the usage, with the credits CCX charged:');
+  kv([
+    ['usage', usage ? `${usage.prompt_tokens} in / ${usage.completion_tokens} out tokens, credits ${usage.credits}` : 'none'],
+    ['served by', `${servedBy(streamLogged.endpointId)} (attempts ${streamLogged.attempts}, stream ${streamLogged.stream})`],
+    ['x-ccx-request-id', streamId],
+    ['credits available', `${streamBefore} → ${streamAfter}  (−${new Decimal(streamBefore).minus(streamAfter).toFixed(6)})`],
+  ]);
+
+  // The outage, a moment later. (CCX writes an endpoint's successes every 100 ms; a success still
+  // unwritten when the failures begin resets their streak when it is written, so the circuit
+  // would open one or more failures late: reported to the gateway's owner.)
+  await sleepMs(300);
+  heliosServer.setBehavior({ kind: 'status', status: 500 });
+  borealisServer.setBehavior({ kind: 'ok', content: 'Served by the second provider.' });
+  const heliosCallsBefore = heliosServer.requests.length;
+  out();
+  say('Helios\'s server goes down: from now on it answers every request with HTTP 500. The startup keeps calling:');
+  const ids: string[] = [];
+  let heliosCallsAtOpen = -1;
+  for (let i = 1; i <= 7; i++) {
+    const { response: r } = await client.chat.completions.create({ model, messages: [{ role: 'user', content: `Question ${i}?` }], max_tokens: 50 }).withResponse();
+    ids.push(r.headers.get('x-ccx-request-id') ?? '');
+    if (i === 5) heliosCallsAtOpen = heliosServer.requests.length;
+  }
+  const log = await inferenceRequests(startup.key, 20);
+  const byId = new Map(log.map((r) => [r.id, r]));
+  table(
+    ['#', 'request', 'status', 'served by', 'attempts', 'credits', 'latency'],
+    ids.map((id, i) => {
+      const r = byId.get(id);
+      return [String(i + 1), short(id), r?.status ?? '?', servedBy(r?.endpointId), String(r?.attempts ?? '?'), r?.credits ?? '?', r ? `${r.latencyMs} ms` : '?'];
+    }),
+  );
+  await sleepMs(250); // an endpoint's successes are counted in memory and written every 100 ms
+  const endpointsNow = (await gql(`{ inferenceEndpoints { ${ENDPOINT} } }`, {}, OPERATOR)).inferenceEndpoints.filter((e: any) => sellerOf.has(e.id));
+  const heliosState = endpointsNow.find((e: any) => e.id === heliosEndpoint.id)?.circuitState;
+  const failedOver = ids.slice(0, 5).every((id) => byId.get(id)?.attempts === 2 && byId.get(id)?.endpointId === borealisEndpoint.id);
+  const straight = ids.slice(5).every((id) => byId.get(id)?.attempts === 1 && byId.get(id)?.endpointId === borealisEndpoint.id);
+  if (!failedOver || !straight || heliosState !== 'OPEN') {
+    throw new Error(`the outage did not go as told: failover ${failedOver}, straight to Borealis ${straight}, Helios circuit ${heliosState}`);
+  }
+  say('Each failed attempt moved the request to Borealis before a byte reached the client, and cost nothing. After 5 failures');
+  say(`in a row Helios's circuit opened: Helios got ${heliosCallsAtOpen - heliosCallsBefore} calls, then ${heliosServer.requests.length - heliosCallsAtOpen}; requests 6 and 7 went straight`);
+  say('to Borealis (1 attempt). The circuit stays open 30 s, then a single probe request decides whether it closes.');
+  say('The operator\'s inferenceEndpoints:');
+  table(
+    ['seller', 'endpoint', 'circuit', 'requests', 'failures'],
+    endpointsNow.map((e: any) => [servedBy(e.id), short(e.id), e.circuitState, String(e.requests), String(e.failures)]),
+  );
+
+  // A second startup with very few credits runs them down to a 402.
+  const tiny = await register(`Tiny Labs ${RUN}`, 'BUYER');
+  await deposit(tiny, '5.00', 'tiny-wire');
+  const tq = (await gql(`{ quote(input: { type: STANDARD, credits: "0.01" }) { unitPrice totalPrice } }`)).quote;
+  await gql(
+    `mutation($input: PurchaseCreditsInput!) { purchaseCredits(input: $input) { id } }`,
+    { input: { credits: '0.01', maxUnitPrice: tq.unitPrice, idempotencyKey: `tiny-order-1-${RUN}` } },
+    tiny.key,
+  );
+  // Long answers: 1,500 words each, one token per word (fewer when max_tokens cuts them).
+  const longAnswer = Array.from({ length: 1500 }, (_, i) => `word${i + 1}`).join(' ');
+  borealisServer.setBehavior({ kind: 'ok', content: longAnswer });
+  const tinyClient = new OpenAI({ baseURL, apiKey: tiny.key });
+  out();
+  say(`${tiny.name} buys just 0.01 credits (for ${tq.totalPrice}) and asks for long answers, setting no max_tokens: CCX holds`);
+  say('the input bound plus 2048 output tokens for each, and captures what the provider reports (1,500 output tokens):');
+  const prompt = [{ role: 'user' as const, content: 'Write a long essay on GPU markets.' }];
+  const rows: string[][] = [];
+  let refusal: APIError | null = null;
+  for (let i = 1; i <= 10 && !refusal; i++) {
+    const was = (await balance(tiny)).available as string;
+    try {
+      const { data, response: r } = await tinyClient.chat.completions.create({ model, messages: prompt }).withResponse();
+      rows.push([String(i), was, `${data.usage?.completion_tokens} out tokens`, r.headers.get('x-ccx-credits') ?? '?', (await balance(tiny)).available]);
+    } catch (error) {
+      if (!(error instanceof APIError) || error.status !== 402) throw error;
+      refusal = error;
+      rows.push([String(i), was, 'HTTP 402', '—', (await balance(tiny)).available]);
+    }
+  }
+  table(['call', 'available before', 'answer', 'x-ccx-credits', 'available after'], rows);
+  if (!refusal) throw new Error('the second startup never got a 402');
+  const body = refusal.error as { code?: string; type?: string; available?: string; required?: string; affordable_max_tokens?: number; message?: string };
+  const providerCalls = heliosServer.requests.length + borealisServer.requests.length;
+  say(`The SDK throws an APIError with status ${refusal.status}; its body (no provider was called, nothing held):`);
+  kv([
+    ['type / code', `${body.type} / ${body.code}`],
+    ['message', body.message],
+    ['available', body.available],
+    ['required', body.required],
+    ['affordable_max_tokens', String(body.affordable_max_tokens)],
+    ['x-should-retry', refusal.headers?.get('x-should-retry') ?? '—'],
+  ]);
+  const k = body.affordable_max_tokens!;
+  const { data: retry, response: retried } = await tinyClient.chat.completions.create({ model, messages: prompt, max_tokens: k }).withResponse();
+  if (heliosServer.requests.length + borealisServer.requests.length !== providerCalls + 1) throw new Error('the 402 called a provider');
+  say(`It retries with max_tokens: ${k}. The answer stops there (finish_reason ${retry.choices[0].finish_reason}):`);
+  kv([
+    ['usage', `${retry.usage?.prompt_tokens} in / ${retry.usage?.completion_tokens} out tokens`],
+    ['x-ccx-credits', retried.headers.get('x-ccx-credits')],
+    ['credits available', (await balance(tiny)).available],
+  ]);
+
+  // What the providers served.
+  const mine = async (org: Org) => (await gql(`{ inferenceEndpoints { ${ENDPOINT} } }`, {}, org.key)).inferenceEndpoints;
+  await sleepMs(250);
+  const served = [...(await mine(helios)), ...(await mine(borealis))];
+  out();
+  say('Each seller sees its endpoints and what each listing served (its request log shows no prompts):');
+  table(
+    ['seller', 'listing', 'wholesale/credit', 'allocated', 'served credits', 'requests', 'failures', 'circuit'],
+    served.map((e: any) => [servedBy(e.id), short(e.listing.id), e.listing.wholesaleCostPerCredit, e.listing.allocatedCredits, e.listing.servedCredits, String(e.requests), String(e.failures), e.circuitState]),
+  );
+  say('Helios served capacity the startup already bought. Borealis has no allocation, so every credit it served is paid');
+  say(`to it by the platform at ${borealisListing.wholesaleCostPerCredit} per credit, in whole cents at the next servicing run.`);
 }
 
 async function integrityChapter(): Promise<void> {
@@ -501,6 +772,8 @@ async function main(): Promise<void> {
           CCX_WEBHOOK_INTERVAL_MS: '0',
           // Everything the demo's server calls back (webhooks, providers) is on this machine.
           CCX_ALLOW_PRIVATE_URLS: 'true',
+          // Encrypts the providers' upstream API keys at rest; a new one each run.
+          CCX_GATEWAY_SECRET_KEY: randomBytes(32).toString('hex'),
         },
         log: progress,
         verbose: process.env.DEMO_SERVER_LOG === '1',
