@@ -18,7 +18,9 @@ describe('embedded database start, stop and restart', () => {
   let root: string;
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'ccx-restart-'));
-    await chmod(root, 0o700); // as a temp folder often is: the server must make it reachable
+    // Reachable by the `postgres` user (as root, PostgreSQL runs as it). A private (0700) folder as
+    // root is test/root-private-folder.e2e-spec.ts: the data then lives in a stand-in folder.
+    await chmod(root, 0o755);
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });

