@@ -85,6 +85,22 @@ describe('the circuit breaker, shared by two API processes', () => {
     expect(await circuit()).toBe('CLOSED');
   });
 
+  it('a success written late does not hide the failures that came after it', async () => {
+    const buyer = await buyerWithCredits(t, '10');
+    await t.db.dataSource.query(`UPDATE endpoint_circuits SET state = 'CLOSED', consecutive_failures = 0, open_until = NULL, probe_until = NULL`);
+    flaky.setBehavior({ kind: 'ok' });
+    expect((await ask(buyer.key)).status).toBe(200);
+    // At once (successes are written up to 100 ms later): five failures in a row.
+    flaky.setBehavior({ kind: 'status', status: 500 });
+    for (let i = 0; i < 5; i++) await ask(buyer.key);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await circuit()).toBe('OPEN');
+    flaky.setBehavior({ kind: 'ok' });
+    await new Promise((r) => setTimeout(r, OPEN_MS + 100));
+    await ask(buyer.key);
+    expect(await circuit()).toBe('CLOSED');
+  });
+
   it('with every circuit open: 503 no_provider_available with Retry-After', async () => {
     const buyer = await buyerWithCredits(t, '10');
     await t.db.dataSource.query(`UPDATE endpoint_circuits SET state = 'OPEN', open_until = now() + interval '20 seconds'`);
@@ -196,6 +212,25 @@ describe('API keys at the gateway', () => {
       expect(res.json.error.type).toBe('authentication_error');
     } finally {
       await peer.close();
+    }
+  });
+});
+
+describe('rate limits at the gateway', () => {
+  it('over the per-key rate: 429 in OpenAI shape with Retry-After', async () => {
+    const limited = await startTestApp({ CCX_RATE_LIMIT_PER_KEY: '1', CCX_RATE_LIMIT_PER_KEY_BURST: '1' });
+    try {
+      const b = await listen(limited);
+      const { register } = await import('./support/market.js');
+      const buyer = await register(limited, 'BUYER');
+      const body = { model: 'none', messages: [{ role: 'user', content: 'x' }] };
+      await post(b, '/chat/completions', buyer.key, body);
+      const res = await post(b, '/chat/completions', buyer.key, body);
+      expect(res.status).toBe(429);
+      expect(res.json.error).toMatchObject({ type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' });
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
     }
   });
 });

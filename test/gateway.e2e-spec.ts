@@ -235,6 +235,28 @@ describe('routing and failover', () => {
   });
 });
 
+describe('a provider that stalls', () => {
+  it('mid-stream: the stall timeout ends the stream with an error chunk, charged what was delivered', async () => {
+    const buyer = await buyerWithCredits(t, '10');
+    const before = D(await available(t, buyer));
+    cheap.setBehavior({ kind: 'trickle', chunks: ['first ', 'never'], chunkDelayMs: 3000 });
+    const dearCalls = dear.requests.length;
+    const messages = [{ role: 'user' as const, content: 'stall' }];
+    const stream = await sdk(base, buyer.key).chat.completions.create({ model: 'llama-gw', messages, stream: true });
+    const got: string[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of stream) if (chunk.choices[0]?.delta?.content) got.push(chunk.choices[0].delta.content);
+      })(),
+    ).rejects.toThrow(/mid-stream/);
+    expect(got).toEqual(['first ']);
+    expect(dear.requests.length).toBe(dearCalls);
+    const expected = cost(Buffer.byteLength(JSON.stringify(messages[0])) + 8, Buffer.byteLength('first '));
+    expect(D(await available(t, buyer))).toEqual(before.minus(expected));
+    await resetCircuits();
+  });
+});
+
 describe('credits run out', () => {
   it('402 before any provider is called, in the SPEC body, and the SDK surfaces it', async () => {
     const buyer = await buyerWithCredits(t, '0.01');

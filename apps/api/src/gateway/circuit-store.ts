@@ -17,7 +17,8 @@ const SUCCESS_FLUSH_MS = 100;
 @Injectable()
 export class CircuitStore implements OnApplicationShutdown {
   private readonly logger = new Logger('CircuitStore');
-  private readonly successes = new Map<string, number>();
+  /** Per endpoint: successes not yet written, and when the last of them happened. */
+  private readonly successes = new Map<string, { n: number; last: Date }>();
   private timer: NodeJS.Timeout | null = null;
   readonly settings: BreakerSettings;
 
@@ -54,7 +55,7 @@ export class CircuitStore implements OnApplicationShutdown {
 
   recordSuccess(endpointId: string, probe: boolean, now: Date): Promise<void> {
     if (probe) return this.closeAfterProbe(endpointId, now);
-    this.successes.set(endpointId, (this.successes.get(endpointId) ?? 0) + 1);
+    this.successes.set(endpointId, { n: (this.successes.get(endpointId)?.n ?? 0) + 1, last: now });
     if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = null;
@@ -84,7 +85,7 @@ export class CircuitStore implements OnApplicationShutdown {
         [endpointId, now, this.settings.windowMs / 1000],
       );
       // Successes still in memory belong to this window too.
-      const pending = this.successes.get(endpointId) ?? 0;
+      const pending = this.successes.get(endpointId)?.n ?? 0;
       const current: Circuit = {
         state: row.state,
         consecutiveFailures: Number(row.consecutive_failures),
@@ -94,32 +95,38 @@ export class CircuitStore implements OnApplicationShutdown {
       const next = afterFailure(current, { requests: Number(w.requests) + pending, failures: Number(w.failures) }, now, this.settings);
       await manager.query(
         `UPDATE endpoint_circuits SET state = $2, consecutive_failures = $3, open_until = $4, probe_until = $5,
-                requests = requests + 1, failures = failures + 1
+                requests = requests + 1, failures = failures + 1, last_failure_at = greatest(last_failure_at, $6)
           WHERE endpoint_id = $1`,
-        [endpointId, next.state, next.consecutiveFailures, next.openUntil, next.probeUntil],
+        [endpointId, next.state, next.consecutiveFailures, next.openUntil, next.probeUntil, now],
       );
       if (next.state === 'OPEN' && current.state !== 'OPEN') this.logger.warn(`circuit of endpoint ${endpointId} opened`);
       return next;
     });
   }
 
-  /** Writes the summed successes: outcome buckets and circuit counters, one statement. */
+  /**
+   * Writes the summed successes: outcome buckets and circuit counters, one statement. A success
+   * ends the failure streak only if no failure was recorded after it (in any process): the
+   * batch is written late, and must not wipe failures that came in between.
+   */
   async flush(): Promise<void> {
     if (!this.successes.size) return;
     const entries = [...this.successes].sort(([a], [b]) => (a < b ? -1 : 1));
     this.successes.clear();
     const now = new Date();
     await this.dataSource.query(
-      `WITH s AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS s(endpoint_id, n)),
+      `WITH s AS (SELECT * FROM unnest($1::uuid[], $2::int[], $4::timestamptz[]) AS s(endpoint_id, n, last_success)),
             buckets AS (
               INSERT INTO endpoint_outcomes (endpoint_id, second, requests, failures)
               SELECT endpoint_id, date_trunc('second', $3::timestamptz), n, 0 FROM s
               ON CONFLICT (endpoint_id, second) DO UPDATE SET requests = endpoint_outcomes.requests + excluded.requests
             )
        UPDATE endpoint_circuits c SET requests = c.requests + s.n,
-              consecutive_failures = CASE WHEN c.state = 'CLOSED' THEN 0 ELSE c.consecutive_failures END
+              consecutive_failures = CASE
+                WHEN c.state = 'CLOSED' AND (c.last_failure_at IS NULL OR c.last_failure_at < s.last_success) THEN 0
+                ELSE c.consecutive_failures END
          FROM s WHERE c.endpoint_id = s.endpoint_id`,
-      [entries.map(([id]) => id), entries.map(([, n]) => n), now],
+      [entries.map(([id]) => id), entries.map(([, p]) => p.n), now, entries.map(([, p]) => p.last)],
     );
   }
 

@@ -67,6 +67,9 @@ export class MetricsService {
     if (path.startsWith('/graphql')) return '/graphql';
     if (path.startsWith('/v1/usage/report')) return '/v1/usage/report.csv';
     if (path.startsWith('/v1/usage')) return '/v1/usage';
+    if (path.startsWith('/v1/chat/completions')) return '/v1/chat/completions';
+    if (path.startsWith('/v1/embeddings')) return '/v1/embeddings';
+    if (path.startsWith('/v1/models')) return '/v1/models';
     if (path.startsWith('/health')) return path.startsWith('/health/ready') ? '/health/ready' : '/health';
     if (path.startsWith('/metrics')) return '/metrics';
     return 'other';
