@@ -330,26 +330,20 @@ describe('offers, acceptance, the schedule and repayments (one listing at 1.50 p
         await expectBalanced(t);
       });
 
-      it('a payment spanning two installments: the rest of #1, then #2 interest, then #2 principal', async () => {
+      it('a payment beyond the next installment: the rest of #1, then principal ahead — never #2 interest early', async () => {
         await deposit(t, buyer, '200000.00');
         const r = await repayOk(t, buyer, f.id, '10000.00', 'second');
-        // #1: 500.00 interest left + 7,668.00 principal = 8,168.00; #2: 1,384.98 interest, 447.02 principal.
-        const i2Principal = D('10000.00').minus('500.00').minus(schedule[0].principal).minus(schedule[1].interest);
-        expect(i2Principal.toFixed(2)).toBe('447.02');
-        expect(r).toMatchObject({
-          amount: '10000.00',
-          interestPaid: D('500.00').plus(schedule[1].interest).toFixed(2),
-          principalPaid: D(schedule[0].principal).plus(i2Principal).toFixed(2),
-        });
-        expect(r.interestPaid).toBe('1884.98');
-        expect(r.principalPaid).toBe('8115.02');
-        expect(r.facility.schedule[0]).toMatchObject({ interestPaid: '1500.00', principalPaid: '7668.00', status: 'PAID' });
-        expect(r.facility.schedule[1]).toMatchObject({ interestPaid: '1384.98', principalPaid: '447.02', status: 'PARTIALLY_PAID' });
-        expect(r.facility.schedule[2]).toMatchObject({ interestPaid: '0.00', principalPaid: '0.00', status: 'DUE' });
-        expect(r.facility.outstandingPrincipal).toBe('91884.98');
+        // #1: 500.00 interest left + 7,668.00 principal = 8,168.00; the other 1,832.00 is principal
+        // paid ahead (SPEC §7): #2's interest is not earned yet.
+        expect(r).toMatchObject({ amount: '10000.00', interestPaid: '500.00', principalPaid: '9500.00' });
+        expect(r.facility.schedule[0]).toMatchObject({ principal: '9500.00', interestPaid: '1500.00', principalPaid: '9500.00', status: 'PAID' });
+        // #2 onwards re-amortized on 90,500.00 with the same payment: 90,500.00 × 0.015 = 1,357.50.
+        expect(r.facility.schedule[1]).toMatchObject({ payment: '9168.00', interest: '1357.50', principal: '7810.50', interestPaid: '0.00', status: 'DUE' });
+        expect(r.facility.outstandingPrincipal).toBe('90500.00');
+        expect(r.facility.payoffAmount).toBe('90500.00');
         // Paying ahead of the due dates: nothing is past due.
         expect(r.facility).toMatchObject({ status: 'ACTIVE', pastDueAmount: '0.00', daysPastDue: 0 });
-        expect(await facilityLedger(t, f.id)).toEqual({ receivable: '91884.98', debt: '-91884.98' });
+        expect(await facilityLedger(t, f.id)).toEqual({ receivable: '90500.00', debt: '-90500.00' });
         expect((await ledgerBalance(t, walletCode(lender))).minus(lenderBefore).toFixed(2)).toBe('11000.00');
         await expectBalanced(t);
       });
@@ -367,38 +361,32 @@ describe('offers, acceptance, the schedule and repayments (one listing at 1.50 p
         expect(await financingState(t)).toEqual(before);
       });
 
-      it('paying more than everything outstanding → BAD_USER_INPUT; nothing changes', async () => {
-        // Outstanding: every payment of the schedule less the 11,000.00 paid.
-        const outstanding = sumOf(schedule, 'payment');
-        expect(outstanding).toBe('110015.99');
-        const left = D(outstanding).minus('11000.00');
+      it('paying more than the payoff amount → BAD_USER_INPUT; nothing changes', async () => {
+        // Payoff: the 90,500.00 of principal left; #1's interest is paid and later interest is not earned.
         const before = await financingState(t);
-        const res = await repay(t, buyer.key, f.id, left.plus('0.01').toFixed(2));
+        const res = await repay(t, buyer.key, f.id, '90500.01');
         expect(res.code).toBe('BAD_USER_INPUT');
         expect(await financingState(t)).toEqual(before);
       });
 
-      it('repaying everything left: REPAID, nothing outstanding, the receivable 0, the block no longer expires', async () => {
-        const left = D('110015.99').minus('11000.00').toFixed(2);
-        const r = await repayOk(t, buyer, f.id, left, 'last');
-        expect(r).toMatchObject({
-          amount: '99015.99',
-          interestPaid: D('10015.99').minus('1000.00').minus('1884.98').toFixed(2),
-          principalPaid: '91884.98',
-        });
+      it('paying the payoff amount: REPAID, nothing outstanding, the receivable 0, the block no longer expires', async () => {
+        const r = await repayOk(t, buyer, f.id, '90500.00', 'last');
+        expect(r).toMatchObject({ amount: '90500.00', interestPaid: '0.00', principalPaid: '90500.00' });
         expect(r.facility).toMatchObject({
           status: 'REPAID',
           outstandingPrincipal: '0.00',
           pastDueAmount: '0.00',
+          payoffAmount: '0.00',
           daysPastDue: 0,
           frozen: false,
           creditBlock: { status: 'ACTIVE', expiresAt: null, remaining: '65333.333333' },
         });
         expect(r.facility.schedule.every((i: any) => i.status === 'PAID')).toBe(true);
-        expect(r.facility.schedule.map((i: any) => [i.principalPaid, i.interestPaid])).toEqual(schedule.map((i) => [i.principal, i.interest]));
+        expect(r.facility.schedule.every((i: any) => i.principalPaid === i.principal && i.interestPaid === i.interest)).toBe(true);
         expect(await facilityLedger(t, f.id)).toEqual({ receivable: '0.00', debt: '0.00' });
-        expect((await ledgerBalance(t, walletCode(lender))).minus(lenderBefore).toFixed(2)).toBe('110015.99');
-        expect(await walletOf(t, buyer)).toBe(D('200000.00').minus('10000.00').minus('99015.99').toFixed(2));
+        // 100,000.00 of principal and one month of interest: nothing unearned.
+        expect((await ledgerBalance(t, walletCode(lender))).minus(lenderBefore).toFixed(2)).toBe('101500.00');
+        expect(await walletOf(t, buyer)).toBe(D('200000.00').minus('10000.00').minus('90500.00').toFixed(2));
         // Repaid in full, not frozen: no freeze event either.
         expect((await facilityOf(t, f.id)).freezeEvents).toEqual([]);
         await expectBalanced(t);
@@ -407,7 +395,7 @@ describe('offers, acceptance, the schedule and repayments (one listing at 1.50 p
       it('a REPAID facility takes no repayment (INVALID_STATE), though a replayed key still answers', async () => {
         const before = await financingState(t);
         expect((await repay(t, buyer.key, f.id, '1.00', 'after-repaid')).code).toBe('INVALID_STATE');
-        expect((await repayOk(t, buyer, f.id, '99015.99', 'last')).amount).toBe('99015.99');
+        expect((await repayOk(t, buyer, f.id, '90500.00', 'last')).amount).toBe('90500.00');
         expect(await financingState(t)).toEqual(before);
         // Nor can it be frozen or recovered.
         expect((await freeze(t, lender.key, f.id, 'why not')).code).toBe('INVALID_STATE');

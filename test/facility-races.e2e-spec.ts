@@ -62,13 +62,13 @@ describe('repayments racing each other', () => {
     const results = await Promise.all([repay(w.t, w.buyer.key, f.id, '6000.00', 'race-a'), repay(w.t, w.buyer.key, f.id, '6000.00', 'race-b')]);
     expect(succeeded(results)).toHaveLength(1);
     expect(codes(results)).toEqual(['BAD_USER_INPUT']);
-    // #1 in full (100.00 + 3,300.22), then #2: 67.00 interest and 2,532.78 principal.
-    expect(succeeded(results)[0].data.repayFacility).toMatchObject({ amount: '6000.00', interestPaid: '167.00', principalPaid: '5833.00' });
+    // #1 in full (100.00 + 3,300.22), then 2,599.78 of principal ahead (SPEC §7: no interest early).
+    expect(succeeded(results)[0].data.repayFacility).toMatchObject({ amount: '6000.00', interestPaid: '100.00', principalPaid: '5900.00' });
     expect((await ledgerBalance(w.t, walletCode(w.buyer))).minus(buyerBefore).toFixed(2)).toBe('-6000.00');
     expect((await ledgerBalance(w.t, walletCode(w.lender))).minus(lenderBefore).toFixed(2)).toBe('6000.00');
     expect(await count(w.t, 'repayments', 'facility_id = $1', [f.id])).toBe(1);
-    expect(await facilityOf(w.t, f.id)).toMatchObject({ outstandingPrincipal: '4167.00', status: 'ACTIVE' });
-    expect(await facilityLedger(w.t, f.id)).toEqual({ receivable: '4167.00', debt: '-4167.00' });
+    expect(await facilityOf(w.t, f.id)).toMatchObject({ outstandingPrincipal: '4100.00', status: 'ACTIVE' });
+    expect(await facilityLedger(w.t, f.id)).toEqual({ receivable: '4100.00', debt: '-4100.00' });
     await expectBalanced(w.t);
   });
 
@@ -77,24 +77,25 @@ describe('repayments racing each other', () => {
     const buyerBefore = await ledgerBalance(w.t, walletCode(w.buyer));
     const results = await Promise.all([repay(w.t, w.buyer.key, f.id, '5000.00', 'both-a'), repay(w.t, w.buyer.key, f.id, '5000.00', 'both-b')]);
     expect(succeeded(results)).toHaveLength(2);
-    // Whichever ran first paid #1 and 1,599.78 of #2 (67.00 interest first); the second the
-    // rest of #2 and #3's interest and 3,165.89 of its principal.
+    // Whichever ran first paid #1 (100.00 interest first) and 1,599.78 of principal ahead; the
+    // second 5,000.00 of principal (no interest is earned beyond #1's, SPEC §7).
     const splits = results.map((r) => [r.data.repayFacility.interestPaid, r.data.repayFacility.principalPaid]).sort();
     expect(splits).toEqual(
       [
-        ['167.00', '4833.00'],
-        ['33.67', '4966.33'],
+        ['100.00', '4900.00'],
+        ['0.00', '5000.00'],
       ].sort(),
     );
     expect((await ledgerBalance(w.t, walletCode(w.buyer))).minus(buyerBefore).toFixed(2)).toBe('-10000.00');
     const v = await facilityOf(w.t, f.id);
-    expect(v.outstandingPrincipal).toBe('200.67');
-    expect(v.schedule.map((i: any) => [i.interestPaid, i.principalPaid, i.status])).toEqual([
-      ['100.00', '3300.22', 'PAID'],
-      ['67.00', '3333.22', 'PAID'],
-      ['33.67', '3165.89', 'PARTIALLY_PAID'],
+    expect(v.outstandingPrincipal).toBe('100.00');
+    // #2 re-amortized on the 100.00 left (interest 1.00) pays it off; #3 is nothing.
+    expect(v.schedule.map((i: any) => [i.payment, i.interestPaid, i.principalPaid, i.status])).toEqual([
+      ['10000.00', '100.00', '9900.00', 'PAID'],
+      ['101.00', '0.00', '0.00', 'DUE'],
+      ['0.00', '0.00', '0.00', 'PAID'],
     ]);
-    expect(await facilityLedger(w.t, f.id)).toEqual({ receivable: '200.67', debt: '-200.67' });
+    expect(await facilityLedger(w.t, f.id)).toEqual({ receivable: '100.00', debt: '-100.00' });
     await expectBalanced(w.t);
   });
 

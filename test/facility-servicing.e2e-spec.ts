@@ -466,7 +466,8 @@ describe('the freeze controller', () => {
   it('a frozen DEFAULTED facility repaid in full: REPAID, the block unfrozen by the controller and no longer expiring', async () => {
     const v = await facilityOf(w.t, f3.id);
     expect(v).toMatchObject({ status: 'DEFAULTED', frozen: true });
-    const r = await repayOk(w.t, w.buyer, f3.id, sumOf(SMALL_SCHEDULE, 'payment'));
+    const payoff = (await facilityAs(w.t, OPERATOR_KEY, f3.id)).payoffAmount;
+    const r = await repayOk(w.t, w.buyer, f3.id, payoff);
     expect(r.facility).toMatchObject({
       status: 'REPAID',
       frozen: false,
@@ -488,7 +489,7 @@ describe('the freeze controller', () => {
 describe('recovery', () => {
   let w: World;
   let loss: any; // the check loan, recoveryRate 0.654321, #1 paid
-  let surplus: any; // 10,000.00 for 3 months, grace 2, default 10, #1 paid and 50.00 of #2's interest
+  let surplus: any; // 10,000.00 for 3 months, grace 2, default 10, #1 paid and 50.00 of principal ahead
   let used: any; // 12,000.00 for 6 months (7,840 credits), 0.001 credits used before its default
   let user: Org;
 
@@ -522,14 +523,15 @@ describe('recovery', () => {
     expect(v).toMatchObject({ status: 'DEFAULTED', frozen: true });
     expect(v.freezeEvents.map((e: any) => e.at)).toEqual([plusDays(SHORT_SCHEDULE[1].dueDate, 10)]);
     // Owed on Mar 16: the principal left (#2 and #3) and #2's unpaid interest; #3's interest (not
-    // yet due) is cancelled.
-    const principalLeft = D('10000.00').minus(SHORT_SCHEDULE[0].principal);
-    const dueInterest = D(SHORT_SCHEDULE[1].interest).minus('50.00');
+    // yet due) is cancelled. The 50.00 paid with #1 was principal ahead (SPEC §7): #2 and #3 were
+    // re-amortized on 6,649.78, so #2's interest is 6,649.78 × 0.01 = 66.50.
+    const principalLeft = D('10000.00').minus(SHORT_SCHEDULE[0].principal).minus('50.00');
+    const dueInterest = D('66.50');
     const owed = principalLeft.plus(dueInterest);
     const credits = creditsFor('9800.00');
     const proceeds = D('0.80').times(credits).times('9800.00').div(credits).decimalPlaces(2, Decimal.ROUND_DOWN);
     const extra = proceeds.minus(owed);
-    expect([owed.toFixed(2), proceeds.toFixed(2), extra.toFixed(2)]).toEqual(['6716.78', '7840.00', '1123.22']);
+    expect([owed.toFixed(2), proceeds.toFixed(2), extra.toFixed(2)]).toEqual(['6716.28', '7840.00', '1123.72']);
 
     const before = {
       lender: await ledgerBalance(w.t, walletCode(w.lender)),
@@ -664,10 +666,15 @@ describe('maturity', () => {
     repaid = await open(w, SHORT);
     unpaid = await open(w, SHORT);
     written = await open(w, SHORT);
-    await repayOk(w.t, w.buyer, written.id, sumOf(SHORT_SCHEDULE, 'payment', 1, 2));
-    const r = await repayOk(w.t, w.buyer, repaid.id, sumOf(SHORT_SCHEDULE, 'payment'));
+    // Paid off on the first day: the payoff amount (#1's interest and the principal, SPEC §7).
+    const r = await repayOk(w.t, w.buyer, repaid.id, D('10000.00').plus(SHORT_SCHEDULE[0].interest).toFixed(2));
     expect(r.facility).toMatchObject({ status: 'REPAID', creditBlock: { expiresAt: null } });
-    await repayOk(w.t, w.buyer, unpaid.id, sumOf(SHORT_SCHEDULE, 'payment', 1, 2));
+    // #1 and #2 paid on their due dates, as scheduled.
+    for (const i of SHORT_SCHEDULE.slice(0, 2)) {
+      await clockTo(w.t, i.dueDate);
+      await repayOk(w.t, w.buyer, written.id, i.payment);
+      await repayOk(w.t, w.buyer, unpaid.id, i.payment);
+    }
   });
   afterAll(async () => {
     await w.t.close();
@@ -726,9 +733,10 @@ describe('maturity', () => {
     });
     expect(await walletOf(w.t, w.lender)).toBe(lender);
     expect(await facilityLedger(w.t, written.id)).toEqual({ receivable: '0.00', debt: '0.00' });
-    // The lender: −30,000.00 lent; two facilities repaid in full; #1 and #2 of the third.
+    // The lender: −30,000.00 lent; one facility paid off on day one (one month of interest), one
+    // repaid as scheduled; #1 and #2 of the third.
     expect(await walletOf(w.t, w.lender)).toBe(
-      D('1000000.00').minus('30000.00').plus(sumOf(SHORT_SCHEDULE, 'payment')).plus(sumOf(SHORT_SCHEDULE, 'payment')).plus(sumOf(SHORT_SCHEDULE, 'payment', 1, 2)).toFixed(2),
+      D('1000000.00').minus('30000.00').plus('10100.00').plus(sumOf(SHORT_SCHEDULE, 'payment')).plus(sumOf(SHORT_SCHEDULE, 'payment', 1, 2)).toFixed(2),
     );
     await expectBalanced(w.t);
   });

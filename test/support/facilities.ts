@@ -10,7 +10,7 @@ import { createListing, deposit, ledgerBalance, marketState, register, type Org 
  */
 
 export const FACILITY_FIELDS = `id status principal apr termMonths graceDays defaultAfterDaysPastDue recoveryRate financingFee
-  disclosedApr totalInterest creditsGranted outstandingPrincipal pastDueAmount daysPastDue frozen recoveredAmount
+  disclosedApr totalInterest creditsGranted outstandingPrincipal pastDueAmount payoffAmount daysPastDue frozen recoveredAmount
   chargedOffAmount acceptedAt maturityAt createdAt lender { id } borrower { id }
   creditBlock { id type status granted remaining unitPrice expiresAt facilityId }
   schedule { number dueDate payment principal interest principalPaid interestPaid status }

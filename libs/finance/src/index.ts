@@ -22,3 +22,12 @@ export {
   type UnitPeriods,
 } from './regulation-z.js';
 export { disclosure, type Disclosure, type DisclosureInput } from './disclosure.js';
+export {
+  applyPayment,
+  nextInstallment,
+  payoffAmount,
+  type PaymentInput,
+  type PaymentLine,
+  type PaymentResult,
+  type ScheduleState,
+} from './payments.js';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { Decimal, formatAmount } from '@ccx/core';
-import { amortizationSchedule } from '@ccx/finance';
+import { amortizationSchedule, payoffAmount } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { CreditBlockEntity } from '../credits/credit-block.entity.js';
@@ -79,6 +79,7 @@ export class FacilityViews {
         // Nothing is owed before acceptance, and nothing after repayment or charge-off.
         outstandingPrincipal: usd(settled || !f.acceptedAt ? new Decimal(0) : outstandingPrincipal(f.principal, own)),
         pastDueAmount: usd(settled || !f.acceptedAt ? new Decimal(0) : pastDueAmount(own, now)),
+        payoffAmount: usd(settled || !f.acceptedAt ? new Decimal(0) : payoffAmount(own, now)),
         daysPastDue: settled || !f.acceptedAt ? 0 : daysPastDue(own, now),
         frozen: block?.status === 'FROZEN',
         recoveredAmount: usd(f.recoveredAmount),

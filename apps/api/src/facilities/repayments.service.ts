@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
+import { applyPayment, levelPayment, payoffAmount } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
 import { textInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
-import { allocateRepayment, daysPastDue, statusForDpd, totalOutstanding } from './domain/facility-rules.js';
+import { daysPastDue, statusForDpd, totalOutstanding } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
 import { InstallmentEntity } from './installment.entity.js';
 import { RepaymentEntity } from './repayment.entity.js';
@@ -22,8 +23,11 @@ export interface RepayCommand {
 }
 
 /**
- * Repayments (SPEC §7): from the borrower's wallet to the lender's, oldest installment first,
- * interest before principal. The principal part also settles the facility's ledger debt.
+ * Repayments (SPEC §7): from the borrower's wallet to the lender's: past-due installments first
+ * (oldest first), then the next installment, interest before principal; anything beyond is
+ * principal paid ahead, and the later installments are re-amortized (`applyPayment` in
+ * @ccx/finance). Interest is never charged ahead of its period; more than the payoff amount is
+ * refused. The principal part also settles the facility's ledger debt.
  */
 @Injectable()
 export class RepaymentsService {
@@ -55,12 +59,19 @@ export class RepaymentsService {
         throw new InvalidStateError(`a ${facility.status} facility takes no repayments`);
       }
       const installments = await manager.find(InstallmentEntity, { where: { facilityId }, order: { number: 'ASC' }, lock: { mode: 'pessimistic_write' } });
-      const outstanding = totalOutstanding(installments);
-      if (amount.gt(outstanding)) {
-        throw new BadInputError(`the amount exceeds what is outstanding (${outstanding.toFixed(2)})`, { field: 'amount' });
-      }
       const now = this.clock.now();
-      const lines = allocateRepayment(installments, amount);
+      const payoff = payoffAmount(installments, now);
+      if (amount.gt(payoff)) {
+        throw new BadInputError(`the amount exceeds the payoff amount (${payoff.toFixed(2)} USD closes this facility today)`, { field: 'amount' });
+      }
+      const applied = applyPayment({
+        installments,
+        amount,
+        now,
+        apr: facility.apr,
+        levelPayment: levelPayment(facility.principal, facility.apr, facility.termMonths),
+      });
+      const lines = applied.lines;
       const interestPaid = lines.reduce((s, l) => s.plus(l.interest), new Decimal(0));
       const principalPaid = lines.reduce((s, l) => s.plus(l.principal), new Decimal(0));
       const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: facility.borrowerId });
@@ -83,11 +94,13 @@ export class RepaymentsService {
             : []),
         ],
       }));
-      for (const line of lines) {
-        const i = installments.find((x) => x.number === line.number)!;
-        i.interestPaid = i.interestPaid.plus(line.interest);
-        i.principalPaid = i.principalPaid.plus(line.principal);
-        await manager.update(InstallmentEntity, { facilityId, number: i.number }, { interestPaid: i.interestPaid, principalPaid: i.principalPaid });
+      // Persist what changed: paid parts, and the re-amortized parts after a prepayment.
+      for (const after of applied.installments) {
+        const i = installments.find((x) => x.number === after.number)!;
+        const changed = (['payment', 'principal', 'interest', 'principalPaid', 'interestPaid'] as const).filter((k) => !i[k].eq(after[k]));
+        if (!changed.length) continue;
+        for (const k of changed) i[k] = after[k];
+        await manager.update(InstallmentEntity, { facilityId, number: i.number }, Object.fromEntries(changed.map((k) => [k, after[k]])));
       }
       const repayment = manager.create(RepaymentEntity, {
         id: repaymentId,

@@ -66,31 +66,6 @@ export function instantAtDpd(oldestDue: Date, days: number): Date {
   return new Date(oldestDue.getTime() + days * 86_400_000);
 }
 
-export interface PaymentLine {
-  number: number;
-  interest: Decimal;
-  principal: Decimal;
-}
-
-/**
- * Applies `amount` to the installments oldest first, interest before principal (SPEC §7).
- * Returns the lines; the caller adds them to the installments. `amount` must not exceed what is
- * outstanding (checked by the caller).
- */
-export function allocateRepayment(installments: InstallmentState[], amount: Decimal): PaymentLine[] {
-  const lines: PaymentLine[] = [];
-  let left = amount;
-  for (const i of [...installments].sort((a, b) => a.number - b.number)) {
-    if (left.isZero()) break;
-    const interest = Decimal.min(left, i.interest.minus(i.interestPaid));
-    left = left.minus(interest);
-    const principal = Decimal.min(left, i.principal.minus(i.principalPaid));
-    left = left.minus(principal);
-    if (interest.gt(0) || principal.gt(0)) lines.push({ number: i.number, interest, principal });
-  }
-  return lines;
-}
-
 export interface RecoverySplit {
   /** Accelerated amount owed: outstanding principal + unpaid interest of installments already due. */
   owed: Decimal;

@@ -127,6 +127,11 @@ export class FacilityModel {
   @Field(() => DecimalScalar)
   pastDueAmount: string;
 
+  @Field(() => DecimalScalar, {
+    description: 'What closes the facility today: past-due amounts, interest accrued so far, outstanding principal.',
+  })
+  payoffAmount: string;
+
   @Field(() => Int)
   daysPastDue: number;
 
