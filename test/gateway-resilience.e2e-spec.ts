@@ -55,8 +55,9 @@ describe('the circuit breaker, shared by two API processes', () => {
       for (const b of [base, peer.base, base, peer.base]) expect((await ask(buyer.key, b)).status).toBe(200);
       expect(flaky.requests.length).toBe(calls); // neither process calls the open circuit
 
-      // After the open time, exactly one probe: the provider is healthy again, so it closes.
-      flaky.setBehavior({ kind: 'ok' });
+      // After the open time, exactly one probe while it is in flight (a slow one, so the others
+      // arrive while it is HALF_OPEN): the provider is healthy again, so it closes.
+      flaky.setBehavior({ kind: 'ok', delayMs: 400 });
       await new Promise((r) => setTimeout(r, OPEN_MS + 100));
       const results = await Promise.all([ask(buyer.key, base), ask(buyer.key, peer.base), ask(buyer.key, base)]);
       expect(results.every((r) => r.status === 200)).toBe(true);

@@ -8,4 +8,6 @@ export interface Principal {
   status: OrgStatus;
   /** The key that authenticated this request (the gateway enforces its monthly credit limit). */
   apiKeyId: string;
+  /** That key's monthly credit limit (a decimal string), read with the key: the gateway enforces it. */
+  monthlyCreditLimit?: string | null;
 }

@@ -132,7 +132,9 @@ export class GatewayService implements OnApplicationShutdown {
   private async serve(requestId: string, buyer: Principal, request: ChatRequest | EmbeddingsRequest, res: Response) {
     const startedAt = this.clock.now();
     const started = Date.now();
-    const rates = await this.rateCards(request.models);
+    const wallNow = new Date();
+    // Two independent reads, side by side: the rate cards and the routable endpoints.
+    const [rates, rows] = await Promise.all([this.rateCards(request.models), this.store.candidates(request.models, this.clock.now(), wallNow)]);
     const missing = request.models.find((m) => !rates.has(m));
     if (missing) throw modelNotFound(missing);
 
@@ -142,8 +144,6 @@ export class GatewayService implements OnApplicationShutdown {
     // One hold covers whichever model ends up serving: the largest bound among them.
     const hold = request.models.map(holdFor).reduce((a, b) => Decimal.max(a, b));
 
-    const wallNow = new Date();
-    const rows = await this.store.candidates(request.models, this.clock.now(), wallNow);
     const byModel = new Map<string, RoutedCandidate[]>();
     for (const row of rows) byModel.set(row.model, [...(byModel.get(row.model) ?? []), toCandidate(row, wallNow)]);
     const route = routeFor(byModel, request.models, request.prefs, hold);
@@ -155,7 +155,15 @@ export class GatewayService implements OnApplicationShutdown {
       throw new GatewayError(503, 'api_error', 'no_provider_available', `No provider can serve ${request.models.join(', ')} right now`, 'model', {}, retryAfter ? { 'Retry-After': String(retryAfter) } : {});
     }
 
-    const keyLimit = apiKeyId ? ((await this.apiKeys.limitOf(apiKeyId))?.monthlyCreditLimit ?? null) : null;
+    // The limit came with the key (one read per request); a principal without it asks again.
+    const keyLimit =
+      buyer.monthlyCreditLimit !== undefined
+        ? buyer.monthlyCreditLimit === null
+          ? null
+          : new Decimal(buyer.monthlyCreditLimit)
+        : apiKeyId
+          ? ((await this.apiKeys.limitOf(apiKeyId))?.monthlyCreditLimit ?? null)
+          : null;
     const opened = await this.credits.open({ requestId, organizationId: buyer.organizationId, apiKeyId, keyLimit, model: request.models[0], hold, stream: request.stream });
     if (!opened.ok) {
       this.metrics.requests.inc({ status: 'REFUSED' });
@@ -167,10 +175,10 @@ export class GatewayService implements OnApplicationShutdown {
         'insufficient_credits',
         frozen ? 'credits_frozen' : 'insufficient_credits',
         opened.limitSource === 'key'
-          ? `This API key's monthly credit limit leaves ${formatAmount(opened.available, 6)} credits; this request may cost up to ${formatAmount(hold, 6)}`
+          ? `This API key's monthly credit limit leaves ${formatAmount(opened.available, 6)} credits; this request may cost up to ${formatAmount(hold, 6)}.`
           : frozen
-            ? `The credits that would cover this request are frozen; ${formatAmount(opened.available, 6)} are available and it may cost up to ${formatAmount(hold, 6)}`
-            : `Not enough credits: ${formatAmount(opened.available, 6)} available, this request may cost up to ${formatAmount(hold, 6)}. Lower max_tokens or buy credits`,
+            ? `The credits that would cover this request are frozen; ${formatAmount(opened.available, 6)} are available and it may cost up to ${formatAmount(hold, 6)}.`
+            : `Not enough credits: ${formatAmount(opened.available, 6)} available, this request may cost up to ${formatAmount(hold, 6)}. Lower max_tokens or buy credits.`,
         null,
         {
           available: formatAmount(opened.available, 6),

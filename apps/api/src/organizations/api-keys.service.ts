@@ -78,8 +78,8 @@ export class ApiKeysService implements BeforeApplicationShutdown {
    * process. The secret never touches a log; the lookup is by its SHA-256.
    */
   async authenticate(key: string): Promise<Principal | null> {
-    const rows: { key_id: string; last_used_at: Date | null; id: string; role: Role; status: OrgStatus }[] = await this.dataSource.query(
-      `SELECT k.id AS key_id, k.last_used_at, o.id, o.role, o.status
+    const rows: { key_id: string; last_used_at: Date | null; limit: string | null; id: string; role: Role; status: OrgStatus }[] = await this.dataSource.query(
+      `SELECT k.id AS key_id, k.last_used_at, k.monthly_credit_limit::text AS limit, o.id, o.role, o.status
          FROM api_keys k JOIN organizations o ON o.id = k.organization_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
       [hashApiKey(key)],
@@ -88,7 +88,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
     const [row] = rows;
     const now = this.clock.now();
     if (lastUsedIsStale(row.last_used_at, now)) this.touch(row.key_id, now);
-    return { organizationId: row.id, role: row.role, status: row.status, apiKeyId: row.key_id };
+    return { organizationId: row.id, role: row.role, status: row.status, apiKeyId: row.key_id, monthlyCreditLimit: row.limit };
   }
 
   /**
