@@ -34,13 +34,21 @@ describe('loadConfig', () => {
       CCX_RATE_LIMIT_PER_IP_BURST: '20',
     });
     expect(config.graphqlLimits).toEqual({ maxDepth: 6, maxAliases: 0, maxComplexity: 250 });
-    expect(config.rateLimit).toEqual({ perKey: { perMinute: 0, burst: 1 }, perIp: { perMinute: 120, burst: 20 } });
+    expect(config.rateLimit).toEqual({ perKey: { perMinute: 0, burst: 1 }, perIp: { perMinute: 120, burst: 20 }, redisUrl: null });
+  });
+
+  it('shares the rate limits through Redis only when REDIS_URL is a redis URL', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2' }).rateLimit.redisUrl).toBe('redis://127.0.0.1:6379/2');
+    expect(loadConfig({ REDIS_URL: '' }).rateLimit.redisUrl).toBeNull();
+    expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL/);
+    expect(() => loadConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
   });
 
   it('caps the default burst at the rate, so a small rate is never exceeded at once', () => {
     expect(loadConfig({ CCX_RATE_LIMIT_PER_KEY: '5', CCX_RATE_LIMIT_PER_IP: '5' }).rateLimit).toEqual({
       perKey: { perMinute: 5, burst: 5 },
       perIp: { perMinute: 5, burst: 5 },
+      redisUrl: null,
     });
   });
 

@@ -38,9 +38,10 @@ export interface AppConfig {
   graphqlIntrospection: boolean;
   /**
    * Requests per minute and burst, per organization (authenticated) and per client address
-   * (anonymous), on /graphql and /v1/*. perMinute 0 turns that limit off. Per process.
+   * (anonymous), on /graphql and /v1/*. perMinute 0 turns that limit off. Shared by every process
+   * through Redis at `redisUrl` (REDIS_URL); per process without it.
    */
-  rateLimit: { perKey: RateLimit; perIp: RateLimit };
+  rateLimit: { perKey: RateLimit; perIp: RateLimit; redisUrl: string | null };
   rules: BusinessRules;
   gateway: GatewayConfig;
 }
@@ -109,6 +110,20 @@ function boolean(env: Env, name: string, fallback = false): boolean {
  * `<name>` requests per minute (0: off) and `<name>_BURST`, the bucket size; the burst defaults to
  * the smaller of the rate and `burst`, so a small rate (tests) is not exceeded by its own burst.
  */
+/** REDIS_URL: redis://[user:pass@]host:port[/db] or rediss:// (TLS); unset or empty: none. */
+function redisUrlOf(env: Env): string | null {
+  const raw = env.REDIS_URL || null;
+  if (raw === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'must be a URL such as redis://127.0.0.1:6379');
+  }
+  if (!['redis:', 'rediss:'].includes(parsed.protocol)) throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  return raw;
+}
+
 function rateLimitOf(env: Env, name: string, perMinute: number, burst: number): RateLimit {
   const rate = integer(env, name, perMinute, 0, 10_000_000);
   return { perMinute: rate, burst: integer(env, `${name}_BURST`, Math.max(1, Math.min(rate, burst)), 1, 10_000_000) };
@@ -178,6 +193,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const rateLimit = {
     perKey: rateLimitOf(env, 'CCX_RATE_LIMIT_PER_KEY', 6000, 1000),
     perIp: rateLimitOf(env, 'CCX_RATE_LIMIT_PER_IP', 1200, 300),
+    redisUrl: redisUrlOf(env),
   };
 
   const gatewayKeyRaw = env.CCX_GATEWAY_SECRET_KEY || null;

@@ -8,7 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { isDatabaseUnavailable, SERVICE_UNAVAILABLE_MESSAGE } from '../graphql/format-error.js';
-import { TokenBuckets } from './token-buckets.js';
+import { RateLimitStore, type RateBuckets } from './rate-limit-store.js';
 import { isGatewayPath } from '../http/rest-exception.filter.js';
 
 type LimitedRequest = Request & RequestWithPrincipal;
@@ -22,22 +22,24 @@ type LimitedRequest = Request & RequestWithPrincipal;
  * The operator is not limited: it is the platform's own gateway (SPEC §8 — all metering arrives
  * with its key) and throttling it would drop billing events rather than protect anyone.
  *
- * The buckets are per process (see TokenBuckets): N API processes allow up to N × the limit.
+ * The buckets live in Redis when REDIS_URL is set, shared by every API process; else in each
+ * process's memory (TokenBuckets), where N API processes allow up to N × the limit.
  * The client address is the socket's (Express "trust proxy" is off); behind a reverse proxy all
  * anonymous callers share the proxy's address.
  */
 @Injectable()
 export class RateLimitMiddleware implements NestMiddleware {
-  private readonly perKey: TokenBuckets | null;
-  private readonly perAddress: TokenBuckets | null;
+  private readonly perKey: RateBuckets | null;
+  private readonly perAddress: RateBuckets | null;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly authenticator: ApiKeyAuthenticator,
+    store: RateLimitStore,
   ) {
     const { perKey, perIp } = config.rateLimit;
-    this.perKey = perKey.perMinute > 0 ? new TokenBuckets(perKey.perMinute, perKey.burst) : null;
-    this.perAddress = perIp.perMinute > 0 ? new TokenBuckets(perIp.perMinute, perIp.burst) : null;
+    this.perKey = perKey.perMinute > 0 ? store.buckets('key', perKey.perMinute, perKey.burst) : null;
+    this.perAddress = perIp.perMinute > 0 ? store.buckets('ip', perIp.perMinute, perIp.burst) : null;
   }
 
   async use(req: LimitedRequest, res: Response, next: NextFunction): Promise<void> {
@@ -56,7 +58,7 @@ export class RateLimitMiddleware implements NestMiddleware {
       return next(error);
     }
     if (principal?.role === 'OPERATOR') return next();
-    const verdict = principal ? this.perKey?.take(principal.organizationId) : this.perAddress?.take(clientAddress(req));
+    const verdict = await (principal ? this.perKey?.take(principal.organizationId) : this.perAddress?.take(clientAddress(req)));
     if (!verdict || verdict.allowed) return next();
     refuse(res, path, verdict.retryAfterSeconds);
   }

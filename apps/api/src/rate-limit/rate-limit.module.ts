@@ -1,6 +1,7 @@
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { RateLimitMiddleware } from './rate-limit.middleware.js';
+import { RateLimitStore } from './rate-limit-store.js';
 
 /**
  * Mounts the rate limiter on every route; the middleware itself picks /graphql and /v1/*. Nest
@@ -8,7 +9,7 @@ import { RateLimitMiddleware } from './rate-limit.middleware.js';
  * request never reaches the GraphQL handler; global modules' middleware (request logging,
  * metrics) is mounted first, so a 429 is still logged and counted.
  */
-@Module({ imports: [AuthModule] })
+@Module({ imports: [AuthModule], providers: [RateLimitStore] })
 export class RateLimitModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RateLimitMiddleware).forRoutes('*path');
