@@ -156,6 +156,20 @@ describe('a completion through the SDK', () => {
   });
 });
 
+describe('a free model', () => {
+  it('holds nothing, charges 0.000000 and still shows in the usage report', async () => {
+    await model(t, 'free-gw', '0', '0');
+    await createEndpoint(t, cheapSeller.seller, { listingId: cheapSeller.listing.id, baseUrl: cheap.url, models: [{ model: 'free-gw' }] }).catch(() => undefined);
+    const buyer = await buyerWithCredits(t, '1');
+    const before = await available(t, buyer);
+    const { response } = await sdk(base, buyer.key).chat.completions.create({ model: 'free-gw', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    expect(response.headers.get('x-ccx-credits')).toBe('0.000000');
+    expect(await available(t, buyer)).toBe(before);
+    const [event] = await usageEventsOf(t, buyer);
+    expect(event).toMatchObject({ model: 'free-gw', credits: '0' });
+  });
+});
+
 describe('routing and failover', () => {
   it('serves from the cheapest listing first', async () => {
     const buyer = await buyerWithCredits(t, '10');

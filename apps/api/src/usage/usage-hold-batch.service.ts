@@ -176,6 +176,8 @@ export class UsageHoldBatchService {
       const capped = actual.gt(c.cap);
       const cost = capped ? c.cap : actual;
       if (cost.isZero()) {
+        // Free (a zero rate, or nothing used): an event of 0.000000, nothing moves in the ledger.
+        charged.push({ index, rate, cost });
         outcomes[index] = { ok: true, credits: cost, capped };
         return;
       }
@@ -280,7 +282,7 @@ export class UsageHoldBatchService {
         charged.map((x) => c(x).occurredAt.toISOString()),
         charged.map(() => now.toISOString()),
         charged.map((x) => c(x).holdId),
-        charged.map((x) => txByBuyer.get(c(x).organizationId)!),
+        charged.map((x) => (x.cost.isZero() ? null : txByBuyer.get(c(x).organizationId)!)),
       ],
     );
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode, formatAmount } from '@ccx/core';
 import { Ledger, type TransactionInput } from '@ccx/ledger';
@@ -34,6 +34,8 @@ interface Rated {
  */
 @Injectable()
 export class UsageService {
+  private readonly logger = new Logger('Usage');
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly ledger: Ledger,
@@ -82,8 +84,7 @@ export class UsageService {
     }
 
     if (rated.length) {
-      const charged = await withTransaction(this.dataSource, (manager) => this.charge(manager, rated, now));
-      for (const [index, outcome] of charged) outcomes[index] = outcome;
+      for (const [index, outcome] of await this.chargeIsolated(rated, now)) outcomes[index] = outcome;
     }
     for (const o of outcomes as UsageOutcome[]) {
       this.metrics.usageEvents.inc({ status: o.status, code: o.status === 'rejected' ? o.code : '' });
@@ -129,6 +130,33 @@ export class UsageService {
     });
   }
 
+  /**
+   * Charges the events in one transaction; if that fails for any reason other than a refusal,
+   * each event is charged again in a transaction of its own, so only the faulty one fails (SPEC
+   * §8: one event's failure never affects another). When every event fails alike (the database
+   * is down), the first error is thrown: the caller answers 503, not a list of rejections.
+   */
+  private async chargeIsolated(rated: Rated[], now: Date): Promise<Map<number, UsageOutcome>> {
+    try {
+      return await withTransaction(this.dataSource, (manager) => this.charge(manager, rated, now));
+    } catch (error) {
+      if (rated.length === 1 || error instanceof DomainError) throw error;
+      const outcomes = new Map<number, UsageOutcome>();
+      let firstError: unknown = null;
+      for (const r of rated) {
+        try {
+          for (const [index, outcome] of await withTransaction(this.dataSource, (manager) => this.charge(manager, [r], now))) outcomes.set(index, outcome);
+        } catch (e) {
+          firstError ??= e;
+          this.logger.error(`usage event ${r.event.eventId} could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
+          outcomes.set(r.index, { eventId: r.event.eventId, status: 'rejected', code: ErrorCode.INTERNAL, message: 'this event could not be recorded; nothing was charged, retry it' });
+        }
+      }
+      if ([...outcomes.values()].every((o) => o.status === 'rejected' && o.code === ErrorCode.INTERNAL)) throw firstError;
+      return outcomes;
+    }
+  }
+
   private async charge(manager: EntityManager, rated: Rated[], now: Date): Promise<Map<number, UsageOutcome>> {
     const orgIds = [...new Set(rated.map((r) => r.event.organizationId))].sort();
     // Every writer of a buyer's credits (usage, holds, freezes, expiry) takes this lock first,
@@ -148,6 +176,14 @@ export class UsageService {
       const prior = existing.get(key) ?? firstInBatch.get(key);
       if (prior !== undefined) {
         outcomes.set(r.index, { eventId: r.event.eventId, status: 'duplicate', credits: prior });
+        continue;
+      }
+      if (r.cost.isZero()) {
+        // A free event (a zero rate, SPEC §8): accepted at 0.000000, nothing moves in the ledger.
+        const text = formatAmount(r.cost, 6);
+        firstInBatch.set(key, text);
+        outcomes.set(r.index, { eventId: r.event.eventId, status: 'accepted', credits: text });
+        rows.push({ r, credits: r.cost });
         continue;
       }
       const buyer = credits.get(r.event.organizationId)!;
@@ -183,12 +219,13 @@ export class UsageService {
         { accountId: this.platform.id('consumed'), direction: 'CREDIT' as const, amount: sums.total },
       ],
     }));
-    const results = await this.ledger.postMany(manager, ledgerItems);
+    const results = ledgerItems.length ? await this.ledger.postMany(manager, ledgerItems) : [];
     const refused = results.find((x) => x.status !== 'accepted');
     // The burn-down was computed on locked balances; a refusal here is a bug, not a user error.
     if (refused) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(refused)}`);
     const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
-    await this.insertEvents(manager, rows, rows.map((x) => txByBuyer.get(x.r.event.organizationId)!), now);
+    // A free event has no ledger transaction.
+    await this.insertEvents(manager, rows, rows.map((x) => (x.credits.isZero() ? null : txByBuyer.get(x.r.event.organizationId)!)), now);
     await this.accounts.settle(manager, credits, now);
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
     for (const buyer of credits.values()) {
@@ -213,7 +250,7 @@ export class UsageService {
     return existing;
   }
 
-  private async insertEvents(manager: EntityManager, rows: { r: Rated; credits: Decimal }[], txIds: string[], now: Date): Promise<void> {
+  private async insertEvents(manager: EntityManager, rows: { r: Rated; credits: Decimal }[], txIds: (string | null)[], now: Date): Promise<void> {
     const col = <T>(f: (x: { r: Rated; credits: Decimal }) => T) => rows.map(f);
     const token = (x: { r: Rated }) => (x.r.event.quantity.kind === 'tokens' ? x.r.event.quantity : null);
     const gpu = (x: { r: Rated }) => (x.r.event.quantity.kind === 'gpu' ? x.r.event.quantity : null);
