@@ -55,7 +55,9 @@ export class RateLimitMiddleware implements NestMiddleware {
       // address's bucket on an outage (every keyed caller behind one address shares it), so an
       // unreachable database is SERVICE_UNAVAILABLE here, before anything else runs.
       if (isDatabaseUnavailable(error)) return unavailable(res, path);
-      return next(error);
+      // Any other failure: anonymous until the guard, which looks the key up again, decides (and
+      // answers in the route's own error shape).
+      principal = null;
     }
     if (principal?.role === 'OPERATOR') return next();
     const verdict = await (principal ? this.perKey?.take(principal.organizationId) : this.perAddress?.take(clientAddress(req)));
