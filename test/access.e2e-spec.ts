@@ -435,6 +435,18 @@ const TABLE: Record<string, Case[]> = {
     },
   ],
 
+  organizations: [
+    {
+      label: 'the directory (approvals queue)',
+      query: `{ organizations(filter: { status: PENDING }, first: 50) { totalCount edges { node { id status } } } }`,
+      expect: only('read', 'OPERATOR'),
+      check: (_c, data) => {
+        expect(data.organizations.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(orgs.pendingSeller.id);
+        expect(data.organizations.edges.every((e: { node: { status: string } }) => e.node.status === 'PENDING')).toBe(true);
+      },
+    },
+  ],
+
   // ---- Mutation ----
   registerOrganization: [
     {
