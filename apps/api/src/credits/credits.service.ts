@@ -96,6 +96,43 @@ export class CreditsService {
    * Servicing: ACTIVE blocks past `expiresAt` become EXPIRED; what remains leaves through a
    * ledger transaction (effective at the expiry instant), never by editing a balance.
    */
+  /**
+   * What a buyer can spend (SPEC §6): remaining − open holds of its ACTIVE blocks not past their
+   * expiry — or, with `includeDue`, also those whose expiry has come but that are not swept yet.
+   * Read inside the caller's transaction, after the buyer's lock, to judge a low-balance crossing.
+   */
+  async availableOf(manager: EntityManager, organizationId: string, now: Date, includeDue = false): Promise<Decimal> {
+    const rows: { account: string }[] = await manager.query(
+      `SELECT ledger_account_id::text AS account FROM credit_blocks
+        WHERE organization_id = $1 AND status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2 OR $3)`,
+      [organizationId, now, includeDue],
+    );
+    if (!rows.length) return new Decimal(0);
+    const balances = await this.ledger.balances(manager, rows.map((r) => r.account));
+    let total = new Decimal(0);
+    for (const b of balances.values()) total = total.plus(b.available);
+    return total;
+  }
+
+  /**
+   * Expires due blocks; returns how many, and for each buyer what it could spend before and
+   * after (an expiry lowers it: a low-balance crossing, SPEC §8 — the caller raises the alert).
+   */
+  async expireDueWithDrops(manager: EntityManager, now: Date): Promise<{ expired: number; drops: { organizationId: string; before: Decimal; after: Decimal }[] }> {
+    const owners: { organization_id: string }[] = await manager.query(
+      `SELECT DISTINCT organization_id FROM credit_blocks
+       WHERE status = 'ACTIVE' AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY organization_id`,
+      [now],
+    );
+    for (const { organization_id } of owners) await lockBuyerCredits(manager, organization_id);
+    const before = new Map<string, Decimal>();
+    for (const { organization_id } of owners) before.set(organization_id, await this.availableOf(manager, organization_id, now, true));
+    const expired = await this.expireDue(manager, now);
+    const drops = [];
+    for (const [organizationId, was] of before) drops.push({ organizationId, before: was, after: await this.availableOf(manager, organizationId, now) });
+    return { expired, drops };
+  }
+
   async expireDue(manager: EntityManager, now: Date): Promise<number> {
     const dueOwners: { organization_id: string }[] = await manager.query(
       `SELECT DISTINCT organization_id FROM credit_blocks

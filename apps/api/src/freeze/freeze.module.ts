@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module.js';
+import { CreditsModule } from '../credits/credits.module.js';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FreezeEventEntity } from './freeze-event.entity.js';
 import { FreezeService } from './freeze.service.js';
 import { RecoveryEntity } from './recovery.entity.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([FreezeEventEntity, RecoveryEntity]), AlertsModule],
+  imports: [TypeOrmModule.forFeature([FreezeEventEntity, RecoveryEntity]), AlertsModule, CreditsModule],
   providers: [FreezeService],
   exports: [FreezeService],
 })

@@ -14,6 +14,7 @@ import { InstallmentEntity } from '../facilities/installment.entity.js';
 import { daysPastDue, instantAtDpd, oldestUnpaidDue, recoverySplit, statusForDpd } from '../facilities/domain/facility-rules.js';
 import { FreezeEventEntity } from './freeze-event.entity.js';
 import { RecoveryEntity } from './recovery.entity.js';
+import { CreditsService } from '../credits/credits.service.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { AlertKind } from '../alerts/domain/alert-kind.js';
 
@@ -36,6 +37,7 @@ export class FreezeService {
     private readonly platform: PlatformAccounts,
     private readonly clock: ClockService,
     private readonly alerts: AlertsService,
+    private readonly credits: CreditsService,
   ) {}
 
   async freezeByLender(lenderId: string, id: string, reason: unknown): Promise<FacilityEntity> {
@@ -254,12 +256,16 @@ export class FreezeService {
     actorId: string | null,
     reason: string,
   ): Promise<void> {
+    const before = await this.credits.availableOf(manager, block.organizationId, at);
     await this.setBlock(manager, block, 'FROZEN');
     // Frozen credits cannot be spent: open holds on them are released now.
     for (const hold of await this.ledger.pendingHolds(manager, block.ledgerAccountId)) {
       await this.ledger.voidHold(manager, hold.id, at);
     }
     await this.audit(manager, facility, block, 'FREEZE', actorId, reason, at);
+    // A freeze lowers what the buyer can spend: a low-balance crossing like usage (SPEC §8).
+    const after = await this.credits.availableOf(manager, block.organizationId, at);
+    await this.alerts.balanceChanged(manager, { organizationId: block.organizationId, before, after, at });
   }
 
   private async applyRecoveryToSchedule(manager: EntityManager, installments: InstallmentEntity[], now: Date, toInterest: Decimal, toPrincipal: Decimal) {

@@ -6,6 +6,7 @@ import { ServicingService } from './servicing.service.js';
 import { FreezeModule } from '../freeze/freeze.module.js';
 import { UsageModule } from '../usage/usage.module.js';
 import { GatewayModule } from '../gateway/gateway.module.js';
+import { AlertsModule } from '../alerts/alerts.module.js';
 
-@Module({ imports: [CreditsModule, ListingsModule, ReservationsModule, FreezeModule, UsageModule, GatewayModule], providers: [ServicingService], exports: [ServicingService] })
+@Module({ imports: [CreditsModule, ListingsModule, ReservationsModule, FreezeModule, UsageModule, GatewayModule, AlertsModule], providers: [ServicingService], exports: [ServicingService] })
 export class ServicingModule {}

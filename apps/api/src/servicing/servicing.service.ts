@@ -10,6 +10,7 @@ import { ReservationsService } from '../reservations/reservations.service.js';
 import { FreezeService } from '../freeze/freeze.service.js';
 import { UsageHoldsService } from '../usage/usage-holds.service.js';
 import { GatewayServicingService } from '../gateway/gateway-servicing.service.js';
+import { AlertsService } from '../alerts/alerts.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 
 export interface ServicingReport {
@@ -48,6 +49,7 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     private readonly usageHolds: UsageHoldsService,
     private readonly metrics: MetricsService,
     private readonly gateway: GatewayServicingService,
+    private readonly alerts: AlertsService,
   ) {}
 
   onModuleInit(): void {
@@ -101,7 +103,12 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     // Before block expiry: a facility that defaulted before maturity freezes its block (at the
     // default instant) rather than letting it expire.
     const facilitiesMoved = await this.freeze.serviceFacilities(now);
-    const blocksExpired = await withTransaction(this.dataSource, (m) => this.credits.expireDue(m, now));
+    const blocksExpired = await withTransaction(this.dataSource, async (m) => {
+      const { expired, drops } = await this.credits.expireDueWithDrops(m, now);
+      // An expiry lowers what a buyer can spend: a low-balance crossing like any other (SPEC §8).
+      for (const d of drops) await this.alerts.balanceChanged(m, { organizationId: d.organizationId, before: d.before, after: d.after, at: now });
+      return expired;
+    });
     // Usage holds first (they release their ledger legs), then any other ledger hold due.
     const holdsExpired =
       (await this.usageHolds.expireDue(now)) + (await withTransaction(this.dataSource, (m) => this.ledger.expireHolds(m, now))).length;
