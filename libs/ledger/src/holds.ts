@@ -66,21 +66,7 @@ export class HoldBook {
   ) {}
 
   async create(runner: SqlRunner, input: HoldInput): Promise<Hold> {
-    const debit = await this.accounts.get(runner, input.debitAccountId);
-    const credit = await this.accounts.get(runner, input.creditAccountId);
-    if (debit.asset !== credit.asset) throw new LedgerError('UNBALANCED', 'a hold moves one asset');
-    if (debit.shards > 1) throw new LedgerError('INVALID_TRANSACTION', 'a hold needs an unsharded debit account');
-    if (!credit.allowPositive) throw new LedgerError('INVALID_TRANSACTION', 'the credit account of a hold must accept credits');
-    if (!input.idempotencyKey || input.idempotencyKey.length > 200) {
-      throw new LedgerError('INVALID_TRANSACTION', 'idempotencyKey must be 1 to 200 characters');
-    }
-    if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) {
-      throw new LedgerError('INVALID_TRANSACTION', 'expiresAt must be a valid instant');
-    }
-    const amount = parseLedgerAmount(input.amount, debit.scale);
-    const hash = createHash('sha256')
-      .update(canonicalJson({ d: debit.id, c: credit.id, a: amount.toFixed(debit.scale), m: input.metadata ?? {} }))
-      .digest('hex');
+    const { debit, credit, amount, hash } = await this.checked(runner, input);
 
     const replay = await this.findByKey(runner, input.idempotencyKey);
     if (replay) return this.sameOrConflict(replay, hash);
@@ -133,22 +119,9 @@ export class HoldBook {
     const perAccount = new Map<string, Decimal>();
     const keys = new Set<string>();
     for (const input of inputs) {
-      const debit = await this.accounts.get(runner, input.debitAccountId);
-      const credit = await this.accounts.get(runner, input.creditAccountId);
-      if (debit.asset !== credit.asset) throw new LedgerError('UNBALANCED', 'a hold moves one asset');
-      if (debit.shards > 1) throw new LedgerError('INVALID_TRANSACTION', 'a hold needs an unsharded debit account');
-      if (!credit.allowPositive) throw new LedgerError('INVALID_TRANSACTION', 'the credit account of a hold must accept credits');
-      if (!input.idempotencyKey || input.idempotencyKey.length > 200 || keys.has(input.idempotencyKey)) {
-        throw new LedgerError('INVALID_TRANSACTION', 'each hold needs its own idempotencyKey of 1 to 200 characters');
-      }
+      if (keys.has(input.idempotencyKey)) throw new LedgerError('INVALID_TRANSACTION', 'each hold of a batch needs its own idempotencyKey');
       keys.add(input.idempotencyKey);
-      if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) {
-        throw new LedgerError('INVALID_TRANSACTION', 'expiresAt must be a valid instant');
-      }
-      const amount = parseLedgerAmount(input.amount, debit.scale);
-      const hash = createHash('sha256')
-        .update(canonicalJson({ d: debit.id, c: credit.id, a: amount.toFixed(debit.scale), m: input.metadata ?? {} }))
-        .digest('hex');
+      const { debit, amount, hash } = await this.checked(runner, input);
       prepared.push({ input, amount, hash, asset: debit.asset });
       if (!debit.allowNegative) perAccount.set(debit.id, (perAccount.get(debit.id) ?? new Decimal(0)).plus(amount));
     }
@@ -340,6 +313,26 @@ export class HoldBook {
       [holds.map((h) => h.id), status, at],
     );
     return updated.map(toHold);
+  }
+
+  /** The rules every hold obeys, and its amount at the asset's scale and content hash. */
+  private async checked(runner: SqlRunner, input: HoldInput) {
+    const debit = await this.accounts.get(runner, input.debitAccountId);
+    const credit = await this.accounts.get(runner, input.creditAccountId);
+    if (debit.asset !== credit.asset) throw new LedgerError('UNBALANCED', 'a hold moves one asset');
+    if (debit.shards > 1) throw new LedgerError('INVALID_TRANSACTION', 'a hold needs an unsharded debit account');
+    if (!credit.allowPositive) throw new LedgerError('INVALID_TRANSACTION', 'the credit account of a hold must accept credits');
+    if (!input.idempotencyKey || input.idempotencyKey.length > 200) {
+      throw new LedgerError('INVALID_TRANSACTION', 'idempotencyKey must be 1 to 200 characters');
+    }
+    if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) {
+      throw new LedgerError('INVALID_TRANSACTION', 'expiresAt must be a valid instant');
+    }
+    const amount = parseLedgerAmount(input.amount, debit.scale);
+    const hash = createHash('sha256')
+      .update(canonicalJson({ d: debit.id, c: credit.id, a: amount.toFixed(debit.scale), m: input.metadata ?? {} }))
+      .digest('hex');
+    return { debit, credit, amount, hash };
   }
 
   private assertPending(row: HoldRow, at: Date): void {
