@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import { createListing, deposit, register, registerPending, reserve, suspend, walletOf, type Org } from './support/market.js';
@@ -241,6 +242,16 @@ const usageEventsIn = async (organizationId: string | null) =>
   Number(await scalar(`SELECT count(*)::int FROM usage_events WHERE ($1::uuid IS NULL OR organization_id = $1) AND occurred_at >= $2 AND occurred_at < $3`, [organizationId, USAGE_RANGE.from, USAGE_RANGE.to]));
 const reportEvents = (rows: { events: number }[]) => rows.reduce((n, r) => n + r.events, 0);
 
+/** An OPEN financing request of `buyer` (written directly, so a suspended buyer can have one too). */
+async function openRequestOf(buyer: Org): Promise<string> {
+  const id = randomUUID();
+  await t.db.dataSource.query(
+    `INSERT INTO financing_requests (id, borrower_id, amount, term_months, purpose, status, created_at) VALUES ($1, $2, 100.00, 3, 'access', 'OPEN', now())`,
+    [id, buyer.id],
+  );
+  return id;
+}
+
 const TABLE: Record<string, Case[]> = {
   // ---- Query ----
   me: [
@@ -443,6 +454,19 @@ const TABLE: Record<string, Case[]> = {
       check: (_c, data) => {
         expect(data.organizations.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(orgs.pendingSeller.id);
         expect(data.organizations.edges.every((e: { node: { status: string } }) => e.node.status === 'PENDING')).toBe(true);
+      },
+    },
+  ],
+  financingRequests: [
+    {
+      label: 'own (lender: the OPEN ones; operator: all)',
+      query: `{ financingRequests { id status borrower { id } borrowerProfile { facilitiesRepaid } } }`,
+      vars: async () => ({ seeded: await openRequestOf(orgs.otherBuyer) }),
+      expect: only('read', 'BUYER', 'LENDER', 'OPERATOR'),
+      check: (caller, data, vars) => {
+        const ids = data.financingRequests.map((r: { id: string }) => r.id);
+        if (caller === 'buyer' || caller === 'suspendedBuyer') expect(ids).not.toContain(vars.seeded);
+        else expect(ids).toContain(vars.seeded);
       },
     },
   ],
@@ -789,6 +813,33 @@ const TABLE: Record<string, Case[]> = {
       vars: async () => ({ id: await endpointOf(orgs.otherSeller, otherSellerListing) }),
       expect: override(only('act', 'SELLER', 'OPERATOR'), { seller: 'NOT_OWN' }),
       effect: (v) => scalar(`SELECT enabled FROM inference_endpoints WHERE id = $1`, [v.id]),
+    },
+  ],
+  requestFinancing: [
+    {
+      label: 'a request of its own',
+      query: `mutation($input: FinancingRequestInput!) { requestFinancing(input: $input) { status borrower { id } } }`,
+      vars: () => ({ input: { amount: '250.00', termMonths: 6, purpose: unique('purpose') } }),
+      expect: only('act', 'BUYER'),
+      effect: () => scalar(`SELECT count(*)::int FROM financing_requests`),
+      check: (caller, data) => expect(data.requestFinancing).toEqual({ status: 'OPEN', borrower: { id: orgs[caller as keyof typeof orgs].id } }),
+    },
+  ],
+  withdrawFinancingRequest: [
+    {
+      label: 'own OPEN request',
+      query: `mutation($id: ID!) { withdrawFinancingRequest(id: $id) { status } }`,
+      vars: async (caller) => ({ id: await openRequestOf(caller === 'suspendedBuyer' ? orgs.suspendedBuyer : orgs.buyer) }),
+      expect: only('act', 'BUYER'),
+      effect: (v) => scalar(`SELECT status FROM financing_requests WHERE id = $1`, [v.id]),
+      check: (_c, data) => expect(data.withdrawFinancingRequest.status).toBe('WITHDRAWN'),
+    },
+    {
+      label: "another buyer's request",
+      query: `mutation($id: ID!) { withdrawFinancingRequest(id: $id) { status } }`,
+      vars: async () => ({ id: await openRequestOf(orgs.otherBuyer) }),
+      expect: override(only('act', 'BUYER'), { buyer: 'NOT_OWN' }),
+      effect: (v) => scalar(`SELECT status FROM financing_requests WHERE id = $1`, [v.id]),
     },
   ],
   advanceTestClock: [

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreditsModule } from '../credits/credits.module.js';
+import { FinancingRequestsModule } from '../financing-requests/index.js';
 import { FreezeModule } from '../freeze/freeze.module.js';
 import { ListingsModule } from '../listings/listings.module.js';
 import { OrganizationsModule } from '../organizations/organizations.module.js';
@@ -21,6 +22,7 @@ import { RepaymentsService } from './repayments.service.js';
     PurchasesModule,
     OrganizationsModule,
     FreezeModule,
+    FinancingRequestsModule,
   ],
   providers: [FacilitiesService, RepaymentsService, FacilityViews, FacilitiesResolver],
   exports: [FacilitiesService],

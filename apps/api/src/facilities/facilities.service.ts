@@ -9,6 +9,7 @@ import { inputAmount, intInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { deliveryPostings } from '../credits/delivery.js';
+import { FinancingRequestsService } from '../financing-requests/index.js';
 import { MarketService } from '../listings/market.service.js';
 import { AllocationEntity } from '../listings/allocation.entity.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
@@ -27,6 +28,8 @@ export interface OfferCommand {
   graceDays?: number | null;
   defaultAfterDaysPastDue?: number | null;
   recoveryRate?: unknown;
+  /** The financing request this offer answers (SPEC §13), if any. */
+  financingRequestId?: unknown;
 }
 
 const MAX_TERM_MONTHS = 360;
@@ -47,6 +50,7 @@ export class FacilitiesService {
     private readonly market: MarketService,
     private readonly credits: CreditsService,
     private readonly sellerWallets: SellerWallets,
+    private readonly financingRequests: FinancingRequestsService,
   ) {}
 
   async offer(cmd: OfferCommand): Promise<FacilityEntity> {
@@ -117,6 +121,9 @@ export class FacilitiesService {
         createdAt: now,
       });
       await manager.insert(FacilityEntity, facility);
+      if (cmd.financingRequestId !== undefined && cmd.financingRequestId !== null) {
+        await this.financingRequests.attachOffer(manager, { financingRequestId: cmd.financingRequestId, borrowerId, lenderId: cmd.lenderId, facilityId: facility.id });
+      }
       return facility;
     });
   }
@@ -144,6 +151,8 @@ export class FacilitiesService {
       if (borrower.status !== 'ACTIVE') throw new DomainError(ErrorCode.FORBIDDEN, `a ${borrower.status} organization cannot accept`);
       const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
       if (lender.status !== 'ACTIVE') throw new InvalidStateError(`the lender is ${lender.status}; this offer cannot be accepted now`);
+      // An offer that answers a financing request funds it (SPEC §13), or is refused if it was funded or withdrawn.
+      await this.financingRequests.fundByFacility(manager, facility.id);
       const lenderFunds = await this.ledger.balance(manager, lender.walletAccountId);
       if (lenderFunds.available.lt(facility.principal)) {
         throw new DomainError(ErrorCode.INSUFFICIENT_FUNDS, "the lender's wallet cannot fund this facility's principal");
@@ -181,11 +190,12 @@ export class FacilitiesService {
       });
       const receivable = await this.platform.createLimited(manager, `facility:${facility.id}:receivable:USD`, 'USD', facility.lenderId);
       // The lender pays the principal: the fee and the wholesale purchase (sellers paid at once;
-      // the platform keeps the fee and any sub-cent rounding of the payouts). The borrower's debt
+      // the platform keeps the fee and any sub-cent rounding of the payouts), as two entries of its
+      // wallet, so that its statement shows the funding and the fee apart. The borrower's debt
       // to the lender is recorded as a pair of facility accounts.
       const delivery = deliveryPostings({
         payerAccountId: lender.walletAccountId,
-        charge: facility.principal,
+        charge: purchaseAmount,
         revenueAccountId: this.platform.id('revenue'),
         blockAccountId: block.ledgerAccountId,
         parts: parts.map((p) => ({
@@ -199,10 +209,16 @@ export class FacilitiesService {
         await this.ledger.post(manager, {
           idempotencyKey: `facility:${facility.id}:accept`,
           kind: 'facility.accept',
-          metadata: { facilityId: facility.id, lenderId: facility.lenderId, borrowerId, blockId: block.id },
+          metadata: { facilityId: facility.id, lenderId: facility.lenderId, borrowerId, blockId: block.id, financingFee: facility.financingFee.toFixed(2) },
           effectiveAt: now,
           postings: [
             ...delivery,
+            ...(facility.financingFee.gt(0)
+              ? [
+                  { accountId: lender.walletAccountId, direction: 'DEBIT' as const, amount: facility.financingFee },
+                  { accountId: this.platform.id('revenue'), direction: 'CREDIT' as const, amount: facility.financingFee },
+                ]
+              : []),
             { accountId: debt.id, direction: 'DEBIT', amount: facility.principal },
             { accountId: receivable.id, direction: 'CREDIT', amount: facility.principal },
           ],

@@ -221,6 +221,9 @@ export class OfferFacilityInput {
 
   @Field(() => DecimalScalar, { nullable: true, description: 'Default 0.80.' })
   recoveryRate?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "The OPEN financing request this offer answers (its borrower must be the offer's); accepting the offer funds it." })
+  financingRequestId?: string | null;
 }
 
 @InputType()
