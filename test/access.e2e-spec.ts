@@ -470,6 +470,40 @@ const TABLE: Record<string, Case[]> = {
       },
     },
   ],
+  walletEntries: [
+    {
+      label: 'own wallet',
+      query: `{ walletEntries(first: 200) { totalCount edges { node { amount balanceAfter } } } }`,
+      expect: only('read', 'ANY'),
+      check: async (caller, data) => {
+        const amounts = data.walletEntries.edges.map((e: { node: { amount: string } }) => Number(e.node.amount) * 100);
+        expect(data.walletEntries.totalCount).toBe(amounts.length);
+        if (caller !== 'operator') expect(amounts.reduce((a: number, b: number) => a + b, 0) / 100).toBeCloseTo(Number(await walletOf(t, orgs[caller as keyof typeof orgs])), 2);
+      },
+    },
+    {
+      label: "another organization's wallet (operator only)",
+      query: `query($id: ID) { walletEntries(organizationId: $id) { totalCount } }`,
+      vars: () => ({ id: orgs.otherBuyer.id }),
+      expect: only('read', 'OPERATOR'),
+      check: (_c, data) => expect(data.walletEntries.totalCount).toBeGreaterThanOrEqual(1),
+    },
+  ],
+  statement: [
+    {
+      label: 'own wallet, this month',
+      query: `{ statement(month: "2026-02") { month openingBalance closingBalance } }`,
+      expect: only('read', 'ANY'),
+      check: (_c, data) => expect(data.statement.month).toBe('2026-02'),
+    },
+    {
+      label: "another organization's wallet (operator only)",
+      query: `query($id: ID) { statement(month: "2026-01", organizationId: $id) { closingBalance entries { kind } } }`,
+      vars: () => ({ id: orgs.otherBuyer.id }),
+      expect: only('read', 'OPERATOR'),
+      check: (_c, data) => expect(data.statement.entries.map((e: { kind: string }) => e.kind)).toContain('deposit'),
+    },
+  ],
 
   // ---- Mutation ----
   registerOrganization: [
@@ -916,6 +950,26 @@ it('the refused actions of the suspended buyer left its reservation and money al
   expect(await scalar(`SELECT count(*)::int FROM repayments WHERE facility_id = $1`, [fac.suspended])).toBe(0);
   const res = await t.gql(`{ ledgerIntegrity { balanced problems } }`, {}, OPERATOR_KEY);
   expect(res.data.ledgerIntegrity).toEqual({ balanced: true, problems: [] });
+});
+
+/** SPEC §13: the statement as CSV is every organization's own; another's is the operator's. */
+it('SPEC §2 for GET /v1/wallet/statement.csv', async () => {
+  const failures: string[] = [];
+  for (const caller of CALLERS) {
+    const key = keyOf(caller);
+    const own = t.http().get('/v1/wallet/statement.csv?month=2026-01');
+    const other = t.http().get(`/v1/wallet/statement.csv?month=2026-01&organizationId=${orgs.otherBuyer.id}`);
+    if (key) {
+      own.set('authorization', `Bearer ${key}`);
+      other.set('authorization', `Bearer ${key}`);
+    }
+    const [o, x] = [await own, await other];
+    const expected = ROLE[caller] ? { own: 200, other: caller === 'operator' ? 200 : 403 } : { own: 401, other: 401 };
+    if (o.status !== expected.own) failures.push(`${caller} own statement.csv: ${o.status}, expected ${expected.own}`);
+    if (x.status !== expected.other) failures.push(`${caller} another's statement.csv: ${x.status}, expected ${expected.other}`);
+    if (o.status === 200) expect(o.text.startsWith('date,kind,reference,amount,balance_after,entry_id')).toBe(true);
+  }
+  expect(failures).toEqual([]);
 });
 
 /**

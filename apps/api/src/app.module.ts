@@ -34,6 +34,8 @@ import { ObservabilityModule } from './observability/observability.module.js';
 import { loggingParams } from './observability/logging.js';
 import { UsageModule } from './usage/usage.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
+import { FinancingRequestsModule } from './financing-requests/index.js';
+import { StatementsModule } from './statements/statements.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -89,6 +91,8 @@ export class AppModule {
         GatewayModule,
         ServicingModule,
         AlertsModule,
+        FinancingRequestsModule,
+        StatementsModule,
       ],
       providers: [DateTimeScalar, { provide: APP_FILTER, useClass: RestExceptionFilter }],
       controllers: [HealthController],

@@ -4,15 +4,17 @@ import { AccountRegistry } from './accounts.js';
 import { HoldBook, type PostHoldInput } from './holds.js';
 import { LedgerError } from './ledger-errors.js';
 import { PostingEngine } from './posting-engine.js';
-import { lockBalances, readBalanceAt, readBalances, readEntries, verifyLedger } from './queries.js';
+import { lockBalances, readBalanceAt, readBalances, readEntries, readHistory, readStatement, verifyLedger } from './queries.js';
 import { rows } from './sql.js';
 import { withTransaction } from './transaction.js';
 import type {
   Account,
   AccountInput,
+  AccountStatement,
   Balance,
   BatchResult,
   EntryPage,
+  HistoryPage,
   Hold,
   HoldInput,
   PostedTransaction,
@@ -157,6 +159,20 @@ export class Ledger {
 
   entries(runner: SqlRunner, accountId: string, page?: { first?: number; after?: string | null }): Promise<EntryPage> {
     return readEntries(runner, accountId, page);
+  }
+
+  /**
+   * An account's history, newest first in business time (effective_at, then id), each entry with
+   * its transaction's kind and metadata and the posted balance after it. `before`: the id of the
+   * last entry of the previous page; `limit`: 1 to 500 (default 50).
+   */
+  entriesOf(runner: SqlRunner, accountId: string, page?: { before?: string | null; limit?: number }): Promise<HistoryPage> {
+    return readHistory(runner, accountId, page);
+  }
+
+  /** Opening balance before `from`, the entries of [from, to) oldest first, closing balance before `to`. */
+  statementOf(runner: SqlRunner, accountId: string, from: Date, to: Date): Promise<AccountStatement> {
+    return readStatement(runner, accountId, from, to);
   }
 
   /** Checks every invariant on one snapshot (REPEATABLE READ, read only). */

@@ -1,7 +1,7 @@
 import { Decimal } from '@ccx/core';
 import { LedgerError } from './ledger-errors.js';
 import { rows } from './sql.js';
-import type { Balance, EntryPage, SqlRunner, VerifyReport } from './types.js';
+import type { AccountStatement, Balance, EntryPage, HistoryEntry, HistoryPage, SqlRunner, VerifyReport } from './types.js';
 
 const MAX_PAGE = 500;
 
@@ -152,4 +152,102 @@ export async function verifyLedger(runner: SqlRunner): Promise<VerifyReport> {
     transactionsChecked: Number(counts.transactions),
     problems,
   };
+}
+
+interface HistoryRow {
+  id: string;
+  transaction_id: string;
+  kind: string;
+  metadata: Record<string, unknown> | null;
+  amount: string;
+  effective_at: Date;
+  after: string;
+}
+
+function toHistoryEntry(r: HistoryRow): HistoryEntry {
+  return {
+    id: r.id,
+    transactionId: r.transaction_id,
+    kind: r.kind,
+    metadata: r.metadata ?? {},
+    amount: new Decimal(r.amount),
+    balanceAfter: new Decimal(r.after),
+    effectiveAt: new Date(r.effective_at),
+  };
+}
+
+const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
+
+/**
+ * An account's entries newest first, in business time: (effective_at, id) descending — servicing
+ * may post at an instant earlier than entries already written, so the id alone is not the order
+ * of events. Each entry carries its transaction's kind and metadata and the account's posted
+ * balance right after it in that order. `before` is an entry id of this account (a cursor).
+ */
+export async function readHistory(
+  runner: SqlRunner,
+  accountId: string,
+  page: { before?: string | null; limit?: number } = {},
+): Promise<HistoryPage> {
+  const limit = Math.min(Math.max(page.limit ?? 50, 1), MAX_PAGE);
+  const before = page.before ?? null;
+  if (before !== null && !ENTRY_ID.test(before)) throw new LedgerError('INVALID_TRANSACTION', 'before must be an entry cursor');
+  const [{ total }] = await rows<{ total: string }>(runner, `SELECT count(*)::text AS total FROM ledger_entries WHERE account_id = $1`, [accountId]);
+  const found = await rows<HistoryRow>(
+    runner,
+    `WITH cursor AS (
+       SELECT effective_at, id FROM ledger_entries WHERE id = $2::bigint AND account_id = $1
+     ), page AS (
+       SELECT e.id, e.transaction_id, e.amount, e.effective_at FROM ledger_entries e
+        WHERE e.account_id = $1
+          AND ($2::bigint IS NULL OR (e.effective_at, e.id) < (SELECT effective_at, id FROM cursor))
+        ORDER BY e.effective_at DESC, e.id DESC LIMIT $3
+     ), top AS (
+       SELECT effective_at, id FROM page ORDER BY effective_at DESC, id DESC LIMIT 1
+     ), base AS (
+       SELECT coalesce(sum(e.amount), 0) AS total FROM ledger_entries e, top
+        WHERE e.account_id = $1 AND (e.effective_at, e.id) <= (top.effective_at, top.id)
+     )
+     SELECT p.id::text AS id, p.transaction_id::text AS transaction_id, t.kind, t.metadata, p.amount::text AS amount, p.effective_at,
+       ((SELECT total FROM base) - coalesce(sum(p.amount) OVER (ORDER BY p.effective_at DESC, p.id DESC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))::text AS after
+     FROM page p JOIN ledger_transactions t ON t.id = p.transaction_id
+     ORDER BY p.effective_at DESC, p.id DESC`,
+    [accountId, before, limit + 1],
+  );
+  if (before !== null && !found.length) {
+    const [known] = await rows(runner, `SELECT 1 FROM ledger_entries WHERE id = $1::bigint AND account_id = $2`, [before, accountId]);
+    if (!known) throw new LedgerError('INVALID_TRANSACTION', 'before is not an entry of this account');
+  }
+  // The window sum runs over the fetched rows, the extra one included; it is the oldest, so the
+  // balances of the others do not depend on it.
+  return { entries: found.slice(0, limit).map(toHistoryEntry), hasMore: found.length > limit, total: Number(total) };
+}
+
+/**
+ * The statement of an account over [from, to) in business time (effective_at): the posted
+ * balance before `from`, every entry oldest first with the balance after it, and the balance at
+ * the end (before `to`), all from the entries themselves.
+ */
+export async function readStatement(runner: SqlRunner, accountId: string, from: Date, to: Date): Promise<AccountStatement> {
+  const [{ opening }] = await rows<{ opening: string }>(
+    runner,
+    `SELECT coalesce(sum(amount), 0)::text AS opening FROM ledger_entries WHERE account_id = $1 AND effective_at < $2`,
+    [accountId, from],
+  );
+  const found = await rows<HistoryRow>(
+    runner,
+    `SELECT e.id::text AS id, e.transaction_id::text AS transaction_id, t.kind, t.metadata, e.amount::text AS amount, e.effective_at,
+       ($4::numeric + sum(e.amount) OVER (ORDER BY e.effective_at, e.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))::text AS after
+     FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+     WHERE e.account_id = $1 AND e.effective_at >= $2 AND e.effective_at < $3
+     ORDER BY e.effective_at, e.id`,
+    [accountId, from, to, opening],
+  );
+  const [{ closing }] = await rows<{ closing: string }>(
+    runner,
+    `SELECT coalesce(sum(amount), 0)::text AS closing FROM ledger_entries WHERE account_id = $1 AND effective_at < $2`,
+    [accountId, to],
+  );
+  return { openingBalance: new Decimal(opening), entries: found.map(toHistoryEntry), closingBalance: new Decimal(closing) };
 }

@@ -103,6 +103,38 @@ export interface EntryPage {
   endCursor: string | null;
 }
 
+/** One entry of an account with its transaction's kind and metadata (account history). */
+export interface HistoryEntry {
+  /** The entry's id: also the cursor of `entriesOf`. */
+  id: string;
+  transactionId: string;
+  kind: string;
+  metadata: Record<string, unknown>;
+  /** Signed: positive raises the account's balance. */
+  amount: Decimal;
+  /** The posted balance right after this entry, in business-time order. */
+  balanceAfter: Decimal;
+  effectiveAt: Date;
+}
+
+export interface HistoryPage {
+  /** Newest first. */
+  entries: HistoryEntry[];
+  /** Older entries remain (pass the last entry's id as `before`). */
+  hasMore: boolean;
+  /** Every entry of the account. */
+  total: number;
+}
+
+export interface AccountStatement {
+  /** Posted balance before the period. */
+  openingBalance: Decimal;
+  /** Oldest first. */
+  entries: HistoryEntry[];
+  /** Posted balance at the end of the period: opening + the entries. */
+  closingBalance: Decimal;
+}
+
 export type HoldStatus = 'PENDING' | 'POSTED' | 'VOIDED' | 'EXPIRED';
 
 export interface HoldInput {
