@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reachableEmbeddedPostgres } from './postgres-runtime.mjs';
+import { ensureConsoleBuilt } from './browser-build.mjs';
 
 /**
  * Starts one real PostgreSQL for the whole run — the embedded server in a fresh temp folder, or
@@ -12,6 +13,8 @@ import { reachableEmbeddedPostgres } from './postgres-runtime.mjs';
  * migrates a template database; every file clones it (test/support/database.ts).
  */
 export default async function globalSetup() {
+  // The browser tests load the built console (dist/web): build it when missing or stale.
+  ensureConsoleBuilt();
   const runId = randomBytes(4).toString('hex');
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {

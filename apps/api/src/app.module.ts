@@ -36,6 +36,7 @@ import { UsageModule } from './usage/usage.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { FinancingRequestsModule } from './financing-requests/index.js';
 import { StatementsModule } from './statements/statements.module.js';
+import { ConsoleModule } from './console/console.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -60,8 +61,10 @@ export class AppModule {
           autoSchemaFile: config.writeSchemaFile ? (options.schemaFile ?? join(process.cwd(), 'schema.gql')) : true,
           sortSchema: true,
           path: '/graphql',
-          // Both follow CCX_GRAPHQL_INTROSPECTION (default: off in production only).
-          graphiql: config.graphqlIntrospection,
+          // Introspection follows CCX_GRAPHQL_INTROSPECTION (default: off in production only);
+          // so does the explorer, but Apollo's landing page loads GraphiQL from a CDN: the
+          // console's bundled GraphiQL answers browsers instead (ConsoleModule).
+          graphiql: false,
           playground: false,
           introspection: config.graphqlIntrospection,
           // Apollo's default, stated: a JSON array body (a batch) is refused with 400, so one
@@ -93,6 +96,7 @@ export class AppModule {
         AlertsModule,
         FinancingRequestsModule,
         StatementsModule,
+        ConsoleModule.forRoot(),
       ],
       providers: [DateTimeScalar, { provide: APP_FILTER, useClass: RestExceptionFilter }],
       controllers: [HealthController],

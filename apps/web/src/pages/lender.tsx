@@ -1,0 +1,3 @@
+export function LenderPages() {
+  return null;
+}

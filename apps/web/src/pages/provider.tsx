@@ -1,0 +1,3 @@
+export function ProviderPages() {
+  return null;
+}

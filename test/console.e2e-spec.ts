@@ -1,0 +1,173 @@
+import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
+import {
+  describeInBrowser,
+  expectContains,
+  expectCount,
+  expectText,
+  expectVisible,
+  journey,
+  launchBrowser,
+  listenForBrowser,
+  signIn,
+  tableCaptioned,
+  type Browser,
+} from './support/browser.js';
+import { createListing, deposit, register, registerPending, upsertModel, walletOf } from './support/market.js';
+
+/**
+ * The console in a real Chromium against the real server (issue 10 item 5): one journey per
+ * role, each clicked as a user would, on this file's fresh database.
+ */
+describe('the console over HTTP', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is served at / and at any page path, never in place of the API', async () => {
+    for (const path of ['/', '/startup', '/some/page']) {
+      const res = await t.http().get(path).set('accept', 'text/html');
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('<div id="root">');
+    }
+    expect((await t.http().get('/health')).body).toEqual(expect.objectContaining({ status: 'ok' }));
+    const v1 = await t.http().get('/v1/nothing-here').set('accept', 'text/html');
+    expect(v1.text).not.toContain('<div id="root">');
+    const metrics = await t.http().get('/metrics');
+    expect(metrics.text).not.toContain('<div id="root">');
+    expect((await t.gql(`{ clock }`)).data).toEqual({ clock: '2026-01-05T12:00:00.000Z' });
+  });
+
+  it('answers a browser at GET /graphql with the bundled GraphiQL; API clients still reach Apollo', async () => {
+    const page = await t.http().get('/graphql').set('accept', 'text/html,application/xhtml+xml');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<div id="graphiql">');
+    expect(page.text).not.toMatch(/unpkg|jsdelivr|cdn\./);
+    const get = await t.http().get('/graphql').query({ query: '{ clock }' }).set('accept', 'application/json').set('apollo-require-preflight', 'true');
+    expect(get.body.data).toEqual({ clock: '2026-01-05T12:00:00.000Z' });
+  });
+});
+
+describeInBrowser('the console in a browser', () => {
+  let t: TestApp;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    base = await listenForBrowser(t);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('a startup signs in, buys credits and sees its balance and charts change', async () => {
+    const seller = await register(t, 'SELLER', 'Helios GPUs');
+    await createListing(t, seller, { gpuHours: '50000', wholesalePricePerGpuHour: '1.50' });
+    const buyer = await register(t, 'BUYER', 'Acme AI');
+    await deposit(t, buyer, '10000.00');
+    await upsertModel(t, 'llama-3-70b', '0.5', '1.5');
+
+    await journey(browser, 'startup', async (page) => {
+      await signIn(page, base, buyer.key);
+      await expectText(page.getByTestId('org-name'), 'Acme AI');
+      await expectText(page.getByTestId('role'), 'Startup');
+      await expectText(page.getByTestId('credits-available'), '0.000000');
+      // The key is in sessionStorage, never in the URL.
+      expect(page.url()).not.toContain(buyer.key);
+      expect(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('ccx.apiKey'))).toBe(buyer.key);
+
+      await page.getByRole('link', { name: 'Buy & reserve' }).click();
+      await page.locator('input[name=credits]').fill('1000');
+      await page.getByRole('button', { name: 'Get a quote' }).first().click();
+      await page.getByRole('button', { name: /^Buy 1000(\.0+)? credits for/ }).click();
+      await expectContains(page.getByRole('status'), 'Bought 1000.000000 credits');
+
+      await page.getByRole('link', { name: 'Balance' }).click();
+      await expectText(page.getByTestId('credits-available'), '1000.000000');
+      // The expiry chart and the figures beneath it: the 1000 standard credits bought.
+      const figures = tableCaptioned(page, 'Remaining credits by expiry day (UTC): figures');
+      await expectCount(figures.locator('tbody tr'), 1);
+      await expectContains(figures.locator('tbody tr'), '1000.000000');
+      await expectCount(page.locator('.chart-canvas canvas'), 1);
+      await expectVisible(page.getByText('as of 2026-01-05 12:00 UTC'));
+
+      // Usage arrives (the gateway records it); the usage chart shows it by day and model.
+      const used = await t.gql(
+        `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { credits } }`,
+        { input: { organizationId: buyer.id, eventId: 'console-e2e-1', model: 'llama-3-70b', inputTokens: 1_000_000, outputTokens: 1_000_000 } },
+        OPERATOR_KEY,
+      );
+      expect(used.errors).toBeUndefined();
+      await page.getByRole('link', { name: 'Usage' }).click();
+      const byModel = tableCaptioned(page, 'By model over the range');
+      await expectContains(byModel.locator('tbody tr'), 'llama-3-70b');
+      await expectContains(byModel.locator('tbody tr'), '2.000000');
+      const daily = tableCaptioned(page, /^Credits used per day/);
+      await expectCount(daily.locator('tbody tr'), 7);
+      await expectContains(daily.locator('tbody tr').last(), '2026-01-05');
+      await expectContains(daily.locator('tbody tr').last(), '2.000000');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+      expect(download.suggestedFilename()).toBe('ccx-usage-2025-12-30-to-2026-01-05.csv');
+
+      await page.getByRole('link', { name: 'Balance' }).click();
+      await expectText(page.getByTestId('credits-available'), '998.000000');
+      if (!process.env.CCX_CONSOLE_SCREENSHOTS) {
+        // Signing out forgets the key.
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByLabel('API key').waitFor();
+        expect(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('ccx.apiKey'))).toBeNull();
+      }
+    });
+  });
+
+  it('GET /graphql in a browser is the bundled GraphiQL, which runs a query with no CDN', async () => {
+    await journey(browser, 'graphiql', async (page) => {
+      const outside: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) outside.push(r.url());
+      });
+      await page.goto(`${base}/graphql`);
+      await expectVisible(page.locator('.graphiql-container'));
+      await page.locator('.graphiql-execute-button').click();
+      await expectContains(page.locator('.graphiql-response'), 'standardPricePerCredit');
+      expect(outside).toEqual([]);
+    });
+  });
+
+  it('the operator approves a provider and records a deposit', async () => {
+    const pending = await registerPending(t, 'SELLER', 'Orbital Compute');
+    const buyer = await register(t, 'BUYER', 'Beta Labs');
+
+    await journey(browser, 'operator', async (page) => {
+      await signIn(page, base, OPERATOR_KEY);
+      await expectText(page.getByTestId('role'), 'Operator');
+      await page.getByRole('link', { name: 'Approvals' }).click();
+      await expectContains(page.getByRole('row', { name: /Orbital Compute/ }), 'PENDING');
+      await page.getByRole('button', { name: 'Approve Orbital Compute' }).click();
+      await expectVisible(page.getByText('Nobody is waiting for approval.'));
+
+      await page.getByRole('link', { name: 'Deposits' }).click();
+      await page.locator('select[name=organization] option', { hasText: 'Beta Labs' }).waitFor({ state: 'attached' });
+      await page.locator('select[name=organization]').selectOption({ label: 'Beta Labs (buyer, active)' });
+      await page.locator('input[name=amount]').fill('2500.00');
+      await page.locator('input[name=reference]').fill('wire-4711');
+      await page.getByRole('button', { name: 'Record deposit' }).click();
+      await expectContains(page.getByRole('status'), '2500.00 USD available');
+
+      await page.getByRole('link', { name: 'Ledger integrity' }).click();
+      await expectContains(page.getByTestId('integrity'), 'Balanced');
+      await page.getByRole('link', { name: 'Organizations' }).click();
+      await expectContains(page.getByRole('row', { name: /Orbital Compute/ }), 'ACTIVE');
+      if (process.env.CCX_CONSOLE_SCREENSHOTS) await page.getByRole('link', { name: 'Approvals' }).click();
+    });
+    expect(await walletOf(t, buyer)).toBe('2500.00');
+    const me = await t.gql(`{ me { status } }`, {}, pending.key);
+    expect(me.data.me.status).toBe('ACTIVE');
+  });
+});
