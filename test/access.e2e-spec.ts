@@ -252,6 +252,18 @@ async function openRequestOf(buyer: Org): Promise<string> {
   return id;
 }
 
+/** A PENDING payout of `seller` (funded by a deposit, requested through the API). */
+async function pendingPayoutOf(seller: Org): Promise<string> {
+  await deposit(t, seller, '1.00');
+  const res = await t.gql(
+    `mutation($input: RequestPayoutInput!) { requestPayout(input: $input) { id } }`,
+    { input: { amount: '1.00', idempotencyKey: unique('payout') } },
+    seller.key,
+  );
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res.data.requestPayout.id;
+}
+
 const TABLE: Record<string, Case[]> = {
   // ---- Query ----
   me: [
@@ -502,6 +514,19 @@ const TABLE: Record<string, Case[]> = {
       vars: () => ({ id: orgs.otherBuyer.id }),
       expect: only('read', 'OPERATOR'),
       check: (_c, data) => expect(data.statement.entries.map((e: { kind: string }) => e.kind)).toContain('deposit'),
+    },
+  ],
+  payouts: [
+    {
+      label: 'own payouts (operator: all)',
+      query: `{ payouts { id organization { id } } }`,
+      vars: async () => ({ seeded: await pendingPayoutOf(orgs.otherSeller) }),
+      expect: only('read', 'SELLER', 'LENDER', 'OPERATOR'),
+      check: (caller, data, vars) => {
+        const ids = data.payouts.map((p: { id: string }) => p.id);
+        if (caller === 'operator') expect(ids).toContain(vars.seeded);
+        else expect(ids).not.toContain(vars.seeded);
+      },
     },
   ],
 
@@ -874,6 +899,40 @@ const TABLE: Record<string, Case[]> = {
       vars: async () => ({ id: await openRequestOf(orgs.otherBuyer) }),
       expect: override(only('act', 'BUYER'), { buyer: 'NOT_OWN' }),
       effect: (v) => scalar(`SELECT status FROM financing_requests WHERE id = $1`, [v.id]),
+    },
+  ],
+  requestPayout: [
+    {
+      label: 'out of its own wallet',
+      query: `mutation($input: RequestPayoutInput!) { requestPayout(input: $input) { status amount organization { id } } }`,
+      vars: async (caller) => {
+        // Fund the caller's wallet first (an allowed call must succeed outright).
+        if (ROLE[caller] && caller !== 'operator') await deposit(t, orgs[caller as keyof typeof orgs], '1.00');
+        return { input: { amount: '1.00', idempotencyKey: unique('payout') } };
+      },
+      expect: only('act', 'SELLER', 'LENDER'),
+      effect: () => scalar(`SELECT count(*)::int FROM payouts`),
+      check: (caller, data) => expect(data.requestPayout).toEqual({ status: 'PENDING', amount: '1.00', organization: { id: orgs[caller as keyof typeof orgs].id } }),
+    },
+  ],
+  markPayoutPaid: [
+    {
+      label: 'a PENDING payout',
+      query: `mutation($id: ID!) { markPayoutPaid(id: $id, reference: "wire-1") { status reference } }`,
+      vars: async () => ({ id: await pendingPayoutOf(orgs.seller) }),
+      expect: only('act', 'OPERATOR'),
+      effect: (v) => scalar(`SELECT status FROM payouts WHERE id = $1`, [v.id]),
+      check: (_c, data) => expect(data.markPayoutPaid).toEqual({ status: 'PAID', reference: 'wire-1' }),
+    },
+  ],
+  rejectPayout: [
+    {
+      label: 'a PENDING payout',
+      query: `mutation($id: ID!) { rejectPayout(id: $id, reason: "unknown account") { status reason } }`,
+      vars: async () => ({ id: await pendingPayoutOf(orgs.seller) }),
+      expect: only('act', 'OPERATOR'),
+      effect: (v) => scalar(`SELECT status FROM payouts WHERE id = $1`, [v.id]),
+      check: (_c, data) => expect(data.rejectPayout).toEqual({ status: 'REJECTED', reason: 'unknown account' }),
     },
   ],
   advanceTestClock: [

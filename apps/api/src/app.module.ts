@@ -36,6 +36,7 @@ import { UsageModule } from './usage/usage.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { FinancingRequestsModule } from './financing-requests/index.js';
 import { StatementsModule } from './statements/statements.module.js';
+import { PayoutsModule } from './payouts/payouts.module.js';
 import { ConsoleModule } from './console/console.module.js';
 
 export interface AppModuleOptions {
@@ -96,6 +97,7 @@ export class AppModule {
         AlertsModule,
         FinancingRequestsModule,
         StatementsModule,
+        PayoutsModule,
         ConsoleModule.forRoot(),
       ],
       providers: [DateTimeScalar, { provide: APP_FILTER, useClass: RestExceptionFilter }],

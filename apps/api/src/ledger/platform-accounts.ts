@@ -10,6 +10,8 @@ const PLATFORM_ACCOUNTS = {
   revenue: { code: 'platform:revenue:USD', asset: 'USD' },
   /** Pays recoveries (buy-back of frozen credits). */
   treasury: { code: 'platform:treasury:USD', asset: 'USD' },
+  /** Payouts requested by sellers and lenders, out of their wallets until the operator marks them paid (→ bank) or rejects them (→ back to the wallet). */
+  pendingPayouts: { code: 'platform:pending-payouts:USD', asset: 'USD' },
   /** Source of listed capacity: goes negative as sellers list credits. */
   issuance: { code: 'platform:issuance:CREDIT', asset: 'CREDIT' },
   /** Capacity taken off the market by a withdrawal or an expiry. */
