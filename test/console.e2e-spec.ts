@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import {
   describeInBrowser,
@@ -8,11 +9,13 @@ import {
   journey,
   launchBrowser,
   listenForBrowser,
+  consoleCopy,
   signIn,
   tableCaptioned,
   type Browser,
 } from './support/browser.js';
-import { createListing, deposit, register, registerPending, upsertModel, walletOf } from './support/market.js';
+import { createListing, deposit, purchase, register, registerPending, upsertModel, walletOf } from './support/market.js';
+import { acceptOk, clockTo, facilityAs } from './support/facilities.js';
 
 /**
  * The console in a real Chromium against the real server (issue 10 item 5): one journey per
@@ -55,15 +58,18 @@ describeInBrowser('the console in a browser', () => {
   let t: TestApp;
   let base: string;
   let browser: Browser;
+  let consoleDir: string;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    consoleDir = await consoleCopy();
+    t = await startTestApp({ CCX_CONSOLE_DIR: consoleDir });
     base = await listenForBrowser(t);
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
     await t?.close();
+    if (consoleDir) await rm(consoleDir, { recursive: true, force: true });
   });
 
   it('a startup signs in, buys credits and sees its balance and charts change', async () => {
@@ -169,5 +175,103 @@ describeInBrowser('the console in a browser', () => {
     expect(await walletOf(t, buyer)).toBe('2500.00');
     const me = await t.gql(`{ me { status } }`, {}, pending.key);
     expect(me.data.me.status).toBe('ACTIVE');
+  });
+
+  it('a provider lists capacity, sees it allocated, and withdraws the rest', async () => {
+    const seller = await register(t, 'SELLER', 'Nimbus Cloud');
+    const buyer = await register(t, 'BUYER', 'Gamma Robotics');
+    await deposit(t, buyer, '50000.00');
+
+    await journey(browser, 'provider', async (page) => {
+      await signIn(page, base, seller.key);
+      await expectText(page.getByTestId('role'), 'Provider');
+      await page.locator('select[name=gpuType]').selectOption('H200');
+      await page.locator('input[name=region]').fill('eu-west');
+      await page.locator('input[name=gpuHours]').fill('1000');
+      await page.locator('input[name=price]').fill('1.40');
+      await page.locator('input[name=until]').fill('2026-12-31');
+      await page.getByRole('button', { name: 'Create listing' }).click();
+      // H200 is 1.4 credits per GPU-hour: 1000 GPU-hours are 1400 credits at 1.00 USD each.
+      await expectContains(page.getByRole('status'), 'Listed 1400.000000 credits at 1.000000 USD per credit');
+      const figures = tableCaptioned(page, 'Credits per listing: figures');
+      await expectCount(figures.locator('tbody tr'), 1);
+      await expectContains(figures.locator('tbody tr'), '1400.000000');
+
+      // The cheapest listing fills first: a buyer's 100 credits come from this one.
+      const bought = await purchase(t, buyer, '100');
+      expect(bought.errors).toBeUndefined();
+      await page.reload();
+      await expectContains(figures.locator('tbody tr'), '100.000000');
+      await expectContains(figures.locator('tbody tr'), '1300.000000');
+
+      await page.getByRole('button', { name: 'Withdraw' }).click();
+      await page.getByRole('button', { name: 'Confirm withdraw' }).click();
+      const mine = page.getByRole('region', { name: 'Your listings' });
+      await expectContains(mine.getByRole('row', { name: /H200 eu-west/ }), 'WITHDRAWN');
+      await page.getByRole('link', { name: 'Sale proceeds' }).click();
+      const proceeds = page.getByRole('region', { name: /^Sale proceeds/ });
+      await expectContains(proceeds.locator('tbody tr').first(), 'sale proceeds');
+      await expectContains(proceeds.locator('tfoot tr'), '100.00');
+      await page.getByRole('link', { name: 'Listings' }).click();
+      await expectVisible(mine.getByRole('row', { name: /H200 eu-west/ }));
+    });
+  });
+
+  it('a lender answers a financing request, then freezes and recovers after missed payments', async () => {
+    const seller = await register(t, 'SELLER', 'Atlas Compute');
+    await createListing(t, seller, { gpuHours: '100000', wholesalePricePerGpuHour: '1.20' });
+    const borrower = await register(t, 'BUYER', 'Delta Vision');
+    const lender = await register(t, 'LENDER', 'Northwind Capital');
+    await deposit(t, lender, '200000.00');
+    const asked = await t.gql(
+      `mutation($input: FinancingRequestInput!) { requestFinancing(input: $input) { id } }`,
+      { input: { amount: '100000.00', termMonths: 12, purpose: 'GPU credits for model training' } },
+      borrower.key,
+    );
+    expect(asked.errors).toBeUndefined();
+
+    await journey(browser, 'lender', async (page) => {
+      await signIn(page, base, lender.key);
+      await expectText(page.getByTestId('role'), 'Lender');
+      await expectContains(page.getByRole('row', { name: /Delta Vision/ }), '100000.00');
+      await page.getByRole('button', { name: 'Offer a facility to Delta Vision' }).click();
+      // The check loan of SPEC §7 with CCX's 2% fee, previewed before it is sent.
+      await expectText(page.getByTestId('preview-apr'), '0.2191');
+      const preview = tableCaptioned(page, 'Schedule preview');
+      await expectCount(preview.locator('tbody tr'), 12);
+      await expectContains(preview.locator('tfoot tr'), '110015.99');
+      await page.getByRole('button', { name: 'Send offer' }).click();
+      await expectContains(page.getByRole('status'), 'Offer sent to Delta Vision');
+
+      const offered = await t.gql(`{ facilities { id status disclosedApr } }`, {}, borrower.key);
+      const facilityId = offered.data.facilities[0].id;
+      expect(offered.data.facilities[0].disclosedApr).toBe('0.2191');
+      await acceptOk(t, borrower, facilityId);
+
+      // Missed payments: 10 days after the first due date the facility is DELINQUENT.
+      await clockTo(t, '2026-02-15T12:00:00.000Z');
+      await page.getByRole('link', { name: 'Facilities' }).click();
+      const facility = page.getByTestId('lender-facility');
+      await expectText(facility.getByTestId('dpd'), '10');
+      await expectCount(facility.locator('tr.overdue'), 1);
+      expect(await page.getByRole('button', { name: 'Recover' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Unfreeze' }).isDisabled()).toBe(true);
+      await page.getByRole('button', { name: 'Freeze', exact: true }).click();
+      await page.getByLabel('Reason').fill('Two weeks late, no answer');
+      await page.getByRole('button', { name: 'Confirm freeze' }).click();
+      await expectContains(page.getByRole('status'), 'Credits frozen.');
+      await expectContains(tableCaptioned(page, 'Freeze audit trail').locator('tbody tr'), 'Two weeks late, no answer');
+
+      // Past 30 days the facility is DEFAULTED: now it can be recovered.
+      await clockTo(t, '2026-03-10T12:00:00.000Z');
+      await page.reload();
+      await expectText(facility.getByTestId('dpd'), '33');
+      await page.getByRole('button', { name: 'Recover' }).click();
+      await page.getByRole('button', { name: 'Confirm recover' }).click();
+      await expectContains(page.getByRole('status'), 'Recovered');
+      const after = await facilityAs(t, lender.key, facilityId);
+      expect(['CHARGED_OFF', 'REPAID']).toContain(after.status);
+      await expectContains(page.getByRole('row', { name: /Delta Vision/ }), after.status.replace('_', ' '));
+    });
   });
 });

@@ -36,6 +36,8 @@ export interface AppConfig {
   graphqlLimits: { maxDepth: number; maxAliases: number; maxComplexity: number };
   /** Introspection and GraphiQL: on outside production unless CCX_GRAPHQL_INTROSPECTION says otherwise. */
   graphqlIntrospection: boolean;
+  /** The built console served at `/` (CCX_CONSOLE_DIR); null: `dist/web` of the checkout. */
+  consoleDir: string | null;
   /**
    * Requests per minute and burst, per organization (authenticated) and per client address
    * (anonymous), on /graphql and /v1/*. perMinute 0 turns that limit off. Shared by every process
@@ -190,6 +192,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   };
   // The schema is public knowledge to a developer, not to a production prober: on only where asked.
   const graphqlIntrospection = boolean(env, 'CCX_GRAPHQL_INTROSPECTION', nodeEnv !== 'production');
+  const consoleDir = env.CCX_CONSOLE_DIR ? resolve(cwd, env.CCX_CONSOLE_DIR) : null;
   const rateLimit = {
     perKey: rateLimitOf(env, 'CCX_RATE_LIMIT_PER_KEY', 6000, 1000),
     perIp: rateLimitOf(env, 'CCX_RATE_LIMIT_PER_IP', 1200, 300),
@@ -229,6 +232,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     writeSchemaFile: nodeEnv !== 'production',
     graphqlLimits,
     graphqlIntrospection,
+    consoleDir,
     rateLimit,
   };
 }

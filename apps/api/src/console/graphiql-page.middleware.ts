@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
-import { consoleDir } from './console-files.js';
 
 /**
  * `GET /graphql` from a browser (Accept prefers text/html, no `query` parameter) gets the bundled
@@ -9,8 +8,8 @@ import { consoleDir } from './console-files.js';
  * and so fails offline. Registered only when introspection is on (CCX_GRAPHQL_INTROSPECTION), so
  * production keeps no explorer. Every other request goes on to Apollo.
  */
-export function graphiqlPage(): (req: Request, res: Response, next: NextFunction) => void {
-  const page = join(consoleDir(), 'graphiql.html');
+export function graphiqlPage(dir: string): (req: Request, res: Response, next: NextFunction) => void {
+  const page = join(dir, 'graphiql.html');
   return (req, res, next) => {
     if (req.method !== 'GET' || req.query.query !== undefined || req.accepts(['application/json', 'text/html']) !== 'text/html') return next();
     if (!existsSync(page)) {

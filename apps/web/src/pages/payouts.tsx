@@ -2,3 +2,7 @@
 export function OperatorPayouts() {
   return <p className="muted">Payouts are not served by this API yet.</p>;
 }
+
+export function PayoutsPage() {
+  return <p className="muted">Payouts are not served by this API yet.</p>;
+}
