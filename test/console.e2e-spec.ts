@@ -149,6 +149,10 @@ describeInBrowser('the console in a browser', () => {
   it('the operator approves a provider and records a deposit', async () => {
     const pending = await registerPending(t, 'SELLER', 'Orbital Compute');
     const buyer = await register(t, 'BUYER', 'Beta Labs');
+    const payee = await register(t, 'SELLER', 'Kite GPUs');
+    await deposit(t, payee, '300.00');
+    const asked = await t.gql(`mutation($input: RequestPayoutInput!) { requestPayout(input: $input) { id } }`, { input: { amount: '120.00', idempotencyKey: 'kite-1' } }, payee.key);
+    expect(asked.errors).toBeUndefined();
 
     await journey(browser, 'operator', async (page) => {
       await signIn(page, base, OPERATOR_KEY);
@@ -166,6 +170,13 @@ describeInBrowser('the console in a browser', () => {
       await page.getByRole('button', { name: 'Record deposit' }).click();
       await expectContains(page.getByRole('status'), '2500.00 USD available');
 
+      await page.getByRole('link', { name: 'Payouts' }).click();
+      await expectContains(page.getByRole('row', { name: /Kite GPUs/ }), '120.00');
+      await page.getByLabel('Bank reference for Kite GPUs').fill('SEPA-2026-0042');
+      await page.getByRole('button', { name: 'Mark paid' }).click();
+      await page.getByRole('button', { name: 'Confirm mark paid' }).click();
+      await expectVisible(page.getByText('No payouts waiting.'));
+
       await page.getByRole('link', { name: 'Ledger integrity' }).click();
       await expectContains(page.getByTestId('integrity'), 'Balanced');
       await page.getByRole('link', { name: 'Organizations' }).click();
@@ -173,6 +184,8 @@ describeInBrowser('the console in a browser', () => {
       if (process.env.CCX_CONSOLE_SCREENSHOTS) await page.getByRole('link', { name: 'Approvals' }).click();
     });
     expect(await walletOf(t, buyer)).toBe('2500.00');
+    const paid = await t.gql(`{ payouts { status reference } }`, {}, payee.key);
+    expect(paid.data.payouts).toEqual([{ status: 'PAID', reference: 'SEPA-2026-0042' }]);
     const me = await t.gql(`{ me { status } }`, {}, pending.key);
     expect(me.data.me.status).toBe('ACTIVE');
   });
@@ -212,6 +225,14 @@ describeInBrowser('the console in a browser', () => {
       const proceeds = page.getByRole('region', { name: /^Sale proceeds/ });
       await expectContains(proceeds.locator('tbody tr').first(), 'sale proceeds');
       await expectContains(proceeds.locator('tfoot tr'), '100.00');
+
+      // The proceeds leave as a payout.
+      await page.getByRole('link', { name: 'Payouts' }).click();
+      await page.locator('input[name=payoutAmount]').fill('60.00');
+      await page.getByRole('button', { name: 'Request payout' }).click();
+      await expectContains(page.getByRole('status'), 'Payout of 60.00 USD requested');
+      await expectContains(page.getByRole('region', { name: 'Payouts' }).locator('tbody tr'), 'PENDING');
+      expect(await walletOf(t, seller)).toBe('40.00');
       await page.getByRole('link', { name: 'Listings' }).click();
       await expectVisible(mine.getByRole('row', { name: /H200 eu-west/ }));
     });
