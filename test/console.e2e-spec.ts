@@ -181,7 +181,6 @@ describeInBrowser('the console in a browser', () => {
       await expectContains(page.getByTestId('integrity'), 'Balanced');
       await page.getByRole('link', { name: 'Organizations' }).click();
       await expectContains(page.getByRole('row', { name: /Orbital Compute/ }), 'ACTIVE');
-      if (process.env.CCX_CONSOLE_SCREENSHOTS) await page.getByRole('link', { name: 'Approvals' }).click();
     });
     expect(await walletOf(t, buyer)).toBe('2500.00');
     const paid = await t.gql(`{ payouts { status reference } }`, {}, payee.key);
