@@ -27,7 +27,7 @@ export function describeInBrowser(name: string, body: () => void): void {
   if (process.env.CI === 'true') {
     describe(name, () => {
       it('needs Chromium (CI=true)', () => {
-        throw new Error(`No Chromium at ${process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"} under CI=true: ${INSTALL_HINT}`);
+        throw new Error(`No Chromium at ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} under CI=true: ${INSTALL_HINT}`);
       });
     });
     return;
