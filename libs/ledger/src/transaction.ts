@@ -5,7 +5,12 @@ import { LedgerRetryableError } from './ledger-errors.js';
 type Isolation = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
 export interface TransactionOptions {
-  isolation?: Isolation;
+  /**
+   * READ COMMITTED by default, set explicitly. 'SERVER_DEFAULT' leaves the server's default
+   * (READ COMMITTED unless configured otherwise) and saves the SET TRANSACTION round trip: for
+   * hot paths whose correctness rests on locks, not on the isolation level.
+   */
+  isolation?: Isolation | 'SERVER_DEFAULT';
   /** Attempts in all, including the first. */
   attempts?: number;
 }
@@ -31,7 +36,9 @@ export async function withTransaction<T>(
   const attempts = options.attempts ?? 8;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await dataSource.transaction(options.isolation ?? 'READ COMMITTED', work);
+      return await (options.isolation === 'SERVER_DEFAULT'
+        ? dataSource.transaction(work)
+        : dataSource.transaction(options.isolation ?? 'READ COMMITTED', work));
     } catch (error) {
       if (attempt >= attempts || !isRetryable(error)) throw error;
       await sleep(Math.random() * Math.min(100, 2 ** attempt * 2));

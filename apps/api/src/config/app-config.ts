@@ -63,6 +63,11 @@ export interface GatewayConfig {
   breakerOpenMs: number;
   /** Largest request body the gateway accepts, in bytes (larger: 413). */
   maxBodyBytes: number;
+  /**
+   * How long a process reuses what it read about rate cards, endpoints and listings for routing
+   * (circuit states are read fresh for every request). 0: read everything every time.
+   */
+  routingCacheMs: number;
 }
 
 export interface RateLimit {
@@ -213,6 +218,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     stallTimeoutMs: integer(env, 'CCX_GATEWAY_STALL_TIMEOUT_MS', 60_000, 1, 3_600_000),
     breakerOpenMs: integer(env, 'CCX_GATEWAY_BREAKER_OPEN_MS', 30_000, 1, 3_600_000),
     maxBodyBytes: integer(env, 'CCX_GATEWAY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    routingCacheMs: integer(env, 'CCX_GATEWAY_ROUTING_CACHE_MS', 1000, 0, 60_000),
   };
 
   return {

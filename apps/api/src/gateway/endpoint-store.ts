@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import { Decimal } from '@ccx/core';
 
 /** An inference endpoint as stored (the sealed upstream key never leaves the gateway). */
@@ -17,6 +19,14 @@ export interface EndpointRow {
   circuitState: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
   requests: number;
   failures: number;
+}
+
+/** A model's rate card, as the gateway prices a call with it. */
+export interface RateCard {
+  id: string;
+  input: Decimal;
+  output: Decimal;
+  maxOutputTokens: number;
 }
 
 /** One routable (endpoint, model) pair with what routing and the breaker need. */
@@ -51,7 +61,55 @@ const ENDPOINT_SELECT = `
 /** The gateway's tables of supply: endpoints, their models, circuits and served credits. */
 @Injectable()
 export class EndpointStore {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Routing reads per model set, reused for `routingCacheMs` (bounded: at most 1,000 sets). */
+  private readonly cache = new Map<string, { at: number; business: number; value: { rates: Map<string, RateCard>; rows: CandidateRow[] } }>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Forget cached routing reads (this process changed an endpoint). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  /**
+   * `routing`, with what changes rarely (rate cards, endpoints, listings, served credits, the
+   * last minute's error rate) reused for a moment, and the circuits always read fresh: an open
+   * circuit is seen by the next request of every process. A jump of the business clock (the test
+   * clock) invalidates the reuse.
+   */
+  async routingCached(models: string[], businessNow: Date, wallNow: Date): Promise<{ rates: Map<string, RateCard>; rows: CandidateRow[] }> {
+    const ttl = this.config.gateway.routingCacheMs;
+    if (ttl === 0) return this.routing(models, businessNow, wallNow);
+    const key = models.join('\u0000');
+    const hit = this.cache.get(key);
+    const fresh = hit && wallNow.getTime() - hit.at < ttl && Math.abs(businessNow.getTime() - hit.business - (wallNow.getTime() - hit.at)) < ttl;
+    if (!fresh) {
+      const value = await this.routing(models, businessNow, wallNow);
+      if (this.cache.size >= 1000) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, { at: wallNow.getTime(), business: businessNow.getTime(), value });
+      return value;
+    }
+    const { rates, rows } = hit.value;
+    if (!rows.length) return hit.value;
+    const circuits: { endpoint_id: string; state: CandidateRow['state']; consecutive_failures: number; open_until: Date | null; probe_until: Date | null }[] =
+      await this.dataSource.query(
+        `SELECT endpoint_id, state, consecutive_failures, open_until, probe_until FROM endpoint_circuits WHERE endpoint_id = ANY($1::uuid[])`,
+        [[...new Set(rows.map((r) => r.endpointId))]],
+      );
+    const byId = new Map(circuits.map((c) => [c.endpoint_id, c]));
+    return {
+      rates,
+      rows: rows.map((r) => {
+        const c = byId.get(r.endpointId);
+        return c
+          ? { ...r, state: c.state, consecutiveFailures: Number(c.consecutive_failures), openUntil: c.open_until ? new Date(c.open_until) : null, probeUntil: c.probe_until ? new Date(c.probe_until) : null }
+          : r;
+      }),
+    };
+  }
 
   async insert(
     manager: EntityManager,
@@ -68,10 +126,12 @@ export class EndpointStore {
       [e.id, models.map((m) => m.model), models.map((m) => m.upstreamModel)],
     );
     await manager.query(`INSERT INTO endpoint_circuits (endpoint_id) VALUES ($1)`, [e.id]);
+    this.invalidate();
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<void> {
     await this.dataSource.query(`UPDATE inference_endpoints SET enabled = $2 WHERE id = $1`, [id, enabled]);
+    this.invalidate();
   }
 
   async get(id: string): Promise<EndpointRow | null> {
@@ -86,40 +146,51 @@ export class EndpointStore {
   }
 
   /**
-   * Endpoints that may serve any of `models` now (SPEC §12 eligibility, circuit aside): enabled,
-   * the seller ACTIVE, the listing OPEN or SOLD_OUT with `businessNow` inside its window. With
-   * their circuit and the last minute's attempts (per-second buckets) — one statement.
+   * The rate cards of `models` and the endpoints that may serve them now (SPEC §12 eligibility,
+   * circuit aside): enabled, the seller ACTIVE, the listing OPEN or SOLD_OUT with `businessNow`
+   * inside its window — with their circuit and the last minute's attempts (per-second buckets).
+   * One statement: a model with no eligible endpoint comes back once, without an endpoint.
    */
-  async candidates(models: string[], businessNow: Date, wallNow: Date): Promise<CandidateRow[]> {
-    const rows = await this.dataSource.query(
-      `SELECT e.id AS endpoint_id, e.seq::text AS seq, e.base_url, e.api_key_encrypted, e.listing_id, e.seller_id,
-              m.model, m.upstream_model, l.wholesale_cost_per_credit::text AS cost, l.allocated_credits::text AS allocated,
-              coalesce(s.served_credits, 0)::text AS served,
-              coalesce(c.state, 'CLOSED') AS state, coalesce(c.consecutive_failures, 0) AS consecutive_failures,
-              c.open_until, c.probe_until, coalesce(w.requests, 0)::int AS window_requests, coalesce(w.failures, 0)::int AS window_failures
-         FROM inference_endpoint_models m
-         JOIN inference_endpoints e ON e.id = m.endpoint_id AND e.enabled
-         JOIN organizations o ON o.id = e.seller_id AND o.status = 'ACTIVE'
-         JOIN listings l ON l.id = e.listing_id AND l.status IN ('OPEN', 'SOLD_OUT')
-                        AND l.available_from <= $2 AND l.available_until > $2
-         LEFT JOIN listing_service s ON s.listing_id = l.id
-         LEFT JOIN endpoint_circuits c ON c.endpoint_id = e.id
+  async routing(models: string[], businessNow: Date, wallNow: Date): Promise<{ rates: Map<string, RateCard>; rows: CandidateRow[] }> {
+    const found = await this.dataSource.query(
+      `SELECT md.id AS model_id, md.input_credits_per_million_tokens::text AS rate_in, md.output_credits_per_million_tokens::text AS rate_out,
+              md.max_output_tokens, c.*
+         FROM models md
          LEFT JOIN LATERAL (
-           SELECT sum(requests) AS requests, sum(failures) AS failures FROM endpoint_outcomes x
-            WHERE x.endpoint_id = e.id AND x.second > $3::timestamptz - interval '60 seconds'
-         ) w ON true
-        WHERE m.model = ANY($1::text[])`,
+           SELECT e.id AS endpoint_id, e.seq::text AS seq, e.base_url, e.api_key_encrypted, e.listing_id, e.seller_id,
+                  m.upstream_model, l.wholesale_cost_per_credit::text AS cost, l.allocated_credits::text AS allocated,
+                  coalesce(s.served_credits, 0)::text AS served,
+                  coalesce(ci.state, 'CLOSED') AS state, coalesce(ci.consecutive_failures, 0) AS consecutive_failures,
+                  ci.open_until, ci.probe_until, coalesce(w.requests, 0)::int AS window_requests, coalesce(w.failures, 0)::int AS window_failures
+             FROM inference_endpoint_models m
+             JOIN inference_endpoints e ON e.id = m.endpoint_id AND e.enabled
+             JOIN organizations o ON o.id = e.seller_id AND o.status = 'ACTIVE'
+             JOIN listings l ON l.id = e.listing_id AND l.status IN ('OPEN', 'SOLD_OUT')
+                            AND l.available_from <= $2 AND l.available_until > $2
+             LEFT JOIN listing_service s ON s.listing_id = l.id
+             LEFT JOIN endpoint_circuits ci ON ci.endpoint_id = e.id
+             LEFT JOIN LATERAL (
+               SELECT sum(requests) AS requests, sum(failures) AS failures FROM endpoint_outcomes x
+                WHERE x.endpoint_id = e.id AND x.second > $3::timestamptz - interval '60 seconds'
+             ) w ON true
+            WHERE m.model = md.id
+         ) c ON true
+        WHERE md.id = ANY($1::text[])`,
       [models, businessNow, wallNow],
     );
-    return rows.map(
-      (r: Record<string, any>): CandidateRow => ({
+    const rates = new Map<string, RateCard>();
+    const rows: CandidateRow[] = [];
+    for (const r of found as Record<string, any>[]) {
+      rates.set(r.model_id, { id: r.model_id, input: new Decimal(r.rate_in), output: new Decimal(r.rate_out), maxOutputTokens: Number(r.max_output_tokens) });
+      if (!r.endpoint_id) continue;
+      rows.push({
         endpointId: r.endpoint_id,
         seq: r.seq,
         baseUrl: r.base_url,
         apiKeySealed: r.api_key_encrypted,
         listingId: r.listing_id,
         sellerId: r.seller_id,
-        model: r.model,
+        model: r.model_id,
         upstreamModel: r.upstream_model,
         wholesaleCostPerCredit: new Decimal(r.cost),
         allocated: new Decimal(r.allocated),
@@ -130,8 +201,9 @@ export class EndpointStore {
         probeUntil: r.probe_until ? new Date(r.probe_until) : null,
         windowRequests: Number(r.window_requests),
         windowFailures: Number(r.window_failures),
-      }),
-    );
+      });
+    }
+    return { rates, rows };
   }
 
   /** Served credits of listings (0 for a listing that served nothing). */

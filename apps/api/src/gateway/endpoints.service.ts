@@ -69,6 +69,8 @@ export class EndpointsService {
         models,
       );
     });
+    // Committed: routing in this process sees the new endpoint at once (others within the cache's moment).
+    this.store.invalidate();
     return (await this.store.get(id))!;
   }
 

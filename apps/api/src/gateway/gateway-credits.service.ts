@@ -6,7 +6,9 @@ import { ClockService } from '../clock/clock.service.js';
 import { GroupCommit } from '../common/group-commit.js';
 import { UsageHoldBatchService } from '../usage/usage-hold-batch.service.js';
 
-/** A request about to call a provider: its hold and its RUNNING row in the request log. */
+type Work = { kind: 'open'; request: OpenRequest } | { kind: 'close'; request: CloseRequest };
+
+/** A request about to call a provider: its hold (and, on a limited key, its RUNNING log row). */
 export interface OpenRequest {
   requestId: string;
   organizationId: string;
@@ -30,6 +32,8 @@ export interface CloseRequest {
   hold: Decimal;
   /** The request had no hold yet (refused before it): insert its row rather than update it. */
   opened: boolean;
+  /** The rate card of the served model when the request began: the price of the call. */
+  rate?: { inputPerMillion: Decimal; outputPerMillion: Decimal } | null;
   model: string;
   stream: boolean;
   status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'REFUSED';
@@ -63,8 +67,12 @@ export interface CloseOutcome {
  */
 @Injectable()
 export class GatewayCreditsService {
-  private readonly opens = new GroupCommit<OpenRequest, OpenOutcome>((items) => this.withTx((m) => this.openMany(m, items)));
-  private readonly closes = new GroupCommit<CloseRequest, CloseOutcome>((items) => this.withTx((m) => this.closeMany(m, items)));
+  /**
+   * One queue for holds and captures alike: each cycle is one transaction that takes each buyer's
+   * lock once, settles the requests that ended (releasing what they held), then holds for the
+   * requests that start.
+   */
+  private readonly cycles = new GroupCommit<Work, OpenOutcome | CloseOutcome>((items) => this.withTx((m) => this.cycle(m, items)));
 
   constructor(
     private readonly dataSource: DataSource,
@@ -73,15 +81,26 @@ export class GatewayCreditsService {
   ) {}
 
   open(request: OpenRequest): Promise<OpenOutcome> {
-    return this.opens.submit(request);
+    return this.cycles.submit({ kind: 'open', request }) as Promise<OpenOutcome>;
   }
 
   close(request: CloseRequest): Promise<CloseOutcome> {
-    return this.closes.submit(request);
+    return this.cycles.submit({ kind: 'close', request }) as Promise<CloseOutcome>;
   }
 
   private withTx<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return withTransaction(this.dataSource, work);
+    // Correctness rests on the buyer locks, not on the isolation level: no SET TRANSACTION trip.
+    return withTransaction(this.dataSource, work, { isolation: 'SERVER_DEFAULT' });
+  }
+
+  private async cycle(manager: EntityManager, items: Work[]): Promise<(OpenOutcome | CloseOutcome)[]> {
+    const opens = items.flatMap((w, i) => (w.kind === 'open' ? [{ i, request: w.request }] : []));
+    const closes = items.flatMap((w, i) => (w.kind === 'close' ? [{ i, request: w.request }] : []));
+    await this.holds.lockBuyers(manager, items.map((w) => w.request.organizationId));
+    const out: (OpenOutcome | CloseOutcome)[] = new Array(items.length);
+    if (closes.length) (await this.closeMany(manager, closes.map((c) => c.request))).forEach((o, k) => (out[closes[k].i] = o));
+    if (opens.length) (await this.openMany(manager, opens.map((o) => o.request))).forEach((o, k) => (out[opens[k].i] = o));
+    return out;
   }
 
   private async openMany(manager: EntityManager, items: OpenRequest[]): Promise<OpenOutcome[]> {
@@ -108,23 +127,29 @@ export class GatewayCreditsService {
       // The key's room was reserved before the balance said no: give it back.
       if (!h.ok && item.keyLimit !== null && item.apiKeyId) keyRoom.set(item.apiKeyId, keyRoom.get(item.apiKeyId)!.plus(item.hold));
     });
-    await manager.query(
-      `INSERT INTO inference_requests (id, organization_id, api_key_id, model, status, held_credits, stream, error_code, created_at, finished_at)
-       SELECT id, org, key, model, status, held, stream, err, $9, CASE WHEN status = 'RUNNING' THEN NULL ELSE $9::timestamptz END
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::numeric[], $7::boolean[], $8::text[])
-           AS x(id, org, key, model, status, held, stream, err)`,
-      [
-        items.map((i) => i.requestId),
-        items.map((i) => i.organizationId),
-        items.map((i) => i.apiKeyId),
-        items.map((i) => i.model),
-        outcomes.map((o) => (o!.ok ? 'RUNNING' : 'REFUSED')),
-        items.map((i, k) => (outcomes[k]!.ok ? i.hold.toFixed() : '0')),
-        items.map((i) => i.stream),
-        outcomes.map((o) => (o!.ok ? null : o!.limitSource === 'key' ? 'key_limit_exceeded' : o!.code.toLowerCase())),
-        now,
-      ],
-    );
+    // The log rows written now: refusals (final), and RUNNING rows for requests on a limited key
+    // (their holds count against its limit while they run). Other requests get their row when
+    // they end: one write per request instead of two.
+    const rows = items.flatMap((item, k) => (!outcomes[k]!.ok || item.keyLimit !== null ? [{ item, outcome: outcomes[k]! }] : []));
+    if (rows.length) {
+      await manager.query(
+        `INSERT INTO inference_requests (id, organization_id, api_key_id, model, status, held_credits, stream, error_code, created_at, finished_at)
+         SELECT id, org, key, model, status, held, stream, err, $9, CASE WHEN status = 'RUNNING' THEN NULL ELSE $9::timestamptz END
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::numeric[], $7::boolean[], $8::text[])
+             AS x(id, org, key, model, status, held, stream, err)`,
+        [
+          rows.map((r) => r.item.requestId),
+          rows.map((r) => r.item.organizationId),
+          rows.map((r) => r.item.apiKeyId),
+          rows.map((r) => r.item.model),
+          rows.map((r) => (r.outcome.ok ? 'RUNNING' : 'REFUSED')),
+          rows.map((r) => (r.outcome.ok ? r.item.hold.toFixed() : '0')),
+          rows.map((r) => r.item.stream),
+          rows.map((r) => (r.outcome.ok ? null : r.outcome.limitSource === 'key' ? 'key_limit_exceeded' : r.outcome.code.toLowerCase())),
+          now,
+        ],
+      );
+    }
     return outcomes as OpenOutcome[];
   }
 
@@ -165,6 +190,7 @@ export class GatewayCreditsService {
           outputTokens: item.outputTokens,
           cap: item.hold,
           occurredAt: item.startedAt,
+          rate: item.rate ?? null,
         })),
         now,
       );

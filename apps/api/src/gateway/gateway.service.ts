@@ -23,13 +23,6 @@ import { Relay, type RelayContext, type RoutedCandidate } from './relay.js';
 import { SecretBox } from './secret-box.js';
 import { UpstreamClient } from './upstream/index.js';
 
-export interface RateCard {
-  id: string;
-  input: Decimal;
-  output: Decimal;
-  maxOutputTokens: number;
-}
-
 /**
  * The inference gateway (SPEC §12): a buyer's OpenAI-shaped request is checked, priced at its
  * upper bound and held, routed to the cheapest healthy provider (with failover), relayed back as
@@ -133,8 +126,8 @@ export class GatewayService implements OnApplicationShutdown {
     const startedAt = this.clock.now();
     const started = Date.now();
     const wallNow = new Date();
-    // Two independent reads, side by side: the rate cards and the routable endpoints.
-    const [rates, rows] = await Promise.all([this.rateCards(request.models), this.store.candidates(request.models, this.clock.now(), wallNow)]);
+    // The rate cards and the routable endpoints (circuits always fresh; the rest reused briefly).
+    const { rates, rows } = await this.store.routingCached(request.models, this.clock.now(), wallNow);
     const missing = request.models.find((m) => !rates.has(m));
     if (missing) throw modelNotFound(missing);
 
@@ -195,19 +188,12 @@ export class GatewayService implements OnApplicationShutdown {
       inputBound: inputTokens,
       hold,
       holdId: opened.holdId,
-      base: { ...base, opened: true },
+      rates,
+      // Only a request on a limited key has a RUNNING row to finish; the others are inserted at the end.
+      base: { ...base, opened: keyLimit !== null },
       started,
     };
     return this.relay.run(ctx, res);
-  }
-
-  private async rateCards(models: string[]): Promise<Map<string, RateCard>> {
-    const rows: { id: string; input: string; output: string; max_output_tokens: number }[] = await this.dataSource.query(
-      `SELECT id, input_credits_per_million_tokens::text AS input, output_credits_per_million_tokens::text AS output, max_output_tokens
-         FROM models WHERE id = ANY($1::text[])`,
-      [models],
-    );
-    return new Map(rows.map((r) => [r.id, { id: r.id, input: new Decimal(r.input), output: new Decimal(r.output), maxOutputTokens: Number(r.max_output_tokens) }]));
   }
 
   private async log(x: {

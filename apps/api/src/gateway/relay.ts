@@ -12,6 +12,7 @@ import { GatewayError } from './gateway-error.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import type { StoredAnswer } from './idempotency-store.js';
 import { SecretBox } from './secret-box.js';
+import type { RateCard } from './endpoint-store.js';
 import { SseParser, UpstreamClient, type UpstreamResult } from './upstream/index.js';
 
 /** A route entry with where to reach it. */
@@ -26,6 +27,8 @@ export interface RelayContext {
   inputBound: number;
   hold: Decimal;
   holdId: string | null;
+  /** Rate cards read when the request began: the price of the call, whichever model serves. */
+  rates: Map<string, RateCard>;
   base: { requestId: string; organizationId: string; apiKeyId: string | null; model: string; stream: boolean; startedAt: Date; opened: boolean };
   /** Date.now() when the request arrived (latency and time to first token). */
   started: number;
@@ -284,6 +287,7 @@ export class Relay {
       model: candidate?.model ?? ctx.base.model,
       holdId: ctx.holdId,
       hold: ctx.hold,
+      rate: candidate ? rateOf(ctx.rates.get(candidate.model)) : null,
       endpointId: candidate?.endpointId ?? null,
       listingId: candidate?.listingId ?? null,
       sellerId: candidate?.sellerId ?? null,
@@ -347,4 +351,8 @@ function tokensOf(usage: unknown, ctx: RelayContext): Tokens | null {
 /** No usage from the provider: the bound rule on what it sent (SPEC §12), marked estimated. */
 function estimate(ctx: RelayContext, deliveredBytes: number): Tokens {
   return { inputTokens: ctx.inputBound, outputTokens: deliveredBytes, estimated: true };
+}
+
+function rateOf(card: RateCard | undefined): { inputPerMillion: Decimal; outputPerMillion: Decimal } | null {
+  return card ? { inputPerMillion: card.input, outputPerMillion: card.output } : null;
 }

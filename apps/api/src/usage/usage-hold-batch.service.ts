@@ -12,6 +12,9 @@ import { drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
 import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
 import type { ParsedUsageEvent } from './usage-event.parser.js';
 
+/** The buyers whose credit lock a transaction's manager already holds (advisory xact locks). */
+const LOCKED = Symbol('ccx:locked-buyers');
+
 /** One hold to place: `credits` is an upper bound of a call's cost (0: a free call, no hold). */
 export interface HoldRequest {
   organizationId: string;
@@ -34,6 +37,11 @@ export interface CaptureRequest {
   /** The hold's amount: the charge never exceeds it (SPEC §12). */
   cap: Decimal;
   occurredAt: Date;
+  /**
+   * The model's rate card as the caller read it when the call began (the price of the call);
+   * when absent, it is read now.
+   */
+  rate?: { inputPerMillion: Decimal; outputPerMillion: Decimal } | null;
 }
 
 export type CaptureOutcome =
@@ -67,9 +75,17 @@ export class UsageHoldBatchService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Takes each buyer's credit lock, in id order (the caller may take them earlier: they nest). */
+  /**
+   * Takes each buyer's credit lock, in id order. A transaction remembers the buyers it locked,
+   * so a caller that locked them first (the gateway, to judge key limits) costs no second trip.
+   */
   async lockBuyers(manager: EntityManager, organizationIds: string[]): Promise<void> {
-    for (const id of [...new Set(organizationIds)].sort()) await this.accounts.lockBuyer(manager, id);
+    const held = ((manager as { [LOCKED]?: Set<string> })[LOCKED] ??= new Set<string>());
+    for (const id of [...new Set(organizationIds)].sort()) {
+      if (held.has(id)) continue;
+      await this.accounts.lockBuyer(manager, id);
+      held.add(id);
+    }
   }
 
   async authorizeMany(manager: EntityManager, requests: HoldRequest[], now: Date): Promise<HoldOutcome[]> {
@@ -164,14 +180,20 @@ export class UsageHoldBatchService {
       quantity: { kind: 'tokens', model: c.model, inputTokens: c.inputTokens, outputTokens: c.outputTokens },
       occurredAt: c.occurredAt,
     }));
-    const rates = await this.accounts.checkBuyersAndRates(events, manager);
+    const needRates = captures.some((c) => !c.rate);
+    const rates = needRates ? await this.accounts.checkBuyersAndRates(events, manager) : null;
     const credits = await this.accounts.spendable(manager, orgIds, now);
     const drawn = new Map<string, { byAccount: Map<string, Decimal>; total: Decimal }>();
     const charged: { index: number; rate: Rate | null; cost: Decimal }[] = [];
     captures.forEach((c, index) => {
       if (outcomes[index]) return;
-      // The rate card as it is now; a model removed from the catalog mid-call is charged its bound.
-      const rate = rates.refusal(events[index])?.code === ErrorCode.NOT_FOUND ? null : rates.rate(events[index]);
+      // The rate card the call began with (or as it is now); a model removed from the catalog
+      // mid-call is charged its bound.
+      const rate: Rate | null = c.rate
+        ? { kind: 'tokens', inputPerMillion: c.rate.inputPerMillion, outputPerMillion: c.rate.outputPerMillion }
+        : rates!.refusal(events[index])?.code === ErrorCode.NOT_FOUND
+          ? null
+          : rates!.rate(events[index]);
       const actual = rate ? eventCost(events[index].quantity, rate) : c.cap;
       const capped = actual.gt(c.cap);
       const cost = capped ? c.cap : actual;
