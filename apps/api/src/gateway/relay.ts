@@ -93,13 +93,13 @@ export class Relay {
         if (result.kind === 'failure') {
           if (clientGone || result.reason === 'aborted') break;
           lastError = result.reason === 'first_byte_timeout' ? 'no answer in time' : result.reason === 'blocked_address' ? 'address refused' : 'connection failed';
-          await this.failed(candidate, probe);
+          await this.failed(candidate);
           continue;
         }
         if (isRetryableStatus(result.status)) {
           result.cancel();
           lastError = `HTTP ${result.status}`;
-          await this.failed(candidate, probe);
+          await this.failed(candidate);
           continue;
         }
         if (result.status >= 400) return await this.passClientError(ctx, candidate, probe, result, res, attempts);
@@ -120,7 +120,7 @@ export class Relay {
         } catch {
           if (clientGone) break;
           lastError = 'an unreadable answer';
-          await this.failed(candidate, probe);
+          await this.failed(candidate);
           continue;
         }
         await this.succeeded(candidate, probe, attemptStart, result.ttfbMs);
@@ -182,7 +182,7 @@ export class Relay {
     if (first.done) {
       result.cancel();
       // Nothing reached the client yet: the next candidate may still serve it.
-      if (!clientGone()) await this.failed(candidate, probe);
+      if (!clientGone()) await this.failed(candidate);
       return 'next';
     }
     const ttftMs = Date.now() - ctx.started;
@@ -210,7 +210,7 @@ export class Relay {
       failure = !clientGone();
       result.cancel();
     }
-    if (failure) await this.failed(candidate, probe);
+    if (failure) await this.failed(candidate);
     else if (!clientGone()) await this.succeeded(candidate, probe, ctx.started, ttftMs);
     const tokens = tokensOf(seen.usage, ctx) ?? estimate(ctx, seen.bytes);
     const status = clientGone() ? 'CANCELLED' : failure ? 'FAILED' : 'SUCCEEDED';
@@ -295,11 +295,11 @@ export class Relay {
     });
   }
 
-  private async failed(candidate: RoutedCandidate, probe: boolean): Promise<void> {
+  /** A failed attempt: counted, and judged by the breaker (a failed probe re-opens the circuit). */
+  private async failed(candidate: RoutedCandidate): Promise<void> {
     this.metrics.attempts.inc({ endpoint: candidate.endpointId, outcome: 'failed' });
     const circuit = await this.circuits.recordFailure(candidate.endpointId, new Date());
     this.metrics.circuitState(candidate.endpointId, circuit.state);
-    void probe;
   }
 
   private async succeeded(candidate: RoutedCandidate, probe: boolean, since: number, ttfbMs: number, outcome = 'ok'): Promise<void> {
