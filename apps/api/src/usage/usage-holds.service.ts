@@ -242,13 +242,22 @@ export class UsageHoldsService {
     return new Set(rows.map((r) => r.account));
   }
 
+  /**
+   * The buyer's ACTIVE blocks with nothing left and nothing held become EXHAUSTED. Balances come
+   * through the ledger's API (its tables are its own), for this buyer's blocks only.
+   */
   private async exhaustEmptied(manager: EntityManager, organizationId: string): Promise<void> {
-    await manager.query(
-      `UPDATE credit_blocks b SET status = 'EXHAUSTED'
-       FROM (SELECT account_id, sum(posted) AS posted, sum(held) AS held FROM ledger_balances GROUP BY account_id) s
-       WHERE b.organization_id = $1 AND b.status = 'ACTIVE' AND s.account_id = b.ledger_account_id AND s.posted = 0 AND s.held = 0`,
+    const blocks: { id: string; account: string }[] = await manager.query(
+      `SELECT id, ledger_account_id::text AS account FROM credit_blocks WHERE organization_id = $1 AND status = 'ACTIVE'`,
       [organizationId],
     );
+    if (!blocks.length) return;
+    const balances = await this.ledger.balances(manager, blocks.map((b) => b.account));
+    const empty = blocks.filter((b) => {
+      const bal = balances.get(b.account);
+      return bal !== undefined && bal.posted.isZero() && bal.held.isZero();
+    });
+    if (empty.length) await manager.query(`UPDATE credit_blocks SET status = 'EXHAUSTED' WHERE id = ANY($1::uuid[]) AND status = 'ACTIVE'`, [empty.map((b) => b.id)]);
   }
 
   private async lockHold(manager: EntityManager, id: string): Promise<HoldRow> {
