@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import {
   describeInBrowser,
@@ -9,7 +8,6 @@ import {
   journey,
   launchBrowser,
   listenForBrowser,
-  consoleCopy,
   signIn,
   tableCaptioned,
   type Browser,
@@ -58,18 +56,15 @@ describeInBrowser('the console in a browser', () => {
   let t: TestApp;
   let base: string;
   let browser: Browser;
-  let consoleDir: string;
 
   beforeAll(async () => {
-    consoleDir = await consoleCopy();
-    t = await startTestApp({ CCX_CONSOLE_DIR: consoleDir });
+    t = await startTestApp();
     base = await listenForBrowser(t);
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
     await t?.close();
-    if (consoleDir) await rm(consoleDir, { recursive: true, force: true });
   });
 
   it('a startup signs in, buys credits and sees its balance and charts change', async () => {

@@ -48,6 +48,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     // Test receivers and providers listen on 127.0.0.1; test/ssrf.e2e-spec.ts turns this off.
     CCX_ALLOW_PRIVATE_URLS: 'true',
     CCX_GATEWAY_SECRET_KEY: TEST_GATEWAY_KEY,
+    // The run's copy of the built console (global setup): dist/ may be rebuilt meanwhile.
+    ...(process.env.CCX_TEST_CONSOLE_DIR ? { CCX_CONSOLE_DIR: process.env.CCX_TEST_CONSOLE_DIR } : {}),
     ...env,
   });
   const server = await startServer(config, { listen: false, schemaFile });

@@ -1,6 +1,7 @@
 // Plain JavaScript: called from jest's global setup, which Node loads outside the TS transform.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,12 +31,17 @@ function stale() {
 }
 
 /**
- * The browser tests (test/console.e2e-spec.ts) load the built console from the real server: build
- * it (`npm run build:web`) when dist/web is missing or older than its sources, so `npm test` works
- * on a fresh clone. A lock folder keeps two runs in one checkout from building over each other.
+ * The console tests (test/console.e2e-spec.ts, and GraphiQL in test/limits.e2e-spec.ts) load the
+ * built console from the real server: build it (`npm run build:web`) when dist/web is missing or
+ * older than its sources, so `npm test` works on a fresh clone; then copy it to a folder of this
+ * run's own, which every test app serves (CCX_CONSOLE_DIR via CCX_TEST_CONSOLE_DIR): specs that
+ * run `npm run build` (test/support/server-process.ts), or anyone's build in the checkout, empty
+ * dist/ while tests run. A lock folder keeps two runs in one checkout from building at once.
+ * Returns the copy's path (undefined without the console's sources).
  */
 export function ensureConsoleBuilt() {
-  if (!stale()) return;
+  // A partial checkout (test/root-private-folder copies dist and test/support only) has no console.
+  if (!existsSync(join(root, 'apps', 'web'))) return undefined;
   mkdirSync(join(root, 'dist'), { recursive: true });
   const deadline = Date.now() + 180_000;
   for (;;) {
@@ -48,14 +54,18 @@ export function ensureConsoleBuilt() {
     }
   }
   try {
-    if (!stale()) return;
-    const started = Date.now();
-    const npm = process.env.npm_execpath;
-    const result = npm
-      ? spawnSync(process.execPath, [npm, 'run', '--silent', 'build:web'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-      : spawnSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    if (result.status !== 0) throw new Error(`the console build (npm run build:web) failed${result.error ? `: ${result.error.message}` : ''}`);
-    process.stderr.write(`\nconsole built for the browser tests in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    if (stale()) {
+      const started = Date.now();
+      const npm = process.env.npm_execpath;
+      const result = npm
+        ? spawnSync(process.execPath, [npm, 'run', '--silent', 'build:web'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+        : spawnSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+      if (result.status !== 0) throw new Error(`the console build (npm run build:web) failed${result.error ? `: ${result.error.message}` : ''}`);
+      process.stderr.write(`\nconsole built for the tests in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+    const copy = mkdtempSync(join(tmpdir(), 'ccx-console-'));
+    cpSync(join(root, 'dist', 'web'), copy, { recursive: true });
+    return copy;
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

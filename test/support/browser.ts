@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
@@ -70,16 +70,6 @@ export async function listenForBrowser(t: TestApp): Promise<string> {
   const server = t.app.getHttpServer();
   if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${server.address().port}`;
-}
-
-/**
- * A private copy of the console build (dist/web, built by the global setup) for one test file's
- * server (CCX_CONSOLE_DIR): a `npm run build` elsewhere in the checkout empties dist/ meanwhile.
- */
-export async function consoleCopy(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ccx-console-'));
-  await cp(join(process.cwd(), 'dist', 'web'), dir, { recursive: true });
-  return dir;
 }
 
 const failureDir = join(tmpdir(), 'ccx-console-failures');

@@ -13,8 +13,13 @@ import { ensureConsoleBuilt } from './browser-build.mjs';
  * migrates a template database; every file clones it (test/support/database.ts).
  */
 export default async function globalSetup() {
-  // The browser tests load the built console (dist/web): build it when missing or stale.
-  ensureConsoleBuilt();
+  // The console's tests load the built console: built when missing or stale, served from a copy.
+  const consoleDir = ensureConsoleBuilt();
+  if (consoleDir) {
+    process.env.CCX_TEST_CONSOLE_DIR = consoleDir;
+    // Teardown removes only the copy this process made (a child run may inherit the variable).
+    globalThis.__CCX_CONSOLE_COPY__ = consoleDir;
+  }
   const runId = randomBytes(4).toString('hex');
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {

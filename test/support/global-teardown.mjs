@@ -18,6 +18,7 @@ export default async function globalTeardown() {
       await client.end();
     }
   }
+  if (globalThis.__CCX_CONSOLE_COPY__) await rm(globalThis.__CCX_CONSOLE_COPY__, { recursive: true, force: true });
   const state = globalThis.__CCX_EMBEDDED__;
   if (state) {
     await state.server.stop();
