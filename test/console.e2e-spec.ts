@@ -1,6 +1,7 @@
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import {
   describeInBrowser,
+  eventually,
   expectContains,
   expectCount,
   expectText,
@@ -135,8 +136,15 @@ describeInBrowser('the console in a browser', () => {
       });
       await page.goto(`${base}/graphql`);
       await expectVisible(page.locator('.graphiql-container'));
-      await page.locator('.graphiql-execute-button').click();
-      await expectContains(page.locator('.graphiql-response'), 'standardPricePerCredit');
+      // A click before the editor is ready does nothing (a loaded machine): click until it runs.
+      await eventually(
+        async () => {
+          if (!((await page.locator('.graphiql-response').textContent()) ?? '').includes('standardPricePerCredit')) await page.locator('.graphiql-execute-button').click();
+          return (await page.locator('.graphiql-response').textContent()) ?? '';
+        },
+        (text) => text.includes('standardPricePerCredit'),
+        'the query result in GraphiQL',
+      );
       expect(outside).toEqual([]);
     });
   });
