@@ -116,7 +116,8 @@ export class GatewayService implements OnApplicationShutdown {
   private buyerOf(principal: Principal | null): Principal {
     if (!principal) throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Send a CCX API key as "Authorization: Bearer <key>"');
     if (principal.role !== 'BUYER') {
-      throw new GatewayError(403, 'permission_error', 'forbidden', `A ${principal.role} organization has no credits to spend; use a buyer's API key`);
+      const article = principal.role === 'OPERATOR' ? 'An' : 'A';
+      throw new GatewayError(403, 'permission_error', 'forbidden', `${article} ${principal.role} organization has no credits to spend; use a buyer's API key`);
     }
     if (principal.status !== 'ACTIVE') throw new GatewayError(403, 'permission_error', 'forbidden', `The organization is ${principal.status} and cannot spend credits`);
     return principal;
