@@ -258,6 +258,26 @@ describe('no SSRF', () => {
   });
 });
 
+// Last: it moves the business clock.
+describe('frozen credits', () => {
+  it('402 credits_frozen when only frozen credits would cover the request, and no provider is called', async () => {
+    const { register, deposit } = await import('./support/market.js');
+    const { acceptOk, clockTo, freeze, offerOk } = await import('./support/facilities.js');
+    const buyer = await register(t, 'BUYER');
+    const lender = await register(t, 'LENDER');
+    await deposit(t, lender, '10000.00');
+    const facility = await offerOk(t, lender, { borrowerId: buyer.id, principal: '1000.00', apr: '0.18', termMonths: 12 });
+    await acceptOk(t, buyer, facility.id);
+    await clockTo(t, '2026-02-12T12:00:00.000Z');
+    expect((await freeze(t, lender.key, facility.id, 'missed a payment')).errors).toBeUndefined();
+    const calls = flaky.requests.length + steady.requests.length;
+    const res = await ask(buyer.key);
+    expect(res.status).toBe(402);
+    expect(res.json.error).toMatchObject({ type: 'insufficient_credits', code: 'credits_frozen', available: '0.000000' });
+    expect(flaky.requests.length + steady.requests.length).toBe(calls);
+  });
+});
+
 async function waitFor(check: () => Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
