@@ -1,7 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { PageInfo } from '../../listings/models/listing.model.js';
+import { PageInfo } from '../../graphql/page-info.js';
 import type { EndpointRow } from '../endpoint-store.js';
 import type { InferenceRequestRow } from '../request-log.service.js';
 

@@ -1,3 +1,4 @@
+import { PageInfo } from '../../graphql/page-info.js';
 import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount, type Decimal } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
@@ -63,14 +64,6 @@ export class ListingModel {
   createdAt: Date;
 }
 
-@ObjectType()
-export class PageInfo {
-  @Field()
-  hasNextPage: boolean;
-
-  @Field(() => String, { nullable: true })
-  endCursor: string | null;
-}
 
 @ObjectType()
 export class ListingEdge {
@@ -114,3 +107,4 @@ export function toListingModel(l: ListingEntity, now: Date): ListingModel {
     createdAt: l.createdAt,
   };
 }
+

@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType } from '@nestjs/graphql';
-import { PageInfo } from '../../listings/models/listing.model.js';
+import { PageInfo } from '../../graphql/page-info.js';
 import { OrganizationModel } from './organization.model.js';
 
 @ObjectType()

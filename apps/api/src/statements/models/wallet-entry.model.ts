@@ -1,6 +1,6 @@
 import { Field, ID, Int, ObjectType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { PageInfo } from '../../listings/models/listing.model.js';
+import { PageInfo } from '../../graphql/page-info.js';
 
 @ObjectType('WalletEntry', { description: 'One movement of a USD wallet, from the ledger.' })
 export class WalletEntryModel {
