@@ -61,6 +61,12 @@ export interface GatewayConfig {
   stallTimeoutMs: number;
   /** How long an opened circuit stays open before one probe decides. */
   breakerOpenMs: number;
+  /** The breaker opens after this many failures in a row (SPEC §12: 5)... */
+  breakerConsecutiveFailures: number;
+  /** ...or when more than half of at least this many attempts in the last minute failed (10). */
+  breakerMinRequests: number;
+  /** Provider attempts per request at most (SPEC §12: 3). */
+  maxAttempts: number;
   /** Largest request body the gateway accepts, in bytes (larger: 413). */
   maxBodyBytes: number;
   /**
@@ -217,6 +223,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     firstByteTimeoutMs: integer(env, 'CCX_GATEWAY_FIRST_BYTE_TIMEOUT_MS', 30_000, 1, 600_000),
     stallTimeoutMs: integer(env, 'CCX_GATEWAY_STALL_TIMEOUT_MS', 60_000, 1, 3_600_000),
     breakerOpenMs: integer(env, 'CCX_GATEWAY_BREAKER_OPEN_MS', 30_000, 1, 3_600_000),
+    breakerConsecutiveFailures: integer(env, 'CCX_GATEWAY_BREAKER_FAILURES', 5, 1, 1000),
+    breakerMinRequests: integer(env, 'CCX_GATEWAY_BREAKER_MIN_REQUESTS', 10, 1, 1_000_000),
+    maxAttempts: integer(env, 'CCX_GATEWAY_MAX_ATTEMPTS', 3, 1, 10),
     maxBodyBytes: integer(env, 'CCX_GATEWAY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     routingCacheMs: integer(env, 'CCX_GATEWAY_ROUTING_CACHE_MS', 1000, 0, 60_000),
   };

@@ -27,9 +27,9 @@ export class CircuitStore implements OnApplicationShutdown {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.settings = {
-      consecutiveFailures: 5,
+      consecutiveFailures: config.gateway.breakerConsecutiveFailures,
       windowMs: 60_000,
-      minRequests: 10,
+      minRequests: config.gateway.breakerMinRequests,
       failureRatio: 0.5,
       openMs: config.gateway.breakerOpenMs,
       probeLeaseMs: config.gateway.firstByteTimeoutMs + 5_000,

@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config/app-config.js';
 import type { ChatRequest, EmbeddingsRequest } from './domain/chat-request.js';
 import { upstreamBody } from './domain/chat-request.js';
 import { deliveredTextBytes } from './domain/hold-bound.js';
-import { isRetryableStatus, MAX_ATTEMPTS, type Candidate } from './domain/routing.js';
+import { isRetryableStatus, type Candidate } from './domain/routing.js';
 import { CircuitStore } from './circuit-store.js';
 import { GatewayCreditsService, type CloseRequest } from './gateway-credits.service.js';
 import { GatewayError } from './gateway-error.js';
@@ -75,7 +75,7 @@ export class Relay {
     let lastError = 'no provider answered';
     try {
       for (const candidate of ctx.route) {
-        if (attempts >= MAX_ATTEMPTS || clientGone) break;
+        if (attempts >= this.config.maxAttempts || clientGone) break;
         const probe = candidate.circuit === 'probe';
         if (probe && !(await this.circuits.claimProbe(candidate.endpointId, new Date()))) continue;
         attempts += 1;

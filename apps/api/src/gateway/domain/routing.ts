@@ -102,6 +102,3 @@ export function parseProviderPreferences(raw: unknown): ProviderPreferences {
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
-
-/** At most this many provider attempts per request. */
-export const MAX_ATTEMPTS = 3;
