@@ -3,7 +3,7 @@
  * capacity whose window has not opened is neither sold (purchase, reservation, facility) nor
  * counted in the market figures or quotes; a listing past its window is EXPIRED, sold out or not.
  */
-import { startTestApp, type TestApp } from './support/app.js';
+import type { TestApp } from './support/app.js';
 import {
   D,
   advanceClock,
@@ -12,7 +12,7 @@ import {
   deposit,
   expectedStandardUnit,
   expectedTermDiscount,
-  integrity,
+  appPerBlock,
   listingById,
   marketState,
   marketStats,
@@ -25,19 +25,6 @@ import {
 } from './support/market.js';
 import { accept, offerOk } from './support/facilities.js';
 
-function appPerBlock(): () => TestApp {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
-  afterEach(async () => {
-    expect(await integrity(t)).toEqual({ balanced: true, problems: [] });
-  });
-  return () => t;
-}
 
 const RESERVE = `mutation($input: ReserveCreditsInput!) { reserveCredits(input: $input) { id monthsDelivered status } }`;
 

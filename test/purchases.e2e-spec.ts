@@ -16,6 +16,7 @@ import {
   creditBalanceOf,
   deposit,
   expectedStandardUnit,
+  appPerBlock,
   integrity,
   ledgerBalance,
   ledgerBalances,
@@ -41,20 +42,6 @@ function buy(t: TestApp, buyer: Org, input: Record<string, unknown>) {
   return t.gql(PURCHASE, { input }, buyer.key);
 }
 
-/** Starts an app for one describe block and checks the ledger after each of its tests. */
-function appPerBlock(): () => TestApp {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
-  afterEach(async () => {
-    expect(await integrity(t)).toEqual({ balanced: true, problems: [] });
-  });
-  return () => t;
-}
 
 /** Asserts the USD moves of a scenario add up: what buyers paid is what sellers and the platform got. */
 function expectReconciled(before: Record<string, ReturnType<typeof D>>, after: Record<string, ReturnType<typeof D>>) {

@@ -7,7 +7,7 @@
  * Each scenario that needs exact prices runs on its own app and database; expected numbers are
  * computed here with Decimal from the SPEC rules. Every scenario ends with a balanced ledger.
  */
-import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
+import { CLOCK_START, OPERATOR_KEY, type TestApp } from './support/app.js';
 import {
   D,
   EXPIRED_CREDITS,
@@ -18,7 +18,7 @@ import {
   deposit,
   expectedStandardUnit,
   expectedTermDiscount,
-  integrity,
+  appPerBlock,
   ledgerBalance,
   ledgerBalances,
   ledgerTransactionCount,
@@ -86,19 +86,6 @@ async function lowestAsOfBalance(t: TestApp, org: Org): Promise<string> {
   return D(row.lowest).toFixed(2);
 }
 
-function appPerBlock(): () => TestApp {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
-  afterEach(async () => {
-    expect(await integrity(t)).toEqual({ balanced: true, problems: [] });
-  });
-  return () => t;
-}
 
 function expectReconciled(before: Record<string, ReturnType<typeof D>>, after: Record<string, ReturnType<typeof D>>) {
   const sum = Object.keys(after).reduce((s, code) => s.plus(after[code].minus(before[code] ?? D(0))), D(0));

@@ -1,5 +1,5 @@
 import { Decimal } from '@ccx/core';
-import { OPERATOR_KEY, type TestApp } from './app.js';
+import { OPERATOR_KEY, startTestApp, type TestApp } from './app.js';
 
 /** Helpers that drive the marketplace through the public GraphQL API, as a user would. */
 export interface Org {
@@ -419,4 +419,19 @@ export async function clockNow(t: TestApp): Promise<Date> {
   const res = await t.gql(`{ clock }`);
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return new Date(res.data.clock);
+}
+
+/** Starts an app for one describe block and checks the ledger after each of its tests. */
+export function appPerBlock(): () => TestApp {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  afterEach(async () => {
+    expect(await integrity(t)).toEqual({ balanced: true, problems: [] });
+  });
+  return () => t;
 }
