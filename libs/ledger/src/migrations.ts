@@ -1,0 +1,13 @@
+import { Ledger1763700000000 } from '../migrations/1763700000000-ledger.js';
+import { LedgerPostFunction1763700000006 } from '../migrations/1763700000006-ledger-post-function.js';
+
+/**
+ * The ledger's own schema: its tables, triggers and posting functions belong to this library,
+ * so they ship with it. The app interleaves them by timestamp with its own migrations
+ * (migrations/index.ts); their class names and `name`s are what databases that already ran
+ * them recorded in their `migrations` table, so they never change.
+ */
+export { Ledger1763700000000, LedgerPostFunction1763700000006 };
+
+/** The ledger's migrations in order, for a database that holds the ledger alone (its tests). */
+export const ledgerMigrations = [Ledger1763700000000, LedgerPostFunction1763700000006];
