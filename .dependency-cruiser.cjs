@@ -17,9 +17,42 @@ const API = ['http', 'console', 'health', 'rate-limit'];
 const any = (names) => `(${names.join('|')})`;
 const src = '^apps/api/src/';
 
+/**
+ * Who owns each table: only the owning module writes it (INSERT/UPDATE/DELETE in its SQL, or its
+ * entities, which no other module may import), and the ledger's tables are read through the
+ * ledger's API only. scripts/check-boundaries.mjs checks the SQL in every module against this.
+ */
+const TABLE_OWNERS = {
+  'lib:ledger': ['ledger_accounts', 'ledger_assets', 'ledger_balances', 'ledger_entries', 'ledger_holds', 'ledger_transactions'],
+  clock: ['business_clock'],
+  organizations: ['organizations', 'api_keys'],
+  catalog: ['gpu_types', 'models'],
+  listings: ['listings', 'allocations'],
+  credits: ['credit_blocks'],
+  purchases: ['purchases'],
+  reservations: ['reservations'],
+  facilities: ['facilities', 'installments', 'repayments'],
+  freeze: ['freeze_events', 'recoveries'],
+  'financing-requests': ['financing_requests', 'financing_request_offers'],
+  usage: ['usage_events', 'usage_holds'],
+  alerts: ['alerts', 'balance_settings', 'auto_refill_jobs', 'webhook_deliveries'],
+  payouts: ['payouts'],
+  gateway: [
+    'inference_endpoints',
+    'inference_endpoint_models',
+    'endpoint_circuits',
+    'endpoint_outcomes',
+    'gateway_idempotency',
+    'inference_requests',
+    'listing_service',
+    'api_key_usage',
+  ],
+};
+
 module.exports = {
   FOUNDATION,
   API,
+  TABLE_OWNERS,
   forbidden: [
     {
       name: 'no-file-cycles',

@@ -4,6 +4,7 @@
  * server and the libraries. Prints each broken rule with the import that breaks it, then every
  * module-level cycle, and exits 1 if there is any.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cruise } from 'dependency-cruiser';
 
@@ -78,9 +79,30 @@ for (const component of cycles) {
     for (const [to, example] of edges.get(from) ?? []) if (inside.has(to)) console.log(`    ${from} → ${to}: ${example}`);
 }
 
+// One writer per table, and the ledger's tables read through the ledger only: the SQL written in
+// each module (uppercase keywords, as all of CCX's SQL is) against config.TABLE_OWNERS.
+const owner = new Map(Object.entries(config.TABLE_OWNERS).flatMap(([m, tables]) => tables.map((t) => [t, m])));
+const sqlBreaches = [];
+for (const mod of output.modules) {
+  const here = moduleOf(mod.source);
+  if (!here || !mod.source.endsWith('.ts')) continue;
+  const text = readFileSync(mod.source, 'utf8');
+  for (const match of text.matchAll(/\b(INSERT INTO|UPDATE|DELETE FROM|FROM|JOIN)\s+([a-z_]+)\b/g)) {
+    const [, verb, table] = match;
+    const own = owner.get(table);
+    if (!own || own === here) continue;
+    const write = verb !== 'FROM' && verb !== 'JOIN';
+    if (write || own === 'lib:ledger') {
+      const line = text.slice(0, match.index).split('\n').length;
+      sqlBreaches.push(`✗ ${write ? 'writes-foreign-table' : 'reads-ledger-behind-its-back'}: ${mod.source}:${line} ${verb} ${table} (owned by ${own})`);
+    }
+  }
+}
+for (const b of sqlBreaches) console.log(b);
+
 const modules = new Set([...edges.keys(), ...[...edges.values()].flatMap((t) => [...t.keys()])]);
-if (violations.length || cycles.length) {
-  console.log(`module rules: ${violations.length} broken import(s), ${cycles.length} module cycle(s) in ${output.summary.totalCruised} files`);
+if (violations.length || cycles.length || sqlBreaches.length) {
+  console.log(`module rules: ${violations.length} broken import(s), ${sqlBreaches.length} foreign table access(es), ${cycles.length} module cycle(s) in ${output.summary.totalCruised} files`);
   process.exit(1);
 }
 console.log(`module rules: ${output.summary.totalCruised} files in ${modules.size} modules, no broken rule, no module cycle`);
