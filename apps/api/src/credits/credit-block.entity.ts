@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
+import type { CreditType } from './domain/credit-type.js';
 
-export type CreditType = 'STANDARD' | 'RESERVED' | 'FINANCED';
 export type CreditBlockStatus = 'ACTIVE' | 'FROZEN' | 'EXPIRED' | 'EXHAUSTED' | 'RECOVERED';
 
 /**

@@ -6,7 +6,8 @@ import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { ClockService } from '../clock/clock.service.js';
 import { newId } from '../common/ids.js';
 import { lockBuyerCredits } from './buyer-lock.js';
-import { CreditBlockEntity, type CreditType } from './credit-block.entity.js';
+import { CreditBlockEntity } from './credit-block.entity.js';
+import type { CreditType } from './domain/credit-type.js';
 import { toCreditBlockModel, type CreditBalanceModel, type CreditBlockModel } from './models/credit-block.model.js';
 
 export interface NewBlock {

@@ -1,19 +1,21 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, roundUsd } from '@ccx/core';
 import { Ledger, LedgerError, withTransaction } from '@ccx/ledger';
 import { amortizationSchedule, regulationZApr, totalInterest } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { inputAmount, intInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { CreditsService } from '../credits/credits.service.js';
-import { deliveryPostings } from '../credits/delivery.js';
+import { deliveryPostings } from '../credits/domain/delivery-postings.js';
 import { FinancingRequestsService } from '../financing-requests/index.js';
 import { MarketService } from '../listings/market.service.js';
 import { AllocationEntity } from '../listings/allocation.entity.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
-import { cheapestFillForAmount } from '../pricing/domain/pricing.js';
+import { cheapestFillForAmount } from '../listings/domain/fill.js';
 import { SellerWallets } from '../purchases/seller-wallets.js';
 import { costBasis } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
@@ -51,10 +53,11 @@ export class FacilitiesService {
     private readonly credits: CreditsService,
     private readonly sellerWallets: SellerWallets,
     private readonly financingRequests: FinancingRequestsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async offer(cmd: OfferCommand): Promise<FacilityEntity> {
-    const rules = this.market.rules.financing;
+    const rules = this.config.rules.financing;
     const borrowerId = parseId(cmd.borrowerId, 'borrower');
     const principal = usdInput(cmd.principal, 'principal');
     const apr = inputAmount(cmd.apr, 'apr', { scale: 6, sign: 'nonNegative' });

@@ -1,9 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
-import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/tokens.js';
-import { cheapestFill, monthlyFill, utilization, type Fill } from '../pricing/domain/pricing.js';
+import { cheapestFill, monthlyFill, utilization, type Fill } from './domain/fill.js';
 import { AllocationEntity, type AllocationPurpose } from './allocation.entity.js';
 import { ListingEntity } from './listing.entity.js';
 
@@ -33,8 +31,6 @@ const ALLOCATION_LOCK = 'ccx:allocation';
  */
 @Injectable()
 export class MarketService {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
-
   async lockMarket(manager: EntityManager): Promise<void> {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [ALLOCATION_LOCK]);
   }
@@ -171,9 +167,5 @@ export class MarketService {
       ErrorCode.INSUFFICIENT_CAPACITY,
       `the market has ${available.toFixed()} credits open; ${credits.toFixed()} were asked for`,
     );
-  }
-
-  get rules() {
-    return this.config.rules;
   }
 }

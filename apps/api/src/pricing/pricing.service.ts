@@ -1,12 +1,14 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BadInputError, Decimal, formatAmount, roundUsd } from '@ccx/core';
 import { ClockService } from '../clock/clock.service.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import { CREDIT_SCALE, creditsInput, intInput } from '../common/amounts.js';
 import { MarketService } from '../listings/market.service.js';
 import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice, wholesaleUnitPrice } from './domain/pricing.js';
 import type { MarketStatsModel, QuoteModel } from './models/pricing.models.js';
-import { CreditType } from '../credits/models/credit-block.model.js';
+import { CreditType } from '../credits/domain/credit-type.js';
 
 /** Read-only prices (SPEC §5): what a purchase would cost now, changing nothing. */
 @Injectable()
@@ -15,6 +17,7 @@ export class PricingService {
     private readonly dataSource: DataSource,
     private readonly clock: ClockService,
     private readonly market: MarketService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async marketStats(): Promise<MarketStatsModel> {
@@ -26,12 +29,12 @@ export class PricingService {
       totalCredits: formatAmount(snapshot.totalCredits, 6),
       allocatedCredits: formatAmount(snapshot.allocatedCredits, 6),
       utilization: formatAmount(snapshot.utilization.decimalPlaces(6), 6),
-      standardPricePerCredit: one ? formatAmount(standardUnitPrice(one.fill, snapshot.utilization, now, this.market.rules.pricing), 6) : null,
+      standardPricePerCredit: one ? formatAmount(standardUnitPrice(one.fill, snapshot.utilization, now, this.config.rules.pricing), 6) : null,
     };
   }
 
   async quote(input: { type: CreditType; credits: unknown; termMonths?: number | null }): Promise<QuoteModel> {
-    const rules = this.market.rules;
+    const rules = this.config.rules;
     const credits = creditsInput(input.credits, 'credits');
     let termMonths: number | null = null;
     if (input.type === CreditType.RESERVED) {

@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, Decimal, DomainError, ErrorCode, NotFoundError } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { creditsInput, priceInput, textInput } from '../common/amounts.js';
 import { newId } from '../common/ids.js';
@@ -10,7 +12,7 @@ import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { CreditBlockEntity } from '../credits/credit-block.entity.js';
-import { deliveryPostings } from '../credits/delivery.js';
+import { deliveryPostings } from '../credits/domain/delivery-postings.js';
 import { MarketService } from '../listings/market.service.js';
 import { AllocationEntity } from '../listings/allocation.entity.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
@@ -36,6 +38,7 @@ export class PurchasesService {
     private readonly market: MarketService,
     private readonly credits: CreditsService,
     private readonly sellerWallets: SellerWallets,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -74,7 +77,7 @@ export class PurchasesService {
     const snapshot = await this.market.snapshot(manager, now);
     const found = await this.market.fill(manager, credits, now);
     if (!found) throw await this.market.insufficient(manager, credits, now);
-    const unitPrice = standardUnitPrice(found.fill, snapshot.utilization, now, this.market.rules.pricing);
+    const unitPrice = standardUnitPrice(found.fill, snapshot.utilization, now, this.config.rules.pricing);
     if (maxUnitPrice && unitPrice.gt(maxUnitPrice)) {
       throw new DomainError(ErrorCode.PRICE_LIMIT_EXCEEDED, `the unit price is ${unitPrice.toFixed(6)}, above maxUnitPrice ${maxUnitPrice.toFixed(6)}`);
     }

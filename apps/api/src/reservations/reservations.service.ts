@@ -1,16 +1,18 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
 import { Ledger, LedgerError, withTransaction } from '@ccx/ledger';
 import { addMonthsClamped } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { creditsInput, intInput, textInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { CreditsService } from '../credits/credits.service.js';
-import { deliveryPostings } from '../credits/delivery.js';
+import { deliveryPostings } from '../credits/domain/delivery-postings.js';
 import { AllocationEntity } from '../listings/allocation.entity.js';
 import { ListingEntity } from '../listings/listing.entity.js';
 import { MarketService } from '../listings/market.service.js';
@@ -45,10 +47,11 @@ export class ReservationsService {
     private readonly market: MarketService,
     private readonly credits: CreditsService,
     private readonly sellerWallets: SellerWallets,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async reserve(cmd: ReserveCommand): Promise<ReservationEntity> {
-    const rules = this.market.rules;
+    const rules = this.config.rules;
     const creditsPerMonth = creditsInput(cmd.creditsPerMonth, 'creditsPerMonth');
     const termMonths = intInput(cmd.termMonths, 'termMonths', 1, rules.reservations.maxTermMonths);
     const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
@@ -161,7 +164,7 @@ export class ReservationsService {
 
   /** What cancelling `r` now charges, or charged (SPEC §6; domain/early-termination-fee.ts). */
   earlyTerminationFee(r: ReservationEntity): Decimal {
-    return earlyTerminationFee(r, this.market.rules.reservations.earlyTerminationRate);
+    return earlyTerminationFee(r, this.config.rules.reservations.earlyTerminationRate);
   }
 
   list(buyerId: string | null): Promise<ReservationEntity[]> {
@@ -224,7 +227,7 @@ export class ReservationsService {
       type: 'RESERVED',
       granted: r.creditsPerMonth,
       unitPrice: r.unitPrice,
-      expiresAt: addMonthsClamped(at, this.market.rules.reservations.blockExpiryMonths),
+      expiresAt: addMonthsClamped(at, this.config.rules.reservations.blockExpiryMonths),
       createdAt: at,
       reservationId: r.id,
     });

@@ -1,6 +1,5 @@
-import { Decimal } from '@ccx/core';
+import { Decimal, roundUsd } from '@ccx/core';
 import type { Posting } from '@ccx/ledger';
-import { sellerPayout } from '../pricing/domain/pricing.js';
 
 /** Credits delivered from one allocation, and the seller wallet that is paid for them. */
 export interface DeliveredPart {
@@ -48,4 +47,9 @@ export function deliveryPostings(input: DeliveryPostingsInput): Posting[] {
   for (const [account, amount] of sources) postings.push({ accountId: account, direction: 'DEBIT', amount });
   postings.push({ accountId: input.blockAccountId, direction: 'CREDIT', amount: credits });
   return postings;
+}
+
+/** What a seller is paid for delivered credits: credits × wholesale cost per credit, cents HALF_UP. */
+export function sellerPayout(credits: Decimal, costPerCredit: Decimal): Decimal {
+  return roundUsd(credits.times(costPerCredit));
 }

@@ -2,12 +2,8 @@ import { Field, ID, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount, type Decimal } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import type { CreditBlockEntity } from '../credit-block.entity.js';
+import { CreditType } from '../domain/credit-type.js';
 
-export enum CreditType {
-  STANDARD = 'STANDARD',
-  RESERVED = 'RESERVED',
-  FINANCED = 'FINANCED',
-}
 export enum CreditBlockStatus {
   ACTIVE = 'ACTIVE',
   FROZEN = 'FROZEN',
@@ -69,7 +65,7 @@ export class CreditBalanceModel {
 export function toCreditBlockModel(b: CreditBlockEntity, remaining: Decimal, held: Decimal): CreditBlockModel {
   return {
     id: b.id,
-    type: b.type as CreditType,
+    type: b.type,
     status: b.status as CreditBlockStatus,
     granted: formatAmount(b.granted, 6),
     remaining: formatAmount(remaining, 6),

@@ -1,6 +1,6 @@
 import { Field, InputType, Int, ObjectType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { CreditType } from '../../credits/models/credit-block.model.js';
+import { CreditType } from '../../credits/domain/credit-type.js';
 
 @ObjectType('MarketStats')
 export class MarketStatsModel {
