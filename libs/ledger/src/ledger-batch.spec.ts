@@ -1,5 +1,5 @@
 import { Decimal } from '@ccx/core';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
 import { Ledger } from './ledger.js';
 import { withTransaction } from './transaction.js';
 import type { Account, BatchResult, TransactionInput } from './types.js';
@@ -7,12 +7,12 @@ import type { Account, BatchResult, TransactionInput } from './types.js';
 /** `postMany` / `postBatch`: many independent transactions, judged one by one, in order. */
 
 const T0 = new Date('2026-01-05T12:00:00.000Z');
-let db: TestDatabase;
+let db: LedgerTestDatabase;
 let ledger: Ledger;
 let seq = 0;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createLedgerTestDatabase();
 });
 afterAll(async () => {
   await db.drop();

@@ -1,16 +1,16 @@
 import { Decimal } from '@ccx/core';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
 import { Ledger } from './ledger.js';
 import { LedgerError } from './ledger-errors.js';
 import type { Account } from './types.js';
 
 /** Account history and statements: read from the entries, with running balances in business time. */
-let db: TestDatabase;
+let db: LedgerTestDatabase;
 const ledger = new Ledger();
 let seq = 0;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createLedgerTestDatabase();
 });
 afterAll(async () => {
   await db.drop();

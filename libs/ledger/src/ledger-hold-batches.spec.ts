@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
 import { Ledger } from './ledger.js';
 import { LedgerError } from './ledger-errors.js';
 import { withTransaction } from './transaction.js';
@@ -8,12 +8,12 @@ import type { Account } from './types.js';
 
 const T0 = new Date('2026-01-05T12:00:00.000Z');
 const LATER = new Date(T0.getTime() + 3_600_000);
-let db: TestDatabase;
+let db: LedgerTestDatabase;
 const ledger = new Ledger();
 let seq = 0;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createLedgerTestDatabase();
 });
 afterAll(async () => {
   await db.drop();

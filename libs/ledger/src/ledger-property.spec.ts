@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Decimal } from '@ccx/core';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
 import { Ledger } from './ledger.js';
 import { LedgerError } from './ledger-errors.js';
 import { withTransaction } from './transaction.js';
@@ -13,11 +13,11 @@ import type { Account, BatchResult, HoldInput, HoldStatus, TransactionInput } fr
  * each run earlier than the last, so `expireHolds` of a run never sees another run's holds due.
  */
 
-let db: TestDatabase;
+let db: LedgerTestDatabase;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createLedgerTestDatabase();
   ledger = new Ledger();
 });
 afterAll(async () => {

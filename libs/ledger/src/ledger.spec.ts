@@ -1,17 +1,17 @@
 import { Decimal } from '@ccx/core';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
 import { Ledger } from './ledger.js';
 import { LedgerError } from './ledger-errors.js';
 import { withTransaction } from './transaction.js';
 import type { Account } from './types.js';
 
 const T0 = new Date('2026-01-05T12:00:00.000Z');
-let db: TestDatabase;
+let db: LedgerTestDatabase;
 let ledger: Ledger;
 let seq = 0;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createLedgerTestDatabase();
 });
 afterAll(async () => {
   await db.drop();
@@ -351,7 +351,7 @@ describe('verify', () => {
   });
 
   it('detects a stored balance that drifted from its entries', async () => {
-    const scratch = await createTestDatabase();
+    const scratch = await createLedgerTestDatabase();
     try {
       const l = new Ledger();
       const src = await l.createAccount(scratch.dataSource.manager, { code: 'src', asset: 'USD', allowNegative: true, allowPositive: true });

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { ledgerMigrations } from '../src/migrations.js';
+
+/**
+ * Throwaway databases for the ledger's own specs, holding the ledger's schema alone: the library
+ * is tested without the app (libs/ledger imports only libs/core). It uses the PostgreSQL that
+ * jest's global setup (test/support/global-setup.mjs) announces in the environment, and names its
+ * databases `ccx_…<run id>…` so that the global teardown drops them with the app's.
+ */
+export interface LedgerTestDatabase {
+  url: string;
+  dataSource: DataSource;
+  drop(): Promise<void>;
+}
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`jest's global setup did not run (${name} missing)`);
+  return value;
+}
+
+function databaseUrl(name: string): string {
+  const u = new URL(env('CCX_TEST_ADMIN_URL'));
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function options(url: string): DataSourceOptions {
+  return { type: 'postgres', url, synchronize: false, migrationsRun: false, migrations: ledgerMigrations, migrationsTableName: 'migrations', entities: [], logging: false };
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: env('CCX_TEST_ADMIN_URL') });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The run's ledger-only template, migrated once; spec files running in parallel wait on a lock. */
+async function ensureTemplate(): Promise<string> {
+  const template = `ccx_ledger_tmpl_${env('CCX_TEST_RUN_ID')}`;
+  await admin(async (client) => {
+    await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [template]);
+    try {
+      const { rowCount } = await client.query(`SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate`, [template]);
+      if (rowCount) return;
+      await client.query(`DROP DATABASE IF EXISTS ${template}`);
+      await client.query(`CREATE DATABASE ${template}`);
+      const dataSource = new DataSource({ ...options(databaseUrl(template)), extra: { max: 1 } });
+      await dataSource.initialize();
+      try {
+        await dataSource.runMigrations({ transaction: 'each' });
+      } finally {
+        await dataSource.destroy();
+      }
+      await client.query(`ALTER DATABASE ${template} WITH IS_TEMPLATE true`);
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [template]);
+    }
+  });
+  return template;
+}
+
+/** A fresh database with the ledger's migrations applied, of the calling spec file's own. */
+export async function createLedgerTestDatabase(): Promise<LedgerTestDatabase> {
+  const template = await ensureTemplate();
+  const name = `ccx_ledger_${env('CCX_TEST_RUN_ID')}_${randomBytes(4).toString('hex')}`;
+  await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+  const url = databaseUrl(name);
+  const dataSource = new DataSource({ ...options(url), extra: { max: 30 } });
+  await dataSource.initialize();
+  return {
+    url,
+    dataSource,
+    drop: async () => {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
