@@ -18,6 +18,7 @@ import { HealthController } from './health/health.controller.js';
 import { IntegrityModule } from './integrity/integrity.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { OrganizationsModule } from './organizations/organizations.module.js';
+import { ApiKeysService } from './organizations/api-keys.service.js';
 import { WalletsModule } from './wallets/wallets.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ListingsModule } from './listings/listings.module.js';
@@ -77,7 +78,8 @@ export class AppModule {
           context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
         }),
         LedgerModule,
-        AuthModule,
+        // Keys belong to organizations; auth reads them through its ApiKeyAuthenticator port.
+        AuthModule.forRoot({ imports: [OrganizationsModule], authenticator: ApiKeysService }),
         RateLimitModule,
         ClockModule,
         IntegrityModule,

@@ -1,17 +1,13 @@
-import { Injectable } from '@nestjs/common';
-import { ApiKeysService } from '../organizations/api-keys.service.js';
 import type { Principal } from './principal.js';
 
 /**
- * Turns a bearer key into a principal. Keys are looked up by their SHA-256, so the comparison
- * never runs over the secret itself and timing reveals nothing about it. No cache: a revoked key
- * is refused by the next request, in every API process.
+ * The port through which auth turns a bearer key into a principal; the module that owns the keys
+ * (organizations) implements it and `AuthModule.forRoot` binds it, so auth depends on no domain
+ * module. Implementations look keys up by their SHA-256, so the comparison never runs over the
+ * secret itself, and cache nothing: a revoked key is refused by the next request, in every API
+ * process. The class is the injection token (the access guard and the rate limiter ask for it).
  */
-@Injectable()
-export class ApiKeyAuthenticator {
-  constructor(private readonly apiKeys: ApiKeysService) {}
-
-  authenticate(key: string): Promise<Principal | null> {
-    return this.apiKeys.authenticate(key);
-  }
+export abstract class ApiKeyAuthenticator {
+  /** The principal behind an active key, or null when there is none. */
+  abstract authenticate(key: string): Promise<Principal | null>;
 }

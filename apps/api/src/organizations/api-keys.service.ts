@@ -7,6 +7,7 @@ import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
 import { creditsInput, textInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
+import { ApiKeyAuthenticator } from '../auth/api-key-authenticator.js';
 import type { OrgStatus, Principal, Role } from '../auth/principal.js';
 import { generateApiKey, hashApiKey, keyPrefix, lastFourOf, lastUsedIsStale, usageMonthOf } from './api-keys.js';
 
@@ -61,7 +62,7 @@ interface ViewRow {
  * `creditsUsedThisMonth`.
  */
 @Injectable()
-export class ApiKeysService implements BeforeApplicationShutdown {
+export class ApiKeysService implements ApiKeyAuthenticator, BeforeApplicationShutdown {
   private readonly logger = new Logger('ApiKeys');
   /** last_used_at writes still running, by key: one at a time per key, awaited at shutdown. */
   private readonly touching = new Map<string, Promise<void>>();

@@ -1,5 +1,4 @@
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { AuthModule } from '../auth/auth.module.js';
 import { RateLimitMiddleware } from './rate-limit.middleware.js';
 import { RateLimitStore } from './rate-limit-store.js';
 
@@ -9,7 +8,8 @@ import { RateLimitStore } from './rate-limit-store.js';
  * request never reaches the GraphQL handler; global modules' middleware (request logging,
  * metrics) is mounted first, so a 429 is still logged and counted.
  */
-@Module({ imports: [AuthModule], providers: [RateLimitStore] })
+// ApiKeyAuthenticator comes from the global AuthModule.
+@Module({ providers: [RateLimitStore] })
 export class RateLimitModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RateLimitMiddleware).forRoutes('*path');
