@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { INestApplication } from '@nestjs/common';
-import { loadConfig } from '../../apps/api/src/config/app-config.js';
+import { loadConfig, type AppConfig } from '../../apps/api/src/config/app-config.js';
 import { startServer, type RunningServer } from '../../apps/api/src/bootstrap.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -31,13 +31,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real app (same bootstrap as main.ts) on a fresh database of this test file's own. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const db = await createTestDatabase();
-  const schemaFile = join(await mkdtemp(join(tmpdir(), 'ccx-schema-')), 'schema.gql');
-  const config = loadConfig({
+/**
+ * The configuration every test app runs with (HTTP or not): a test clock at CLOCK_START, no
+ * timers (tests drive servicing, webhooks and refills), the test operator and gateway keys.
+ */
+export function testConfig(databaseUrl: string, env: Record<string, string> = {}): AppConfig {
+  return loadConfig({
     NODE_ENV: 'test',
-    DATABASE_URL: db.url,
+    DATABASE_URL: databaseUrl,
     CCX_OPERATOR_KEY: OPERATOR_KEY,
     CCX_TEST_CLOCK: 'true',
     CCX_CLOCK_START: CLOCK_START,
@@ -52,6 +53,13 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...(process.env.CCX_TEST_CONSOLE_DIR ? { CCX_CONSOLE_DIR: process.env.CCX_TEST_CONSOLE_DIR } : {}),
     ...env,
   });
+}
+
+/** The real app (same bootstrap as main.ts) on a fresh database of this test file's own. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const schemaFile = join(await mkdtemp(join(tmpdir(), 'ccx-schema-')), 'schema.gql');
+  const config = testConfig(db.url, env);
   const server = await startServer(config, { listen: false, schemaFile });
   const httpServer = server.app.getHttpServer();
   return {
