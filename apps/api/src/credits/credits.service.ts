@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 import { Decimal } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
@@ -68,6 +68,29 @@ export class CreditsService {
 
   async view(block: CreditBlockEntity): Promise<CreditBlockModel> {
     return (await this.views(this.dataSource.manager, [block]))[0];
+  }
+
+  /** Views of these blocks (any owner), for modules that only hold block ids. */
+  async viewsByIds(manager: EntityManager, ids: string[]): Promise<CreditBlockModel[]> {
+    return ids.length ? this.views(manager, await manager.find(CreditBlockEntity, { where: { id: In(ids) } })) : [];
+  }
+
+  /** A buyer's block, locked for a status change: the buyer's credits lock first (buyer-lock.ts). */
+  async lockBlockInTransaction(manager: EntityManager, organizationId: string, blockId: string): Promise<CreditBlockEntity | null> {
+    await lockBuyerCredits(manager, organizationId);
+    return manager.findOne(CreditBlockEntity, { where: { id: blockId }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /** Freezes, unfreezes and recoveries (the freeze module) set a locked block's status here. */
+  async setBlockStatusInTransaction(manager: EntityManager, block: CreditBlockEntity, status: CreditBlockEntity['status']): Promise<void> {
+    block.status = status;
+    await manager.update(CreditBlockEntity, { id: block.id }, { status });
+  }
+
+  /** A repaid facility's credits stop expiring. */
+  async clearBlockExpiryInTransaction(manager: EntityManager, block: CreditBlockEntity): Promise<void> {
+    block.expiresAt = null;
+    await manager.update(CreditBlockEntity, { id: block.id }, { expiresAt: null });
   }
 
   /** available = remaining of ACTIVE blocks − open holds; frozen = remaining of FROZEN blocks. */

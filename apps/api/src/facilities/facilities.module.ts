@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AlertsModule } from '../alerts/alerts.module.js';
 import { CreditsModule } from '../credits/credits.module.js';
 import { FinancingRequestsModule } from '../financing-requests/index.js';
 import { FreezeModule } from '../freeze/freeze.module.js';
@@ -9,6 +10,7 @@ import { PurchasesModule } from '../purchases/purchases.module.js';
 import { FacilitiesResolver } from './facilities.resolver.js';
 import { FacilitiesService } from './facilities.service.js';
 import { FacilityEntity } from './facility.entity.js';
+import { FacilityLifecycleService } from './facility-lifecycle.service.js';
 import { FacilityViews } from './facility-views.js';
 import { InstallmentEntity } from './installment.entity.js';
 import { RepaymentEntity } from './repayment.entity.js';
@@ -23,8 +25,9 @@ import { RepaymentsService } from './repayments.service.js';
     OrganizationsModule,
     FreezeModule,
     FinancingRequestsModule,
+    AlertsModule,
   ],
-  providers: [FacilitiesService, RepaymentsService, FacilityViews, FacilitiesResolver],
-  exports: [FacilitiesService],
+  providers: [FacilitiesService, RepaymentsService, FacilityLifecycleService, FacilityViews, FacilitiesResolver],
+  exports: [FacilitiesService, FacilityLifecycleService],
 })
 export class FacilitiesModule {}

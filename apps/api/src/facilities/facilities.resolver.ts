@@ -5,8 +5,8 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
 import { OrganizationLoader } from '../organizations/organization.loader.js';
 import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
-import { FreezeService } from '../freeze/freeze.service.js';
 import { FacilitiesService } from './facilities.service.js';
+import { FacilityLifecycleService } from './facility-lifecycle.service.js';
 import { FacilityViews } from './facility-views.js';
 import { FacilityModel, OfferFacilityInput, RecoveryModel, RepayFacilityInput, RepaymentModel } from './models/facility.models.js';
 import { RepaymentsService } from './repayments.service.js';
@@ -16,7 +16,7 @@ export class FacilitiesResolver {
   constructor(
     private readonly facilitiesService: FacilitiesService,
     private readonly repayments: RepaymentsService,
-    private readonly freeze: FreezeService,
+    private readonly lifecycle: FacilityLifecycleService,
     private readonly views: FacilityViews,
     private readonly organizations: OrganizationLoader,
   ) {}
@@ -73,7 +73,7 @@ export class FacilitiesResolver {
     @Args('id', { type: () => ID }) id: string,
     @Args('reason') reason: string,
   ): Promise<FacilityModel> {
-    return this.views.one(await this.freeze.freezeByLender(principal.organizationId, id, reason), principal);
+    return this.views.one(await this.lifecycle.freezeByLender(principal.organizationId, id, reason), principal);
   }
 
   @Mutation(() => FacilityModel, { description: 'The lender unfreezes the financed credits, at any time.' })
@@ -83,13 +83,13 @@ export class FacilitiesResolver {
     @Args('id', { type: () => ID }) id: string,
     @Args('reason', { nullable: true, type: () => String }) reason?: string | null,
   ): Promise<FacilityModel> {
-    return this.views.one(await this.freeze.unfreezeByLender(principal.organizationId, id, reason), principal);
+    return this.views.one(await this.lifecycle.unfreezeByLender(principal.organizationId, id, reason), principal);
   }
 
   @Mutation(() => RecoveryModel, { description: 'On a DEFAULTED facility: buy back the frozen credits and charge off the rest.' })
   @Access('LENDER')
   async recoverFrozenCredits(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<RecoveryModel> {
-    const { recovery, facility } = await this.freeze.recover(principal.organizationId, id);
+    const { recovery, facility } = await this.lifecycle.recover(principal.organizationId, id);
     return {
       id: recovery.id,
       creditsRecovered: formatAmount(recovery.creditsRecovered, 6),

@@ -4,8 +4,7 @@ import { Decimal, formatAmount } from '@ccx/core';
 import { amortizationSchedule, payoffAmount } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
 import { CreditsService } from '../credits/credits.service.js';
-import { CreditBlockEntity } from '../credits/credit-block.entity.js';
-import { FreezeEventEntity } from '../freeze/freeze-event.entity.js';
+import { FreezeService } from '../freeze/freeze.service.js';
 import {
   daysPastDue,
   installmentStatus,
@@ -26,6 +25,7 @@ export class FacilityViews {
     private readonly dataSource: DataSource,
     private readonly clock: ClockService,
     private readonly credits: CreditsService,
+    private readonly freeze: FreezeService,
   ) {}
 
   async one(facility: FacilityEntity, viewer: { organizationId: string; role: string }): Promise<FacilityModel> {
@@ -39,9 +39,8 @@ export class FacilityViews {
     const ids = facilities.map((f) => f.id);
     const installments = await manager.find(InstallmentEntity, { where: { facilityId: In(ids) }, order: { number: 'ASC' } });
     const blockIds = facilities.map((f) => f.blockId).filter((id): id is string => !!id);
-    const blocks = blockIds.length ? await manager.find(CreditBlockEntity, { where: { id: In(blockIds) } }) : [];
-    const blockViews = new Map((await this.credits.views(manager, blocks)).map((v) => [v.id, v]));
-    const events = await manager.find(FreezeEventEntity, { where: { facilityId: In(ids) }, order: { id: 'ASC' } });
+    const blockViews = new Map((await this.credits.viewsByIds(manager, blockIds)).map((v) => [v.id, v]));
+    const events = await this.freeze.events(manager, ids);
     const now = this.clock.now();
 
     return facilities.map((f) => {

@@ -13,7 +13,7 @@ import { daysPastDue, statusForDpd, totalOutstanding } from './domain/facility-r
 import { FacilityEntity } from './facility.entity.js';
 import { InstallmentEntity } from './installment.entity.js';
 import { RepaymentEntity } from './repayment.entity.js';
-import { FreezeService } from '../freeze/freeze.service.js';
+import { FacilityLifecycleService } from './facility-lifecycle.service.js';
 
 export interface RepayCommand {
   borrowerId: string;
@@ -35,7 +35,7 @@ export class RepaymentsService {
     private readonly dataSource: DataSource,
     private readonly ledger: Ledger,
     private readonly clock: ClockService,
-    private readonly freeze: FreezeService,
+    private readonly lifecycle: FacilityLifecycleService,
   ) {}
 
   async repay(cmd: RepayCommand): Promise<{ repayment: RepaymentEntity; facility: FacilityEntity }> {
@@ -118,7 +118,7 @@ export class RepaymentsService {
       await manager.insert(RepaymentEntity, repayment);
 
       if (totalOutstanding(installments).isZero()) {
-        await this.freeze.settleRepaid(manager, facility, now);
+        await this.lifecycle.settleRepaidInTransaction(manager, facility, now);
       } else if (facility.status === 'DELINQUENT' || (facility.status === 'DEFAULTED' && !facility.defaultSticky)) {
         // Paying the arrears cures a DELINQUENT facility; DEFAULTED stays until the lender unfreezes.
         const status = statusForDpd(daysPastDue(installments, now), facility.graceDays, facility.defaultAfterDaysPastDue);

@@ -7,7 +7,7 @@ import { ClockService } from '../clock/clock.service.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { ListingsService } from '../listings/listings.service.js';
 import { ReservationsService } from '../reservations/reservations.service.js';
-import { FreezeService } from '../freeze/freeze.service.js';
+import { FacilityLifecycleService } from '../facilities/facility-lifecycle.service.js';
 import { UsageHoldsService } from '../usage/usage-holds.service.js';
 import { GatewayServicingService } from '../gateway/gateway-servicing.service.js';
 import { AlertsService } from '../alerts/alerts.service.js';
@@ -45,7 +45,7 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     private readonly listings: ListingsService,
     private readonly reservations: ReservationsService,
     private readonly credits: CreditsService,
-    private readonly freeze: FreezeService,
+    private readonly facilities: FacilityLifecycleService,
     private readonly usageHolds: UsageHoldsService,
     private readonly metrics: MetricsService,
     private readonly gateway: GatewayServicingService,
@@ -102,7 +102,7 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     const deliveries = await this.reservations.deliverDue(now);
     // Before block expiry: a facility that defaulted before maturity freezes its block (at the
     // default instant) rather than letting it expire.
-    const facilitiesMoved = await this.freeze.serviceFacilities(now);
+    const facilitiesMoved = await this.facilities.serviceFacilities(now);
     const blocksExpired = await withTransaction(this.dataSource, async (m) => {
       const { expired, drops } = await this.credits.expireDueWithDrops(m, now);
       // An expiry lowers what a buyer can spend: a low-balance crossing like any other (SPEC §8).
