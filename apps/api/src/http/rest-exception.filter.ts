@@ -1,7 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, ErrorCode } from '@ccx/core';
-import { fromDomainError, GatewayError } from '../gateway/gateway-error.js';
+import { fromDomainError, GatewayError } from './openai-error.js';
 import { publicMessage } from '../common/refusals.js';
 import { isDatabaseUnavailable, isUnstorableInput, SERVICE_UNAVAILABLE_MESSAGE, UNSTORABLE_INPUT_MESSAGE } from '../graphql/format-error.js';
 
