@@ -10,6 +10,9 @@ import { CreditBlockEntity } from './credit-block.entity.js';
 import type { CreditType } from './domain/credit-type.js';
 import { toCreditBlockModel, type CreditBalanceModel, type CreditBlockModel } from './models/credit-block.model.js';
 
+/** A credit block as other modules hold it (they never import the entity). */
+export type CreditBlock = CreditBlockEntity;
+
 export interface NewBlock {
   organizationId: string;
   type: CreditType;
@@ -55,6 +58,16 @@ export class CreditsService {
     });
     await manager.insert(CreditBlockEntity, block);
     return block;
+  }
+
+  async getBlockInTransaction(manager: EntityManager, id: string): Promise<CreditBlock> {
+    return manager.findOneByOrFail(CreditBlockEntity, { id });
+  }
+
+  /** When the last block delivered for a reservation was created; null before its first delivery. */
+  async lastReservationDeliveryInTransaction(manager: EntityManager, reservationId: string): Promise<Date | null> {
+    const [{ last }] = await manager.query(`SELECT max(created_at) AS last FROM credit_blocks WHERE reservation_id = $1`, [reservationId]);
+    return last === null ? null : new Date(last);
   }
 
   /** Blocks as the API shows them, with remaining and held read from the ledger. */

@@ -10,13 +10,10 @@ import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { inputAmount, intInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { CreditsService } from '../credits/credits.service.js';
-import { deliveryPostings } from '../credits/domain/delivery-postings.js';
+import { DeliveryService } from '../credits/delivery/delivery.service.js';
 import { FinancingRequestsService } from '../financing-requests/index.js';
 import { MarketService } from '../listings/market.service.js';
-import { AllocationEntity } from '../listings/allocation.entity.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
-import { cheapestFillForAmount } from '../listings/domain/fill.js';
-import { SellerWallets } from '../purchases/seller-wallets.js';
 import { costBasis } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
 import { InstallmentEntity } from './installment.entity.js';
@@ -51,7 +48,7 @@ export class FacilitiesService {
     private readonly clock: ClockService,
     private readonly market: MarketService,
     private readonly credits: CreditsService,
-    private readonly sellerWallets: SellerWallets,
+    private readonly delivery: DeliveryService,
     private readonly financingRequests: FinancingRequestsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -162,28 +159,13 @@ export class FacilitiesService {
       }
       const now = this.clock.now();
       const purchaseAmount = facility.principal.minus(facility.financingFee);
-      const open = await this.market.openListings(manager, now);
-      const fill = cheapestFillForAmount(
-        open.map((l) => ({ listingId: l.id, available: l.totalCredits.minus(l.allocatedCredits).minus(l.withdrawnCredits), costPerCredit: l.wholesaleCostPerCredit })),
-        purchaseAmount,
-      );
-      if (!fill || !fill.credits.gt(0)) {
+      const found = await this.market.fillForAmount(manager, purchaseAmount, now);
+      if (!found || !found.fill.credits.gt(0)) {
         throw new DomainError(ErrorCode.INSUFFICIENT_CAPACITY, `the market cannot supply ${purchaseAmount.toFixed(2)} of capacity at wholesale`);
       }
+      const { fill } = found;
       const schedule = amortizationSchedule({ principal: facility.principal, apr: facility.apr, termMonths: facility.termMonths, startDate: now });
       const maturity = schedule[schedule.length - 1].dueDate;
-      const block = await this.credits.createBlock(manager, {
-        organizationId: borrowerId,
-        type: 'FINANCED',
-        granted: fill.credits,
-        unitPrice: costBasis(purchaseAmount, fill.credits),
-        expiresAt: maturity,
-        createdAt: now,
-        facilityId: facility.id,
-      });
-      const parts = await this.market.allocate(manager, fill, new Map(open.map((l) => [l.id, l])), 'FACILITY', facility.id, now);
-      for (const p of parts) await manager.update(AllocationEntity, { id: p.allocation.id }, { delivered: p.credits });
-      const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.listing.sellerId));
       const debt = await this.ledger.createAccount(manager, {
         code: `facility:${facility.id}:debt:USD`,
         asset: 'USD',
@@ -196,36 +178,30 @@ export class FacilitiesService {
       // the platform keeps the fee and any sub-cent rounding of the payouts), as two entries of its
       // wallet, so that its statement shows the funding and the fee apart. The borrower's debt
       // to the lender is recorded as a pair of facility accounts.
-      const delivery = deliveryPostings({
-        payerAccountId: lender.walletAccountId,
-        charge: purchaseAmount,
-        revenueAccountId: this.platform.id('revenue'),
-        blockAccountId: block.ledgerAccountId,
-        parts: parts.map((p) => ({
-          sourceAccountId: p.listing.ledgerAccountId,
-          credits: p.credits,
-          costPerCredit: p.listing.wholesaleCostPerCredit,
-          sellerWalletId: wallets.get(p.listing.sellerId)!,
-        })),
-      });
+      let block: Awaited<ReturnType<DeliveryService['deliverInTransaction']>>['block'];
       try {
-        await this.ledger.post(manager, {
-          idempotencyKey: `facility:${facility.id}:accept`,
-          kind: 'facility.accept',
-          metadata: { facilityId: facility.id, lenderId: facility.lenderId, borrowerId, blockId: block.id, financingFee: facility.financingFee.toFixed(2) },
-          effectiveAt: now,
-          postings: [
-            ...delivery,
-            ...(facility.financingFee.gt(0)
-              ? [
-                  { accountId: lender.walletAccountId, direction: 'DEBIT' as const, amount: facility.financingFee },
-                  { accountId: this.platform.id('revenue'), direction: 'CREDIT' as const, amount: facility.financingFee },
-                ]
-              : []),
-            { accountId: debt.id, direction: 'DEBIT', amount: facility.principal },
-            { accountId: receivable.id, direction: 'CREDIT', amount: facility.principal },
-          ],
-        });
+        ({ block } = await this.delivery.deliverInTransaction(manager, {
+          payerAccountId: lender.walletAccountId,
+          charge: purchaseAmount,
+          block: { organizationId: borrowerId, type: 'FINANCED', unitPrice: costBasis(purchaseAmount, fill.credits), expiresAt: maturity, facilityId: facility.id },
+          from: { kind: 'MARKET', found, purpose: 'FACILITY', purposeId: facility.id },
+          at: now,
+          ledger: {
+            idempotencyKey: `facility:${facility.id}:accept`,
+            kind: 'facility.accept',
+            metadata: (blockId) => ({ facilityId: facility.id, lenderId: facility.lenderId, borrowerId, blockId, financingFee: facility.financingFee.toFixed(2) }),
+            extraPostings: [
+              ...(facility.financingFee.gt(0)
+                ? [
+                    { accountId: lender.walletAccountId, direction: 'DEBIT' as const, amount: facility.financingFee },
+                    { accountId: this.platform.id('revenue'), direction: 'CREDIT' as const, amount: facility.financingFee },
+                  ]
+                : []),
+              { accountId: debt.id, direction: 'DEBIT', amount: facility.principal },
+              { accountId: receivable.id, direction: 'CREDIT', amount: facility.principal },
+            ],
+          },
+        }));
       } catch (error) {
         if (error instanceof LedgerError && error.details.reason === 'LIMIT_EXCEEDED') {
           throw new DomainError(ErrorCode.INSUFFICIENT_FUNDS, "the lender's wallet cannot fund this facility's principal");

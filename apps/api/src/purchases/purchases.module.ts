@@ -5,11 +5,10 @@ import { ListingsModule } from '../listings/listings.module.js';
 import { PurchaseEntity } from './purchase.entity.js';
 import { PurchasesResolver } from './purchases.resolver.js';
 import { PurchasesService } from './purchases.service.js';
-import { SellerWallets } from './seller-wallets.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([PurchaseEntity]), CreditsModule, ListingsModule],
-  providers: [PurchasesService, PurchasesResolver, SellerWallets],
-  exports: [PurchasesService, SellerWallets],
+  providers: [PurchasesService, PurchasesResolver],
+  exports: [PurchasesService],
 })
 export class PurchasesModule {}

@@ -5,19 +5,15 @@ import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { creditsInput, priceInput, textInput } from '../common/amounts.js';
 import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
-import { CreditsService } from '../credits/credits.service.js';
-import { CreditBlockEntity } from '../credits/credit-block.entity.js';
-import { deliveryPostings } from '../credits/domain/delivery-postings.js';
+import { CreditsService, type CreditBlock } from '../credits/credits.service.js';
+import { DeliveryService } from '../credits/delivery/delivery.service.js';
 import { MarketService } from '../listings/market.service.js';
-import { AllocationEntity } from '../listings/allocation.entity.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { standardUnitPrice, totalPrice } from '../pricing/domain/pricing.js';
-import { SellerWallets } from './seller-wallets.js';
 import { PurchaseEntity } from './purchase.entity.js';
 
 export interface PurchaseCommand {
@@ -33,11 +29,10 @@ export class PurchasesService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly ledger: Ledger,
-    private readonly platform: PlatformAccounts,
     private readonly clock: ClockService,
     private readonly market: MarketService,
     private readonly credits: CreditsService,
-    private readonly sellerWallets: SellerWallets,
+    private readonly delivery: DeliveryService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -46,7 +41,7 @@ export class PurchasesService {
    * create the block, and post one ledger transaction that moves the money (buyer → sellers at
    * wholesale, margin → platform) and the credits (listings → block).
    */
-  async purchase(cmd: PurchaseCommand): Promise<{ purchase: PurchaseEntity; block: CreditBlockEntity }> {
+  async purchase(cmd: PurchaseCommand): Promise<{ purchase: PurchaseEntity; block: CreditBlock }> {
     const credits = creditsInput(cmd.credits, 'credits');
     const maxUnitPrice = cmd.maxUnitPrice === undefined || cmd.maxUnitPrice === null ? null : priceInput(cmd.maxUnitPrice, 'maxUnitPrice');
     const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
@@ -59,7 +54,7 @@ export class PurchasesService {
         if (existing.requestHash !== hash) {
           throw new DomainError(ErrorCode.IDEMPOTENCY_CONFLICT, `idempotencyKey ${key} was used for a different purchase`);
         }
-        return { purchase: existing, block: await manager.findOneByOrFail(CreditBlockEntity, { id: existing.blockId }) };
+        return { purchase: existing, block: await this.credits.getBlockInTransaction(manager, existing.blockId) };
       }
       return this.execute(manager, cmd.buyerId, credits, maxUnitPrice, key, hash);
     });
@@ -85,37 +80,17 @@ export class PurchasesService {
     if (!total.gt(0)) throw new BadInputError('the order is too small to cost a cent', { field: 'credits' });
 
     const purchaseId = newId();
-    const block = await this.credits.createBlock(manager, {
-      organizationId: buyerId,
-      type: 'STANDARD',
-      granted: credits,
-      unitPrice,
-      expiresAt: null,
-      createdAt: now,
-      purchaseId,
-    });
-    const parts = await this.market.allocate(manager, found.fill, found.listings, 'PURCHASE', purchaseId, now);
-    for (const p of parts) await manager.update(AllocationEntity, { id: p.allocation.id }, { delivered: p.credits });
-    const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.listing.sellerId));
     const charge = { walletAccountId: buyer.walletAccountId, amount: total, what: 'this purchase costs' };
-    const tx = await chargingWallet(this.ledger, manager, charge, () => this.ledger.post(manager, {
-      idempotencyKey: `purchase:${purchaseId}`,
-      kind: 'purchase.standard',
-      metadata: { purchaseId, buyerId, blockId: block.id },
-      effectiveAt: now,
-      postings: deliveryPostings({
+    const { block, ledgerTransactionId } = await chargingWallet(this.ledger, manager, charge, () =>
+      this.delivery.deliverInTransaction(manager, {
         payerAccountId: buyer.walletAccountId,
         charge: total,
-        revenueAccountId: this.platform.id('revenue'),
-        blockAccountId: block.ledgerAccountId,
-        parts: parts.map((p) => ({
-          sourceAccountId: p.listing.ledgerAccountId,
-          credits: p.credits,
-          costPerCredit: p.listing.wholesaleCostPerCredit,
-          sellerWalletId: wallets.get(p.listing.sellerId)!,
-        })),
+        block: { organizationId: buyerId, type: 'STANDARD', unitPrice, expiresAt: null, purchaseId },
+        from: { kind: 'MARKET', found, purpose: 'PURCHASE', purposeId: purchaseId },
+        at: now,
+        ledger: { idempotencyKey: `purchase:${purchaseId}`, kind: 'purchase.standard', metadata: (blockId) => ({ purchaseId, buyerId, blockId }) },
       }),
-    }));
+    );
     const purchase = manager.create(PurchaseEntity, {
       id: purchaseId,
       buyerId,
@@ -126,7 +101,7 @@ export class PurchasesService {
       totalPrice: total,
       wholesaleCost: found.fill.wholesaleCost,
       blockId: block.id,
-      ledgerTransactionId: tx.id,
+      ledgerTransactionId,
       createdAt: now,
     });
     await manager.insert(PurchaseEntity, purchase);

@@ -2,13 +2,12 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreditsModule } from '../credits/credits.module.js';
 import { ListingsModule } from '../listings/listings.module.js';
-import { PurchasesModule } from '../purchases/purchases.module.js';
 import { ReservationEntity } from './reservation.entity.js';
 import { ReservationsResolver } from './reservations.resolver.js';
 import { ReservationsService } from './reservations.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ReservationEntity]), CreditsModule, ListingsModule, PurchasesModule],
+  imports: [TypeOrmModule.forFeature([ReservationEntity]), CreditsModule, ListingsModule],
   providers: [ReservationsService, ReservationsResolver],
   exports: [ReservationsService],
 })

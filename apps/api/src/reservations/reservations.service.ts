@@ -12,13 +12,10 @@ import { newId, parseId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { CreditsService } from '../credits/credits.service.js';
-import { deliveryPostings } from '../credits/domain/delivery-postings.js';
-import { AllocationEntity } from '../listings/allocation.entity.js';
-import { ListingEntity } from '../listings/listing.entity.js';
-import { MarketService } from '../listings/market.service.js';
+import { DeliveryService } from '../credits/delivery/delivery.service.js';
+import { MarketService, type AllocatedPart } from '../listings/market.service.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice } from '../pricing/domain/pricing.js';
-import { SellerWallets } from '../purchases/seller-wallets.js';
 import { earlyTerminationFee } from './domain/early-termination-fee.js';
 import { ReservationEntity } from './reservation.entity.js';
 
@@ -46,7 +43,7 @@ export class ReservationsService {
     private readonly clock: ClockService,
     private readonly market: MarketService,
     private readonly credits: CreditsService,
-    private readonly sellerWallets: SellerWallets,
+    private readonly delivery: DeliveryService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -101,7 +98,7 @@ export class ReservationsService {
         cancelledAt: null,
       });
       await manager.insert(ReservationEntity, reservation);
-      const parts = await this.market.allocate(manager, found.fill, found.listings, 'RESERVATION', id, now);
+      const parts = await this.market.allocateInTransaction(manager, found, 'RESERVATION', id, now);
       await this.ledger.post(manager, {
         idempotencyKey: `reservation:${id}:allocate`,
         kind: 'reservation.allocate',
@@ -134,7 +131,7 @@ export class ReservationsService {
       const undelivered = reservation.termMonths - reservation.monthsDelivered;
       const fee = this.earlyTerminationFee(reservation);
       const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: buyerId });
-      const releases = await this.release(manager, reservation, now);
+      const released = await this.market.releaseInTransaction(manager, 'RESERVATION', reservation.id, now);
       const charge = { walletAccountId: buyer.walletAccountId, amount: fee, what: 'the early termination fee is' };
       await chargingWallet(this.ledger, manager, charge, () => this.ledger.post(manager, {
         idempotencyKey: `reservation:${reservation.id}:cancel`,
@@ -148,7 +145,8 @@ export class ReservationsService {
                 { accountId: this.platform.id('revenue'), direction: 'CREDIT' as const, amount: fee },
               ]
             : []),
-          ...releases,
+          ...released.postings,
+          ...(released.total.gt(0) ? [{ accountId: reservation.ledgerAccountId, direction: 'DEBIT' as const, amount: released.total }] : []),
         ],
       }));
       Object.assign(reservation, { status: 'CANCELLED', earlyTerminationFee: fee, nextDeliveryAt: null, cancelledAt: now });
@@ -202,8 +200,8 @@ export class ReservationsService {
         if (!r || (r.status !== 'ACTIVE' && r.status !== 'PAST_DUE') || !r.nextDeliveryAt || r.nextDeliveryAt > now) return 'done';
         // A month that fell due while the reservation was past due is delivered when it is paid
         // (now): never back-dated before the previous delivery, i.e. before the money arrived.
-        const [{ last }] = await manager.query(`SELECT max(created_at) AS last FROM credit_blocks WHERE reservation_id = $1`, [r.id]);
-        const late = r.status === 'PAST_DUE' || (last !== null && r.nextDeliveryAt < new Date(last));
+        const last = await this.credits.lastReservationDeliveryInTransaction(manager, r.id);
+        const late = r.status === 'PAST_DUE' || (last !== null && r.nextDeliveryAt < last);
         const at = late ? now : r.nextDeliveryAt;
         await this.deliverNext(manager, r, at);
         return 'delivered';
@@ -218,116 +216,35 @@ export class ReservationsService {
   /** Delivers month `monthsDelivered + 1` at `at`: a block of creditsPerMonth, charged and paid out. */
   private async deliverNext(manager: EntityManager, r: ReservationEntity, at: Date): Promise<void> {
     const month = r.monthsDelivered;
-    const charge = totalPrice(r.creditsPerMonth, r.unitPrice);
     const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: r.buyerId });
-    const parts = await this.takeUndelivered(manager, r.id, month, r.creditsPerMonth);
-    const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.sellerId));
-    const block = await this.credits.createBlock(manager, {
-      organizationId: r.buyerId,
-      type: 'RESERVED',
-      granted: r.creditsPerMonth,
-      unitPrice: r.unitPrice,
-      expiresAt: addMonthsClamped(at, this.config.rules.reservations.blockExpiryMonths),
-      createdAt: at,
-      reservationId: r.id,
+    await this.delivery.deliverInTransaction(manager, {
+      payerAccountId: buyer.walletAccountId,
+      charge: totalPrice(r.creditsPerMonth, r.unitPrice),
+      block: {
+        organizationId: r.buyerId,
+        type: 'RESERVED',
+        unitPrice: r.unitPrice,
+        expiresAt: addMonthsClamped(at, this.config.rules.reservations.blockExpiryMonths),
+        reservationId: r.id,
+      },
+      from: { kind: 'RESERVATION', reservationId: r.id, month, credits: r.creditsPerMonth, heldIn: r.ledgerAccountId },
+      at,
+      ledger: {
+        idempotencyKey: `reservation:${r.id}:delivery:${month + 1}`,
+        kind: 'reservation.delivery',
+        metadata: (blockId) => ({ reservationId: r.id, month: month + 1, blockId }),
+      },
     });
-    await this.ledger.post(manager, {
-      idempotencyKey: `reservation:${r.id}:delivery:${month + 1}`,
-      kind: 'reservation.delivery',
-      metadata: { reservationId: r.id, month: month + 1, blockId: block.id },
-      effectiveAt: at,
-      postings: deliveryPostings({
-        payerAccountId: buyer.walletAccountId,
-        charge,
-        revenueAccountId: this.platform.id('revenue'),
-        blockAccountId: block.ledgerAccountId,
-        parts: parts.map((p) => ({ sourceAccountId: r.ledgerAccountId, credits: p.credits, costPerCredit: p.cost, sellerWalletId: wallets.get(p.sellerId)! })),
-      }),
-    });
-    for (const p of parts) {
-      await manager.query(`UPDATE allocations SET delivered = delivered + $2 WHERE id = $1`, [p.allocationId, p.credits.toFixed()]);
-    }
     r.monthsDelivered = month + 1;
     r.status = r.monthsDelivered === r.termMonths ? 'COMPLETED' : 'ACTIVE';
     r.nextDeliveryAt = r.monthsDelivered === r.termMonths ? null : addMonthsClamped(r.anchorAt, r.monthsDelivered);
     await manager.update(ReservationEntity, { id: r.id }, { monthsDelivered: r.monthsDelivered, status: r.status, nextDeliveryAt: r.nextDeliveryAt });
   }
-
-  /**
-   * Month `month`'s `credits` of a reservation's allocations (those allocated for that month from
-   * listings open at its delivery), cheapest first (ties: allocation order). Allocations made
-   * before months were recorded have none and are taken cheapest first, as they always were.
-   */
-  private async takeUndelivered(manager: EntityManager, reservationId: string, month: number, credits: Decimal) {
-    const allocations = (
-      await manager.find(AllocationEntity, {
-        where: { purpose: 'RESERVATION', purposeId: reservationId },
-        order: { wholesaleCostPerCredit: 'ASC', id: 'ASC' },
-      })
-    ).filter((a) => a.month === null || a.month === month);
-    const listings = await this.listingsOf(manager, allocations);
-    const parts: { allocationId: string; credits: Decimal; cost: Decimal; sellerId: string }[] = [];
-    let remaining = credits;
-    for (const a of allocations) {
-      if (remaining.isZero()) break;
-      const open = a.credits.minus(a.delivered).minus(a.released);
-      if (!open.gt(0)) continue;
-      const take = Decimal.min(open, remaining);
-      parts.push({ allocationId: a.id, credits: take, cost: a.wholesaleCostPerCredit, sellerId: listings.get(a.listingId)!.sellerId });
-      remaining = remaining.minus(take);
-    }
-    if (!remaining.isZero()) throw new Error(`reservation ${reservationId} has fewer undelivered credits than a month`);
-    return parts;
-  }
-
-  /**
-   * Gives the undelivered capacity back: to its listing while the listing is still on the market,
-   * otherwise out of the market (as a withdrawal or an expiry would have). A listing whose window
-   * has closed is EXPIRED at once rather than reopened until the next servicing run sweeps it.
-   * Returns the CREDIT postings.
-   */
-  private async release(manager: EntityManager, r: ReservationEntity, now: Date) {
-    const allocations = await manager.find(AllocationEntity, { where: { purpose: 'RESERVATION', purposeId: r.id }, order: { id: 'ASC' } });
-    const listings = await this.listingsOf(manager, allocations);
-    const postings: { accountId: string; direction: 'DEBIT' | 'CREDIT'; amount: Decimal }[] = [];
-    let total = new Decimal(0);
-    for (const a of allocations) {
-      const open = a.credits.minus(a.delivered).minus(a.released);
-      if (!open.gt(0)) continue;
-      const listing = listings.get(a.listingId)!;
-      listing.allocatedCredits = listing.allocatedCredits.minus(open);
-      const onMarket = listing.status === 'OPEN' || listing.status === 'SOLD_OUT';
-      if (onMarket && listing.availableUntil > now) {
-        listing.status = 'OPEN';
-        postings.push({ accountId: listing.ledgerAccountId, direction: 'CREDIT', amount: open });
-      } else {
-        if (onMarket) listing.status = 'EXPIRED';
-        listing.withdrawnCredits = listing.withdrawnCredits.plus(open);
-        postings.push({ accountId: this.platform.id('withdrawn'), direction: 'CREDIT', amount: open });
-      }
-      await manager.update(ListingEntity, { id: listing.id }, {
-        allocatedCredits: listing.allocatedCredits,
-        withdrawnCredits: listing.withdrawnCredits,
-        status: listing.status,
-      });
-      await manager.update(AllocationEntity, { id: a.id }, { released: a.released.plus(open) });
-      total = total.plus(open);
-    }
-    if (total.gt(0)) postings.push({ accountId: r.ledgerAccountId, direction: 'DEBIT', amount: total });
-    return postings;
-  }
-
-  private async listingsOf(manager: EntityManager, allocations: AllocationEntity[]): Promise<Map<string, ListingEntity>> {
-    const ids = [...new Set(allocations.map((a) => a.listingId))];
-    if (!ids.length) return new Map();
-    const listings = await manager.getRepository(ListingEntity).createQueryBuilder('l').where('l.id IN (:...ids)', { ids }).getMany();
-    return new Map(listings.map((l) => [l.id, l]));
-  }
 }
 
 /** Credits taken from each listing's account (a listing may back several months). */
-function perListing(parts: { listing: ListingEntity; credits: Decimal }[]): [string, Decimal][] {
+function perListing(parts: AllocatedPart[]): [string, Decimal][] {
   const sums = new Map<string, Decimal>();
-  for (const p of parts) sums.set(p.listing.ledgerAccountId, (sums.get(p.listing.ledgerAccountId) ?? new Decimal(0)).plus(p.credits));
+  for (const p of parts) sums.set(p.listingAccountId, (sums.get(p.listingAccountId) ?? new Decimal(0)).plus(p.credits));
   return [...sums];
 }

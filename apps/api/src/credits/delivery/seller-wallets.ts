@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { OrganizationEntity } from '../../organizations/organization.entity.js';
 
 /** Seller organization id → wallet ledger account id, for paying sellers on delivery. */
 @Injectable()
