@@ -218,7 +218,7 @@ class Bench {
               duplicates++;
             } else {
               rejected++;
-              const label = `${r.code}:${r.reason}`;
+              const label = r.reason;
               errorSamples.set(label, (errorSamples.get(label) ?? 0) + 1);
             }
           });
@@ -263,9 +263,9 @@ class Bench {
 }
 
 function describe(error: unknown): string {
-  const e = error as { code?: string; driverError?: { code?: string }; details?: { reason?: unknown }; message?: string };
+  const e = error as { code?: string; driverError?: { code?: string }; reason?: unknown; message?: string };
   const code = e?.driverError?.code ?? e?.code ?? 'unknown';
-  const reason = e?.details?.reason;
+  const reason = e?.reason;
   return `${String(code)}${reason ? `:${String(reason)}` : ''}: ${String(e?.message ?? error).slice(0, 120)}`;
 }
 

@@ -1,6 +1,7 @@
-import { DomainError, ErrorCode } from '@ccx/core';
-
-/** Why the ledger refused something; finer than the public code, for callers that remap it. */
+/**
+ * Why the ledger refused something. The ledger knows nothing of the app's public error codes:
+ * the app maps each reason to one (apps/api/src/ledger/ledger-refusals.ts).
+ */
 export type LedgerReason =
   | 'INVALID_AMOUNT'
   | 'INVALID_TRANSACTION'
@@ -13,28 +14,19 @@ export type LedgerReason =
   | 'HOLD_RESOLVED'
   | 'HOLD_EXPIRED';
 
-const PUBLIC_CODE: Record<LedgerReason, ErrorCode> = {
-  INVALID_AMOUNT: ErrorCode.BAD_USER_INPUT,
-  INVALID_TRANSACTION: ErrorCode.BAD_USER_INPUT,
-  UNBALANCED: ErrorCode.BAD_USER_INPUT,
-  ACCOUNT_NOT_FOUND: ErrorCode.NOT_FOUND,
-  ACCOUNT_CONFLICT: ErrorCode.INVALID_STATE,
-  // A wallet that cannot pay is the common case; domain code remaps for credit accounts.
-  LIMIT_EXCEEDED: ErrorCode.INSUFFICIENT_FUNDS,
-  IDEMPOTENCY_CONFLICT: ErrorCode.IDEMPOTENCY_CONFLICT,
-  HOLD_NOT_FOUND: ErrorCode.NOT_FOUND,
-  HOLD_RESOLVED: ErrorCode.INVALID_STATE,
-  HOLD_EXPIRED: ErrorCode.INVALID_STATE,
-};
-
-/** A typed ledger refusal. Nothing was written when it is thrown. */
-export class LedgerError extends DomainError {
+/**
+ * A typed ledger refusal: a reason and the facts behind it (`accountId` for LIMIT_EXCEEDED and
+ * ACCOUNT_NOT_FOUND, `problem` for INVALID_AMOUNT, `status` for HOLD_RESOLVED). Nothing was
+ * written when it is thrown. Its message is for logs and may name internal account codes.
+ */
+export class LedgerError extends Error {
   constructor(
     readonly reason: LedgerReason,
     message: string,
-    details: Record<string, unknown> = {},
+    readonly details: Record<string, unknown> = {},
   ) {
-    super(PUBLIC_CODE[reason], message, { reason, ...details });
+    super(message);
+    this.name = 'LedgerError';
   }
 }
 

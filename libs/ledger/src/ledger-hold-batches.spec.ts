@@ -41,7 +41,7 @@ describe('createHolds / voidHolds', () => {
   it('refuses the whole batch when the sum exceeds what is available, and creates nothing', async () => {
     const { wallet, sink } = await funded('10.00');
     await expect(withTransaction(db.dataSource, (m) => ledger.createHolds(m, [hold(wallet, sink, '6.00'), hold(wallet, sink, '5.00')]))).rejects.toMatchObject({
-      details: { reason: 'LIMIT_EXCEEDED' },
+      reason: 'LIMIT_EXCEEDED',
     });
     const b = await ledger.balance(db.dataSource.manager, wallet.id);
     expect(b.held.toFixed(2)).toBe('0.00');
@@ -54,7 +54,7 @@ describe('createHolds / voidHolds', () => {
     const h = hold(wallet, sink, '1.00');
     await expect(withTransaction(db.dataSource, (m) => ledger.createHolds(m, [h, h]))).rejects.toBeInstanceOf(LedgerError);
     await withTransaction(db.dataSource, (m) => ledger.createHolds(m, [h]));
-    await expect(withTransaction(db.dataSource, (m) => ledger.createHolds(m, [h]))).rejects.toMatchObject({ details: { reason: 'IDEMPOTENCY_CONFLICT' } });
+    await expect(withTransaction(db.dataSource, (m) => ledger.createHolds(m, [h]))).rejects.toMatchObject({ reason: 'IDEMPOTENCY_CONFLICT' });
   });
 
   it('voidHolds releases the pending ones only', async () => {

@@ -80,16 +80,15 @@ async function caught(promise: Promise<unknown>): Promise<LedgerError> {
   return error as LedgerError;
 }
 
-async function expectLedgerError(promise: Promise<unknown>, reason: string, code?: string): Promise<void> {
+async function expectLedgerError(promise: Promise<unknown>, reason: string): Promise<void> {
   const error = await caught(promise);
-  expect(error.details.reason).toBe(reason);
-  if (code) expect(error.code).toBe(code);
+  expect(error.reason).toBe(reason);
 }
 
 function reasonOf(result: PromiseSettledResult<unknown>): string {
   if (result.status !== 'rejected') throw new Error('expected a rejection, got a result');
   if (!(result.reason instanceof LedgerError)) throw result.reason;
-  return String(result.reason.details.reason);
+  return String(result.reason.reason);
 }
 
 async function holdCount(accountId: string): Promise<number> {
@@ -117,7 +116,7 @@ describe('creating a hold', () => {
 
     const debit = (amount: string) =>
       ledger.transfer(db.dataSource.manager, { idempotencyKey: key('spend'), kind: 'spend', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: merchant.id, amount });
-    await expectLedgerError(debit('6.01'), 'LIMIT_EXCEEDED', 'INSUFFICIENT_FUNDS');
+    await expectLedgerError(debit('6.01'), 'LIMIT_EXCEEDED');
     await debit('6.00');
     expect(await balanceOf(wallet.id)).toEqual({ posted: '4.00', held: '4.00', available: '0.00' });
     await expectBalancedLedger();
@@ -126,7 +125,7 @@ describe('creating a hold', () => {
   it('refuses a hold larger than available and changes nothing', async () => {
     const { wallet, merchant } = await setup('10.00');
     await createHold(holdInput(wallet, merchant, '6.00'));
-    await expectLedgerError(createHold(holdInput(wallet, merchant, '4.01')), 'LIMIT_EXCEEDED', 'INSUFFICIENT_FUNDS');
+    await expectLedgerError(createHold(holdInput(wallet, merchant, '4.01')), 'LIMIT_EXCEEDED');
     expect(await balanceOf(wallet.id)).toEqual({ posted: '10.00', held: '6.00', available: '4.00' });
     expect(await holdCount(wallet.id)).toBe(1);
     // Exactly what is available may be held.
@@ -137,7 +136,7 @@ describe('creating a hold', () => {
 
   it.each(['0', '-1.00', '1.001', 'abc'])('refuses amount %p as INVALID_AMOUNT and holds nothing', async (amount) => {
     const { wallet, merchant } = await setup('10.00');
-    await expectLedgerError(createHold(holdInput(wallet, merchant, amount)), 'INVALID_AMOUNT', 'BAD_USER_INPUT');
+    await expectLedgerError(createHold(holdInput(wallet, merchant, amount)), 'INVALID_AMOUNT');
     expect(await balanceOf(wallet.id)).toEqual({ posted: '10.00', held: '0.00', available: '10.00' });
     expect(await holdCount(wallet.id)).toBe(0);
   });
@@ -147,12 +146,12 @@ describe('creating a hold', () => {
     const sharded = await account('hot', { allowNegative: true, shards: 4 });
     const capped = await account('capped', { allowNegative: true, allowPositive: false });
     const credits = await account('credits', { asset: 'CREDIT' });
-    await expectLedgerError(createHold(holdInput(sharded, merchant, '1.00')), 'INVALID_TRANSACTION', 'BAD_USER_INPUT');
+    await expectLedgerError(createHold(holdInput(sharded, merchant, '1.00')), 'INVALID_TRANSACTION');
     await expectLedgerError(createHold(holdInput(wallet, capped, '1.00')), 'INVALID_TRANSACTION');
     await expectLedgerError(createHold(holdInput(wallet, credits, '1.00')), 'UNBALANCED');
-    await expectLedgerError(createHold(holdInput(wallet, { ...merchant, id: '999999999' }, '1.00')), 'ACCOUNT_NOT_FOUND', 'NOT_FOUND');
+    await expectLedgerError(createHold(holdInput(wallet, { ...merchant, id: '999999999' }, '1.00')), 'ACCOUNT_NOT_FOUND');
     expect(await balanceOf(wallet.id)).toEqual({ posted: '10.00', held: '0.00', available: '10.00' });
-    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: '999999999', effectiveAt: T0 }), 'HOLD_NOT_FOUND', 'NOT_FOUND');
+    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: '999999999', effectiveAt: T0 }), 'HOLD_NOT_FOUND');
     await expectLedgerError(ledger.voidHold(db.dataSource.manager, 'not-an-id', T0), 'HOLD_NOT_FOUND');
   });
 
@@ -166,7 +165,7 @@ describe('creating a hold', () => {
     expect(await balanceOf(wallet.id)).toEqual({ posted: '10.00', held: '3.00', available: '7.00' });
     expect(await holdCount(wallet.id)).toBe(1);
 
-    await expectLedgerError(createHold({ ...input, amount: '3.01' }), 'IDEMPOTENCY_CONFLICT', 'IDEMPOTENCY_CONFLICT');
+    await expectLedgerError(createHold({ ...input, amount: '3.01' }), 'IDEMPOTENCY_CONFLICT');
     await expectLedgerError(createHold({ ...input, creditAccountId: other.id }), 'IDEMPOTENCY_CONFLICT');
     await expectLedgerError(createHold({ ...input, metadata: { order: 1 } }), 'IDEMPOTENCY_CONFLICT');
     expect(await balanceOf(wallet.id)).toEqual({ posted: '10.00', held: '3.00', available: '7.00' });
@@ -277,9 +276,9 @@ describe('resolving a hold', () => {
     expect(before).toEqual({ posted: '9.00', held: '0.00', available: '9.00' });
 
     for (const id of [posted.id, voided.id]) {
-      await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: id, effectiveAt: T0 }), 'HOLD_RESOLVED', 'INVALID_STATE');
+      await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: id, effectiveAt: T0 }), 'HOLD_RESOLVED');
       await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: id, amount: '0.50', idempotencyKey: key('again'), effectiveAt: T0 }), 'HOLD_RESOLVED');
-      await expectLedgerError(ledger.voidHold(db.dataSource.manager, id, T0), 'HOLD_RESOLVED', 'INVALID_STATE');
+      await expectLedgerError(ledger.voidHold(db.dataSource.manager, id, T0), 'HOLD_RESOLVED');
     }
     expect(await balanceOf(wallet.id)).toEqual(before);
     expect(await balanceOf(merchant.id)).toEqual({ posted: '1.00', held: '0.00', available: '1.00' });
@@ -291,7 +290,7 @@ describe('resolving a hold', () => {
   it.each(['6.01', '0', '1.001'])('refuses to post %p of a hold of 6.00 and leaves it pending', async (amount) => {
     const { wallet, merchant } = await setup('10.00');
     const hold = await createHold(holdInput(wallet, merchant, '6.00'));
-    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: hold.id, amount, effectiveAt: T0 }), 'INVALID_AMOUNT', 'BAD_USER_INPUT');
+    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: hold.id, amount, effectiveAt: T0 }), 'INVALID_AMOUNT');
     expect((await ledger.hold(db.dataSource.manager, hold.id)).status).toBe('PENDING');
     expect(await balanceOf(wallet.id)).toEqual({ posted: '10.00', held: '6.00', available: '4.00' });
     expect(await balanceOf(merchant.id)).toEqual({ posted: '0.00', held: '0.00', available: '0.00' });
@@ -303,7 +302,7 @@ describe('resolving a hold', () => {
   it('refuses to post a hold at or after its expiresAt, and accepts it just before', async () => {
     const { wallet, merchant } = await setup('10.00');
     const hold = await createHold(holdInput(wallet, merchant, '5.00', LATER));
-    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: hold.id, effectiveAt: LATER }), 'HOLD_EXPIRED', 'INVALID_STATE');
+    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: hold.id, effectiveAt: LATER }), 'HOLD_EXPIRED');
     await expectLedgerError(
       ledger.postHold(db.dataSource.manager, { holdId: hold.id, effectiveAt: new Date(LATER.getTime() + 1) }),
       'HOLD_EXPIRED',
@@ -344,7 +343,7 @@ describe('resolving a hold', () => {
 
     // Nothing more is due; an expired hold cannot be posted or voided.
     expect(await ledger.expireHolds(db.dataSource.manager, new Date(era + 2 * HOUR))).toEqual([]);
-    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: h1.id, effectiveAt: new Date(era) }), 'HOLD_RESOLVED', 'INVALID_STATE');
+    await expectLedgerError(ledger.postHold(db.dataSource.manager, { holdId: h1.id, effectiveAt: new Date(era) }), 'HOLD_RESOLVED');
     await expectLedgerError(ledger.voidHold(db.dataSource.manager, h2.id, new Date(era)), 'HOLD_RESOLVED');
     expect(await balanceOf(wallet.id)).toEqual({ posted: '10.00', held: '3.00', available: '7.00' });
     await expectBalancedLedger();

@@ -190,7 +190,7 @@ async function attempt<T>(promise: Promise<T>): Promise<Attempt<T>> {
   try {
     return { ok: true, value: await promise };
   } catch (e) {
-    if (e instanceof LedgerError) return { ok: false, reason: String(e.details.reason) };
+    if (e instanceof LedgerError) return { ok: false, reason: String(e.reason) };
     throw e;
   }
 }

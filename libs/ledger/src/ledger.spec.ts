@@ -51,14 +51,13 @@ async function posted(id: string): Promise<string> {
   return (await ledger.balance(db.dataSource.manager, id)).posted.toFixed();
 }
 
-async function expectLedgerError(promise: Promise<unknown>, reason: string, code?: string): Promise<void> {
+async function expectLedgerError(promise: Promise<unknown>, reason: string): Promise<void> {
   const error = await promise.then(
     () => null,
     (e) => e,
   );
   expect(error).toBeInstanceOf(LedgerError);
-  expect((error as LedgerError).details.reason).toBe(reason);
-  if (code) expect((error as LedgerError).code).toBe(code);
+  expect((error as LedgerError).reason).toBe(reason);
 }
 
 describe('accounts', () => {
@@ -124,7 +123,6 @@ describe('post', () => {
         ],
       }),
       'UNBALANCED',
-      'BAD_USER_INPUT',
     );
     expect(await posted(wallet.id)).toBe('10');
     expect(await posted(other.id)).toBe('0');
@@ -143,7 +141,6 @@ describe('post', () => {
         amount,
       }),
       'INVALID_AMOUNT',
-      'BAD_USER_INPUT',
     );
     expect(await posted(wallet.id)).toBe('10');
   });
@@ -180,7 +177,6 @@ describe('post', () => {
         ],
       }),
       'LIMIT_EXCEEDED',
-      'INSUFFICIENT_FUNDS',
     );
     expect(await posted(wallet.id)).toBe('10');
     expect(await posted(other.id)).toBe('0');
@@ -207,7 +203,6 @@ describe('post', () => {
     await expectLedgerError(
       ledger.transfer(db.dataSource.manager, { idempotencyKey: key('unk'), kind: 't', effectiveAt: T0, debitAccountId: usd.id, creditAccountId: '999999999', amount: '1.00' }),
       'ACCOUNT_NOT_FOUND',
-      'NOT_FOUND',
     );
     await expectLedgerError(
       ledger.transfer(db.dataSource.manager, { idempotencyKey: key('mix'), kind: 't', effectiveAt: T0, debitAccountId: usd.id, creditAccountId: credit.id, amount: '1.00' }),
@@ -225,7 +220,7 @@ describe('post', () => {
     expect(second.replayed).toBe(true);
     expect(second.effectiveAt.toISOString()).toBe(T0.toISOString());
     expect(await posted(wallet.id)).toBe('7');
-    await expectLedgerError(ledger.transfer(db.dataSource.manager, { ...input, amount: '3.01' }), 'IDEMPOTENCY_CONFLICT', 'IDEMPOTENCY_CONFLICT');
+    await expectLedgerError(ledger.transfer(db.dataSource.manager, { ...input, amount: '3.01' }), 'IDEMPOTENCY_CONFLICT');
     // A replay succeeds even when the balance could no longer pay for it.
     await ledger.transfer(db.dataSource.manager, { ...input, idempotencyKey: key('drain'), amount: '7.00' });
     expect((await ledger.transfer(db.dataSource.manager, input)).id).toBe(first.id);

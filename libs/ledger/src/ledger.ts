@@ -94,7 +94,7 @@ export class Ledger {
     const outcomes = await this.engine.apply(runner, inputs);
     return outcomes.map((o) =>
       o.status === 'rejected'
-        ? { status: 'rejected', code: o.error.code, reason: String(o.error.details.reason), message: o.error.message }
+        ? { status: 'rejected', reason: o.error.reason, message: o.error.message }
         : o,
     );
   }

@@ -1,4 +1,5 @@
 import type { Decimal } from '@ccx/core';
+import type { LedgerReason } from './ledger-errors.js';
 
 /** Anything that runs SQL: a TypeORM EntityManager or QueryRunner inside the caller's transaction. */
 export interface SqlRunner {
@@ -77,7 +78,7 @@ export interface PostedTransaction {
 export type BatchResult =
   | { status: 'accepted'; transactionId: string }
   | { status: 'duplicate'; transactionId: string }
-  | { status: 'rejected'; code: string; reason: string; message: string };
+  | { status: 'rejected'; reason: LedgerReason; message: string };
 
 export interface Balance {
   accountId: string;

@@ -1,5 +1,6 @@
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
-import { LedgerError, type Ledger, type SqlRunner } from '@ccx/ledger';
+import type { Ledger, SqlRunner } from '@ccx/ledger';
+import { LedgerRefusal } from '../ledger/ledger-refusals.js';
 import { CREDIT_SCALE, USD_SCALE } from './amounts.js';
 
 /**
@@ -48,7 +49,7 @@ export async function chargingWallet<T>(
   try {
     return await write();
   } catch (error) {
-    if (!(error instanceof LedgerError && error.reason === 'LIMIT_EXCEEDED' && error.details.accountId === charge.walletAccountId)) throw error;
+    if (!(error instanceof LedgerRefusal && error.reason === 'LIMIT_EXCEEDED' && error.details.accountId === charge.walletAccountId)) throw error;
     const { available } = await ledger.balance(runner, charge.walletAccountId);
     throw insufficientFunds(available, charge.what, charge.amount);
   }
@@ -59,6 +60,6 @@ export async function chargingWallet<T>(
  * the ledger's account code to a caller.
  */
 export function publicMessage(error: DomainError): string {
-  if (error instanceof LedgerError && error.reason === 'LIMIT_EXCEEDED') return 'the balance cannot cover this operation';
+  if (error instanceof LedgerRefusal && error.reason === 'LIMIT_EXCEEDED') return 'the balance cannot cover this operation';
   return error.message;
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, roundUsd } from '@ccx/core';
-import { Ledger, LedgerError, withTransaction } from '@ccx/ledger';
+import { Ledger, withTransaction } from '@ccx/ledger';
+import { LedgerRefusal } from '../ledger/ledger-refusals.js';
 import { amortizationSchedule, regulationZApr, totalInterest } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -203,7 +204,7 @@ export class FacilitiesService {
           },
         }));
       } catch (error) {
-        if (error instanceof LedgerError && error.details.reason === 'LIMIT_EXCEEDED') {
+        if (error instanceof LedgerRefusal && error.reason === 'LIMIT_EXCEEDED') {
           throw new DomainError(ErrorCode.INSUFFICIENT_FUNDS, "the lender's wallet cannot fund this facility's principal");
         }
         throw error;

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
-import { Ledger, LedgerError, withTransaction } from '@ccx/ledger';
+import { Ledger, withTransaction } from '@ccx/ledger';
+import { LedgerRefusal } from '../ledger/ledger-refusals.js';
 import { addMonthsClamped } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -207,7 +208,7 @@ export class ReservationsService {
         return 'delivered';
       });
     } catch (error) {
-      if (!(error instanceof LedgerError && error.details.reason === 'LIMIT_EXCEEDED')) throw error;
+      if (!(error instanceof LedgerRefusal && error.reason === 'LIMIT_EXCEEDED')) throw error;
       await this.dataSource.query(`UPDATE reservations SET status = 'PAST_DUE' WHERE id = $1 AND status = 'ACTIVE'`, [id]);
       return 'unpaid';
     }

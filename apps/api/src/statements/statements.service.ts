@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BadInputError, DomainError, ErrorCode, formatAmount } from '@ccx/core';
-import { Ledger, LedgerError, type HistoryEntry } from '@ccx/ledger';
+import { Ledger, type HistoryEntry } from '@ccx/ledger';
+import { LedgerRefusal } from '../ledger/ledger-refusals.js';
 import type { Principal } from '../auth/principal.js';
 import { parseId } from '../common/ids.js';
 import { OrganizationsService } from '../organizations/organizations.service.js';
@@ -49,7 +50,7 @@ export class StatementsService {
     const after = page.after ?? null;
     if (after !== null && !/^[1-9][0-9]{0,17}$/.test(after)) throw new BadInputError('after is not a cursor of this list', { field: 'after' });
     const history = await this.snapshot((m) => this.ledger.entriesOf(m, owner.walletAccountId, { before: after, limit: first })).catch((error) => {
-      if (error instanceof LedgerError && error.reason === 'INVALID_TRANSACTION') throw new BadInputError('after is not a cursor of this list', { field: 'after' });
+      if (error instanceof LedgerRefusal && error.reason === 'INVALID_TRANSACTION') throw new BadInputError('after is not a cursor of this list', { field: 'after' });
       throw error;
     });
     return { items: history.entries.map((e) => toModel(e, owner.role)), hasNextPage: history.hasMore, totalCount: history.total };
