@@ -17,6 +17,7 @@ import { MarketService } from '../listings/market.service.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { costBasis } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
+import { FacilityLifecycleService } from './facility-lifecycle.service.js';
 import { InstallmentEntity } from './installment.entity.js';
 
 export interface OfferCommand {
@@ -51,6 +52,7 @@ export class FacilitiesService {
     private readonly credits: CreditsService,
     private readonly delivery: DeliveryService,
     private readonly financingRequests: FinancingRequestsService,
+    private readonly lifecycle: FacilityLifecycleService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -132,10 +134,7 @@ export class FacilitiesService {
   async decline(borrowerId: string, id: string): Promise<FacilityEntity> {
     return withTransaction(this.dataSource, async (manager) => {
       const facility = await this.lockForBorrower(manager, borrowerId, id);
-      if (facility.status === 'DECLINED') return facility;
-      if (facility.status !== 'OFFERED') throw new InvalidStateError(`a ${facility.status} facility cannot be declined`);
-      facility.status = 'DECLINED';
-      await manager.update(FacilityEntity, { id: facility.id }, { status: 'DECLINED' });
+      await this.lifecycle.transitionInTransaction(manager, facility, { type: 'DECLINE' });
       return facility;
     });
   }
@@ -146,8 +145,9 @@ export class FacilitiesService {
     return withTransaction(this.dataSource, async (manager) => {
       await this.market.lockMarket(manager);
       const facility = await this.lockForBorrower(manager, borrowerId, facilityId);
-      if (facility.acceptedAt) return facility;
-      if (facility.status !== 'OFFERED') throw new InvalidStateError(`a ${facility.status} facility cannot be accepted`);
+      // Decided before anything moves; the patch is written with the acceptance's terms below.
+      const acceptance = this.lifecycle.decide(facility, { type: 'ACCEPT' });
+      if (!acceptance) return facility;
       const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: borrowerId });
       if (borrower.status !== 'ACTIVE') throw new DomainError(ErrorCode.FORBIDDEN, `a ${borrower.status} organization cannot accept`);
       const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
@@ -223,7 +223,7 @@ export class FacilitiesService {
         })),
       );
       Object.assign(facility, {
-        status: 'ACTIVE',
+        ...acceptance,
         acceptedAt: now,
         maturityAt: maturity,
         blockId: block.id,
@@ -233,7 +233,7 @@ export class FacilitiesService {
         receivableAccountId: receivable.id,
       });
       await manager.update(FacilityEntity, { id: facility.id }, {
-        status: 'ACTIVE',
+        ...acceptance,
         acceptedAt: now,
         maturityAt: maturity,
         blockId: block.id,

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, formatAmount } from '@ccx/core';
+import { DomainError, ErrorCode, InvalidStateError, NotFoundError, formatAmount, type Decimal } from '@ccx/core';
 import { Ledger, withTransaction, type Posting } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
@@ -11,11 +11,27 @@ import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { FreezeService } from '../freeze/freeze.service.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { AlertKind } from '../alerts/domain/alert-kind.js';
-import { daysPastDue, instantAtDpd, oldestUnpaidDue, recoverySplit, statusForDpd } from './domain/facility-rules.js';
+import { daysPastDue, oldestUnpaidDue } from './domain/facility-rules.js';
+import { isLive, transition, type FacilityPatch, type LifecycleEvent, type LifecycleState } from './domain/facility-lifecycle.js';
+import { applyRecovery } from './domain/recovery.js';
 import { FacilityEntity } from './facility.entity.js';
 import { InstallmentEntity } from './installment.entity.js';
 
 const subjectOf = (f: FacilityEntity) => ({ facilityId: f.id, borrowerId: f.borrowerId });
+
+type LockedBlock = NonNullable<Awaited<ReturnType<CreditsService['lockBlockInTransaction']>>>;
+
+/** What the lifecycle machine needs of a facility (and of its block, once locked). */
+export function lifecycleStateOf(f: FacilityEntity, block?: LockedBlock): LifecycleState {
+  return {
+    status: f.status,
+    defaultSticky: f.defaultSticky,
+    accepted: f.acceptedAt !== null,
+    graceDays: f.graceDays,
+    defaultAfterDaysPastDue: f.defaultAfterDaysPastDue,
+    ...(block ? { block: { status: block.status, expiresAt: block.expiresAt } } : {}),
+  };
+}
 
 /**
  * A facility after acceptance (SPEC §7): servicing moves it by days past due, entering DEFAULTED
@@ -45,12 +61,7 @@ export class FacilityLifecycleService {
     const why = textInput(reason, 'reason', 500);
     return withTransaction(this.dataSource, async (manager) => {
       const facility = await this.lockForLender(manager, lenderId, id);
-      if (facility.status !== 'DELINQUENT' && facility.status !== 'DEFAULTED') {
-        throw new InvalidStateError(`credits can be frozen by hand only while DELINQUENT or DEFAULTED; this facility is ${facility.status}`);
-      }
-      const block = await this.lockBlock(manager, facility);
-      if (block.status !== 'ACTIVE') throw new InvalidStateError(`the facility's credits are ${block.status}, not ACTIVE`);
-      await this.freeze.freezeInTransaction(manager, subjectOf(facility), block, { at: this.clock.now(), actorId: lenderId, reason: why });
+      await this.transitionInTransaction(manager, facility, { type: 'LENDER_FREEZE', at: this.clock.now(), actorId: lenderId, reason: why });
       return facility;
     });
   }
@@ -59,18 +70,9 @@ export class FacilityLifecycleService {
     const why = reason === undefined || reason === null ? 'unfrozen by the lender' : textInput(reason, 'reason', 500);
     return withTransaction(this.dataSource, async (manager) => {
       const facility = await this.lockForLender(manager, lenderId, id);
-      const block = await this.lockBlock(manager, facility);
-      if (block.status !== 'FROZEN') throw new InvalidStateError(`the facility's credits are ${block.status}, not FROZEN`);
       const now = this.clock.now();
-      await this.freeze.unfreezeInTransaction(manager, subjectOf(facility), block, { at: now, actorId: lenderId, reason: why });
-      if (facility.status === 'DEFAULTED') {
-        // The lender's unfreeze ends the stickiness: from now on the status follows DPD again.
-        const installments = await this.installments(manager, facility.id);
-        const status = statusForDpd(daysPastDue(installments, now), facility.graceDays, facility.defaultAfterDaysPastDue);
-        facility.defaultSticky = false;
-        facility.status = status;
-        await manager.update(FacilityEntity, { id: facility.id }, { defaultSticky: false, status });
-      }
+      const dpd = daysPastDue(await this.installments(manager, facility.id), now);
+      await this.transitionInTransaction(manager, facility, { type: 'LENDER_UNFREEZE', at: now, actorId: lenderId, reason: why, dpd });
       return facility;
     });
   }
@@ -84,13 +86,14 @@ export class FacilityLifecycleService {
   async recover(lenderId: string, id: string) {
     return withTransaction(this.dataSource, async (manager) => {
       const facility = await this.lockForLender(manager, lenderId, id);
-      if (facility.status !== 'DEFAULTED') throw new InvalidStateError(`only a DEFAULTED facility can be recovered; this one is ${facility.status}`);
+      // Refused before any further lock when the facility is not DEFAULTED.
+      const guard = transition(lifecycleStateOf(facility), { type: 'RECOVER', at: this.clock.now(), proceeds: facility.recoveredAmount, chargedOff: facility.chargedOffAmount });
+      if (guard.kind === 'refused') throw new InvalidStateError(guard.reason);
       const installments = await this.installments(manager, facility.id, true);
       const block = await this.lockBlock(manager, facility);
-      if (block.status === 'ACTIVE') throw new InvalidStateError('freeze the credits before recovering them');
       const now = this.clock.now();
       const { posted: credits } = await this.ledger.balance(manager, block.ledgerAccountId);
-      const split = recoverySplit({
+      const outcome = applyRecovery({
         principal: facility.principal,
         installments,
         now,
@@ -99,75 +102,120 @@ export class FacilityLifecycleService {
         creditsGranted: facility.creditsGranted!,
         recoveryRate: facility.recoveryRate,
       });
-      const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
-      const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: facility.borrowerId });
-      const principalLeft = installments.reduce((left, i) => left.minus(i.principalPaid), facility.principal);
-      const postings: Posting[] = [];
-      const leg = (accountId: string, direction: 'DEBIT' | 'CREDIT', amount: Decimal) => {
-        if (amount.gt(0)) postings.push({ accountId, direction, amount });
+      let recovery: Awaited<ReturnType<FreezeService['recordRecoveryInTransaction']>> | undefined;
+      const buyBack = async () => {
+        const tx = await this.postRecovery(manager, facility, block.ledgerAccountId, credits, outcome, now);
+        for (const number of outcome.changed) {
+          const after = outcome.installments.find((i) => i.number === number)!;
+          const i = installments.find((x) => x.number === number)!;
+          Object.assign(i, { interestPaid: after.interestPaid, principalPaid: after.principalPaid });
+          await manager.update(InstallmentEntity, { facilityId: facility.id, number }, { interestPaid: after.interestPaid, principalPaid: after.principalPaid });
+        }
+        recovery = await this.freeze.recordRecoveryInTransaction(manager, subjectOf(facility), block, {
+          creditsRecovered: credits,
+          amountRecovered: outcome.proceeds,
+          interestRecovered: outcome.toInterest,
+          principalRecovered: outcome.toPrincipal,
+          surplus: outcome.surplus,
+          cancelledInterest: outcome.cancelledInterest,
+          chargedOffAmount: outcome.chargedOff,
+          ledgerTransactionId: tx?.id ?? null,
+          createdAt: now,
+        });
       };
-      leg(block.ledgerAccountId, 'DEBIT', credits);
-      leg(this.platform.id('inventory'), 'CREDIT', credits);
-      leg(this.platform.id('treasury'), 'DEBIT', split.proceeds);
-      leg(lender.walletAccountId, 'CREDIT', split.toInterest.plus(split.toPrincipal));
-      leg(borrower.walletAccountId, 'CREDIT', split.surplus);
-      // The debt is settled: by the recovered principal, and the rest charged off.
-      leg(facility.debtAccountId!, 'CREDIT', principalLeft);
-      leg(facility.receivableAccountId!, 'DEBIT', principalLeft);
-      const tx = postings.length
-        ? await this.ledger.post(manager, {
-            idempotencyKey: `facility:${facility.id}:recovery`,
-            kind: 'facility.recovery',
-            metadata: {
-              facilityId: facility.id,
-              proceeds: split.proceeds.toFixed(2),
-              chargedOff: split.chargedOff.toFixed(2),
-              surplus: split.surplus.toFixed(2),
-            },
-            effectiveAt: now,
-            postings,
-          })
-        : null;
-      await this.applyRecoveryToSchedule(manager, installments, now, split.toInterest, split.toPrincipal);
-      const recovery = await this.freeze.recordRecoveryInTransaction(manager, subjectOf(facility), block, {
-        creditsRecovered: credits,
-        amountRecovered: split.proceeds,
-        interestRecovered: split.toInterest,
-        principalRecovered: split.toPrincipal,
-        surplus: split.surplus,
-        cancelledInterest: split.cancelledInterest,
-        chargedOffAmount: split.chargedOff,
-        ledgerTransactionId: tx?.id ?? null,
-        createdAt: now,
-      });
-      const status = split.chargedOff.gt(0) ? 'CHARGED_OFF' : 'REPAID';
-      Object.assign(facility, { status, recoveredAmount: split.proceeds, chargedOffAmount: split.chargedOff, defaultSticky: false });
-      await manager.update(FacilityEntity, { id: facility.id }, {
-        status,
-        recoveredAmount: split.proceeds,
-        chargedOffAmount: split.chargedOff,
-        defaultSticky: false,
-      });
-      this.logger.log(`facility ${facility.id} recovered ${split.proceeds.toFixed(2)}, charged off ${split.chargedOff.toFixed(2)}`);
-      return { recovery, facility };
+      await this.transitionInTransaction(
+        manager,
+        facility,
+        { type: 'RECOVER', at: now, proceeds: outcome.proceeds, chargedOff: outcome.chargedOff },
+        { block, recover: buyBack },
+      );
+      this.logger.log(`facility ${facility.id} recovered ${outcome.proceeds.toFixed(2)}, charged off ${outcome.chargedOff.toFixed(2)}`);
+      return { recovery: recovery!, facility };
     });
   }
 
-  /** Everything is paid: REPAID, and the block stops expiring (and is no longer frozen). */
-  async settleRepaidInTransaction(manager: EntityManager, facility: FacilityEntity, now: Date): Promise<void> {
-    const block = await this.lockBlock(manager, facility);
-    if (block.status === 'FROZEN') {
-      await this.freeze.unfreezeInTransaction(manager, subjectOf(facility), block, { at: now, actorId: null, reason: 'repaid in full' });
+  /**
+   * The recovery's one ledger transaction: the frozen credits into platform inventory, the
+   * treasury's proceeds to the lender (and any surplus to the borrower), and the facility's debt
+   * settled — by the recovered principal, and the rest charged off.
+   */
+  private async postRecovery(
+    manager: EntityManager,
+    facility: FacilityEntity,
+    blockAccountId: string,
+    credits: Decimal,
+    outcome: ReturnType<typeof applyRecovery>,
+    now: Date,
+  ) {
+    const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
+    const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: facility.borrowerId });
+    const postings: Posting[] = [];
+    const leg = (accountId: string, direction: 'DEBIT' | 'CREDIT', amount: Decimal) => {
+      if (amount.gt(0)) postings.push({ accountId, direction, amount });
+    };
+    leg(blockAccountId, 'DEBIT', credits);
+    leg(this.platform.id('inventory'), 'CREDIT', credits);
+    leg(this.platform.id('treasury'), 'DEBIT', outcome.proceeds);
+    leg(lender.walletAccountId, 'CREDIT', outcome.toInterest.plus(outcome.toPrincipal));
+    leg(borrower.walletAccountId, 'CREDIT', outcome.surplus);
+    leg(facility.debtAccountId!, 'CREDIT', outcome.principalLeft);
+    leg(facility.receivableAccountId!, 'DEBIT', outcome.principalLeft);
+    if (!postings.length) return null;
+    return this.ledger.post(manager, {
+      idempotencyKey: `facility:${facility.id}:recovery`,
+      kind: 'facility.recovery',
+      metadata: {
+        facilityId: facility.id,
+        proceeds: outcome.proceeds.toFixed(2),
+        chargedOff: outcome.chargedOff.toFixed(2),
+        surplus: outcome.surplus.toFixed(2),
+      },
+      effectiveAt: now,
+      postings,
+    });
+  }
+
+  /**
+   * The machine's decision on an event that needs no block, before anything else moves: the patch
+   * to write, or null when it changes nothing (a retry). A refusal is INVALID_STATE.
+   */
+  decide(facility: FacilityEntity, event: LifecycleEvent): FacilityPatch | null {
+    const step = transition(lifecycleStateOf(facility), event);
+    if (step.kind === 'refused') throw new InvalidStateError(step.reason);
+    if (step.kind === 'needsBlock') throw new Error(`${event.type} needs the financed block: use transitionInTransaction`);
+    return step.kind === 'moved' ? step.patch : null;
+  }
+
+  /**
+   * Applies a lifecycle event to a locked facility: the machine decides (locking the financed
+   * block first when the decision depends on it), the effects run, then the patch is written.
+   * A refusal is INVALID_STATE with the machine's message. Returns whether anything changed.
+   */
+  async transitionInTransaction(
+    manager: EntityManager,
+    facility: FacilityEntity,
+    event: LifecycleEvent,
+    options: { block?: LockedBlock; recover?: () => Promise<void> } = {},
+  ): Promise<boolean> {
+    let block = options.block;
+    let step = transition(lifecycleStateOf(facility, block), event);
+    if (step.kind === 'needsBlock') {
+      block = await this.lockBlock(manager, facility);
+      step = transition(lifecycleStateOf(facility, block), event);
     }
-    // Repaid credits stop expiring — unless they already expired (past maturity): repaying late
-    // does not bring expired credits back; the next servicing run sweeps them.
-    const lapsed = block.expiresAt !== null && block.expiresAt.getTime() <= now.getTime();
-    if ((block.status === 'ACTIVE' || block.status === 'EXHAUSTED') && !lapsed) {
-      await this.credits.clearBlockExpiryInTransaction(manager, block);
+    if (step.kind === 'refused') throw new InvalidStateError(step.reason);
+    if (step.kind !== 'moved') return false;
+    for (const effect of step.effects) {
+      if (effect.type === 'FREEZE_BLOCK') await this.freeze.freezeInTransaction(manager, subjectOf(facility), block!, effect);
+      else if (effect.type === 'UNFREEZE_BLOCK') await this.freeze.unfreezeInTransaction(manager, subjectOf(facility), block!, effect);
+      else if (effect.type === 'RELEASE_EXPIRY') await this.credits.clearBlockExpiryInTransaction(manager, block!);
+      else await options.recover!();
     }
-    facility.status = 'REPAID';
-    facility.defaultSticky = false;
-    await manager.update(FacilityEntity, { id: facility.id }, { status: 'REPAID', defaultSticky: false });
+    if (Object.keys(step.patch).length) {
+      Object.assign(facility, step.patch);
+      await manager.update(FacilityEntity, { id: facility.id }, step.patch);
+    }
+    return true;
   }
 
   /**
@@ -183,33 +231,11 @@ export class FacilityLifecycleService {
     for (const { id } of live) {
       const moved = await withTransaction(this.dataSource, async (manager) => {
         const facility = await manager.findOne(FacilityEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
-        if (!facility || !['ACTIVE', 'DELINQUENT', 'DEFAULTED'].includes(facility.status)) return false;
-        if (facility.status === 'DEFAULTED' && facility.defaultSticky) return this.alertOverdue(manager, facility, now);
+        if (!facility || !isLive(facility.status)) return false;
         const installments = await this.installments(manager, facility.id);
         const alerted = await this.alertOverdue(manager, facility, now);
-        const target = statusForDpd(daysPastDue(installments, now), facility.graceDays, facility.defaultAfterDaysPastDue);
-        if (target === facility.status) return alerted;
-        if (target === 'DEFAULTED') {
-          const at = instantAtDpd(oldestUnpaidDue(installments, now)!.dueDate, facility.defaultAfterDaysPastDue);
-          Object.assign(facility, { status: 'DEFAULTED', defaultSticky: true, defaultedAt: at });
-          await manager.update(FacilityEntity, { id }, { status: 'DEFAULTED', defaultSticky: true, defaultedAt: at });
-          const block = await this.lockBlock(manager, facility);
-          // Judged as if servicing had run at every instant: a block whose expiry (maturity) came
-          // before the default instant had already expired then — expiry runs after this step and
-          // takes it — so only a block still live at the default instant is frozen.
-          const liveAtDefault = !block.expiresAt || at.getTime() <= block.expiresAt.getTime();
-          if (block.status === 'ACTIVE' && liveAtDefault) {
-            await this.freeze.freezeInTransaction(manager, subjectOf(facility), block, {
-              at,
-              actorId: null,
-              reason: `defaulted: ${facility.defaultAfterDaysPastDue} days past due`,
-            });
-          }
-        } else {
-          facility.status = target;
-          await manager.update(FacilityEntity, { id }, { status: target });
-        }
-        return true;
+        const event = { type: 'SERVICE' as const, dpd: daysPastDue(installments, now), oldestUnpaidDue: oldestUnpaidDue(installments, now)?.dueDate ?? null };
+        return (await this.transitionInTransaction(manager, facility, event)) || alerted;
       });
       if (moved) changed++;
     }
@@ -241,25 +267,6 @@ export class FacilityLifecycleService {
       }
     }
     return due.length > 0;
-  }
-
-  private async applyRecoveryToSchedule(manager: EntityManager, installments: InstallmentEntity[], now: Date, toInterest: Decimal, toPrincipal: Decimal) {
-    let interest = toInterest;
-    let principal = toPrincipal;
-    for (const i of installments) {
-      const before = [i.interestPaid, i.principalPaid];
-      if (i.dueDate.getTime() <= now.getTime()) {
-        const pay = Decimal.min(interest, i.interest.minus(i.interestPaid));
-        i.interestPaid = i.interestPaid.plus(pay);
-        interest = interest.minus(pay);
-      }
-      const pay = Decimal.min(principal, i.principal.minus(i.principalPaid));
-      i.principalPaid = i.principalPaid.plus(pay);
-      principal = principal.minus(pay);
-      if (!before[0].eq(i.interestPaid) || !before[1].eq(i.principalPaid)) {
-        await manager.update(InstallmentEntity, { facilityId: i.facilityId, number: i.number }, { interestPaid: i.interestPaid, principalPaid: i.principalPaid });
-      }
-    }
   }
 
   private installments(manager: EntityManager, facilityId: string, lock = false): Promise<InstallmentEntity[]> {

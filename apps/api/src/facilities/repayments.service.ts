@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
+import { BadInputError, Decimal, DomainError, ErrorCode, NotFoundError } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { applyPayment, levelPayment, payoffAmount } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
@@ -9,7 +9,7 @@ import { newId, parseId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
-import { daysPastDue, statusForDpd, totalOutstanding } from './domain/facility-rules.js';
+import { daysPastDue, totalOutstanding } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
 import { InstallmentEntity } from './installment.entity.js';
 import { RepaymentEntity } from './repayment.entity.js';
@@ -55,9 +55,7 @@ export class RepaymentsService {
         }
         return { repayment: existing, facility };
       }
-      if (!['ACTIVE', 'DELINQUENT', 'DEFAULTED'].includes(facility.status)) {
-        throw new InvalidStateError(`a ${facility.status} facility takes no repayments`);
-      }
+      await this.lifecycle.transitionInTransaction(manager, facility, { type: 'REPAY' });
       const installments = await manager.find(InstallmentEntity, { where: { facilityId }, order: { number: 'ASC' }, lock: { mode: 'pessimistic_write' } });
       const now = this.clock.now();
       const payoff = payoffAmount(installments, now);
@@ -117,16 +115,13 @@ export class RepaymentsService {
       });
       await manager.insert(RepaymentEntity, repayment);
 
-      if (totalOutstanding(installments).isZero()) {
-        await this.lifecycle.settleRepaidInTransaction(manager, facility, now);
-      } else if (facility.status === 'DELINQUENT' || (facility.status === 'DEFAULTED' && !facility.defaultSticky)) {
-        // Paying the arrears cures a DELINQUENT facility; DEFAULTED stays until the lender unfreezes.
-        const status = statusForDpd(daysPastDue(installments, now), facility.graceDays, facility.defaultAfterDaysPastDue);
-        if (status !== 'DEFAULTED' && status !== facility.status) {
-          facility.status = status;
-          await manager.update(FacilityEntity, { id: facilityId }, { status });
-        }
-      }
+      // Paid in full: REPAID (the credits unfrozen and no longer expiring); else the arrears left decide.
+      await this.lifecycle.transitionInTransaction(manager, facility, {
+        type: 'PAYMENT_APPLIED',
+        at: now,
+        paidOff: totalOutstanding(installments).isZero(),
+        dpd: daysPastDue(installments, now),
+      });
       return { repayment, facility };
     });
   }
