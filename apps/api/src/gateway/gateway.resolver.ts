@@ -1,3 +1,4 @@
+import { Inject } from '@nestjs/common';
 import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import DataLoader from 'dataloader';
 import { formatAmount } from '@ccx/core';
@@ -10,6 +11,9 @@ import { ListingModel, toListingModel } from '../listings/models/listing.model.j
 import { ListingsService } from '../listings/listings.service.js';
 import { EndpointStore } from './endpoint-store.js';
 import { EndpointsService } from './endpoints.service.js';
+import { parseCreateEndpoint, parseSetEndpointEnabled } from './domain/endpoint-command.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import {
   CreateInferenceEndpointInput,
   InferenceEndpointModel,
@@ -28,12 +32,13 @@ export class GatewayResolver {
     private readonly requests: RequestLogService,
     private readonly listings: ListingsService,
     private readonly clock: ClockService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Mutation(() => InferenceEndpointModel, { description: 'A seller attaches an OpenAI-compatible server to one of its listings.' })
   @Access('SELLER')
   async createInferenceEndpoint(@CurrentPrincipal() principal: Principal, @Args('input') input: CreateInferenceEndpointInput): Promise<InferenceEndpointModel> {
-    return toEndpointModel(await this.endpoints.create({ sellerId: principal.organizationId, ...input }));
+    return toEndpointModel(await this.endpoints.create(parseCreateEndpoint(principal.organizationId, input, { allowPrivateUrls: this.config.allowPrivateUrls })));
   }
 
   @Mutation(() => InferenceEndpointModel, { description: 'Turns an endpoint on or off (its seller, or the operator).' })
@@ -43,7 +48,7 @@ export class GatewayResolver {
     @Args('id', { type: () => ID }) id: string,
     @Args('enabled') enabled: boolean,
   ): Promise<InferenceEndpointModel> {
-    return toEndpointModel(await this.endpoints.setEnabled(principal, id, enabled));
+    return toEndpointModel(await this.endpoints.setEnabled(principal, parseSetEndpointEnabled(id, enabled)));
   }
 
   @Query(() => [InferenceEndpointModel], { description: 'A seller sees its own endpoints, the operator all.' })

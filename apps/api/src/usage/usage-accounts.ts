@@ -9,7 +9,7 @@ import { CreditBlockEntity } from '../credits/credit-block.entity.js';
 import { lockBuyerCredits } from '../credits/buyer-lock.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { burnDownOrder, type Rate, type SpendableBlock } from './domain/usage-rules.js';
-import type { ParsedUsageEvent } from './usage-event.parser.js';
+import type { ParsedUsageEvent } from './domain/usage-event.js';
 
 /** A buyer's spendable credits inside one usage transaction (balances locked). */
 export interface BuyerCredits {

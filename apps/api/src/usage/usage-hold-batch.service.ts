@@ -10,7 +10,7 @@ import { newId } from '../common/ids.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
 import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
-import type { ParsedUsageEvent } from './usage-event.parser.js';
+import type { ParsedUsageEvent } from './domain/usage-event.js';
 
 /** The buyers whose credit lock a transaction's manager already holds (advisory xact locks). */
 const LOCKED = Symbol('ccx:locked-buyers');

@@ -6,10 +6,10 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { creditsInput } from '../common/amounts.js';
-import { newId, parseId } from '../common/ids.js';
+import { newId } from '../common/ids.js';
 import { drawCredits, eventCost } from './domain/usage-rules.js';
-import { parseUsageEvent } from './usage-event.parser.js';
+import type { ParsedUsageEvent } from './domain/usage-event.js';
+import type { AuthorizeUsageCommand, CaptureUsageCommand } from './domain/usage-hold.js';
 import { UsageAccounts } from './usage-accounts.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 
@@ -53,13 +53,8 @@ export class UsageHoldsService {
     private readonly alerts: AlertsService,
   ) {}
 
-  async authorize(input: { organizationId: unknown; eventId: unknown; credits: unknown }): Promise<UsageHoldView> {
-    const credits = creditsInput(input.credits, 'credits');
-    const organizationId = parseId(input.organizationId, 'organization');
-    if (typeof input.eventId !== 'string' || !input.eventId || input.eventId.length > 128) {
-      throw new DomainError(ErrorCode.BAD_USER_INPUT, 'eventId must be 1 to 128 characters');
-    }
-    const eventId = input.eventId;
+  async authorize(command: AuthorizeUsageCommand): Promise<UsageHoldView> {
+    const { organizationId, eventId, credits } = command;
     await this.accounts.checkBuyer(organizationId);
 
     return withTransaction(this.dataSource, async (manager) => {
@@ -103,8 +98,8 @@ export class UsageHoldsService {
   }
 
   /** Charges the actual cost of the held call as a usage event (eventId of the hold). */
-  async capture(input: { holdId: unknown } & Record<string, unknown>): Promise<{ eventId: string; credits: string; duplicate: boolean }> {
-    const holdId = parseId(input.holdId, 'hold');
+  async capture(command: CaptureUsageCommand): Promise<{ eventId: string; credits: string; duplicate: boolean }> {
+    const { holdId } = command;
     return withTransaction(this.dataSource, async (manager) => {
       const hold = await this.lockHold(manager, holdId);
       await this.accounts.lockBuyer(manager, hold.organization_id);
@@ -115,7 +110,8 @@ export class UsageHoldsService {
       const now = this.clock.now();
       if (hold.status !== 'OPEN') throw new InvalidStateError(`the hold is ${hold.status}`);
       if (new Date(hold.expires_at).getTime() <= now.getTime()) throw new InvalidStateError('the hold has expired');
-      const event = parseUsageEvent({ ...input, organizationId: hold.organization_id, eventId: hold.event_id });
+      if (!command.usage.ok) throw command.usage.error;
+      const event: ParsedUsageEvent = { organizationId: hold.organization_id, eventId: hold.event_id, quantity: command.usage.quantity, occurredAt: command.usage.occurredAt };
       // Checked under the buyer lock, which recordUsage also takes: the same event is never charged twice.
       const [charged] = await manager.query(`SELECT 1 FROM usage_events WHERE organization_id = $1 AND event_id = $2`, [hold.organization_id, hold.event_id]);
       if (charged) throw new InvalidStateError(`event ${hold.event_id} has already been charged`);
@@ -195,8 +191,7 @@ export class UsageHoldsService {
     });
   }
 
-  async void(holdId: unknown): Promise<UsageHoldView> {
-    const id = parseId(holdId, 'hold');
+  async void(id: string): Promise<UsageHoldView> {
     return withTransaction(this.dataSource, async (manager) => {
       const hold = await this.lockHold(manager, id);
       await this.accounts.lockBuyer(manager, hold.organization_id);

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/principal.js';
 import { reportTarget } from './usage.resolver.js';
 import { UsageReportsService, type UsageGroupBy } from './usage-reports.service.js';
 import { UsageService, type UsageOutcome } from './usage.service.js';
+import { parseUsageEventCommand } from './domain/usage-event.js';
 
 export const MAX_BATCH = 1000;
 
@@ -33,7 +34,7 @@ export class UsageController {
     const events = (body as { events?: unknown } | null)?.events;
     if (!Array.isArray(events)) throw new BadInputError('the body must be {"events": [...]}');
     if (events.length < 1 || events.length > MAX_BATCH) throw new BadInputError(`a batch has 1 to ${MAX_BATCH} events; this one has ${events.length}`);
-    const outcomes = await this.usage.record(events);
+    const outcomes = await this.usage.record(events.map(parseUsageEventCommand));
     return { results: outcomes };
   }
 

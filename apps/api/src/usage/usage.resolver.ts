@@ -17,6 +17,8 @@ import {
 import { UsageHoldsService } from './usage-holds.service.js';
 import { UsageReportsService } from './usage-reports.service.js';
 import { UsageService } from './usage.service.js';
+import { parseUsageEventCommand } from './domain/usage-event.js';
+import { parseAuthorizeUsage, parseCaptureUsage } from './domain/usage-hold.js';
 
 @Resolver()
 export class UsageResolver {
@@ -29,26 +31,26 @@ export class UsageResolver {
   @Mutation(() => UsageRecordModel, { description: "Operator (the gateway): charges one event to a buyer's credits." })
   @Access('OPERATOR')
   recordUsage(@Args('input') input: RecordUsageInput): Promise<UsageRecordModel> {
-    return this.usage.recordOne(input);
+    return this.usage.recordOne(parseUsageEventCommand(input));
   }
 
   @Mutation(() => UsageHoldModel, { description: 'Operator: reserves an estimated cost before a call.' })
   @Access('OPERATOR')
   async authorizeUsage(@Args('input') input: AuthorizeUsageInput): Promise<UsageHoldModel> {
-    const hold = await this.holds.authorize(input);
+    const hold = await this.holds.authorize(parseAuthorizeUsage(input));
     return { ...hold, status: hold.status as UsageHoldStatus };
   }
 
   @Mutation(() => UsageRecordModel, { description: 'Operator: charges the actual cost of a held call and releases the rest.' })
   @Access('OPERATOR')
   captureUsage(@Args('input') input: CaptureUsageInput): Promise<UsageRecordModel> {
-    return this.holds.capture({ ...input });
+    return this.holds.capture(parseCaptureUsage(input));
   }
 
   @Mutation(() => UsageHoldModel)
   @Access('OPERATOR')
   async voidUsageHold(@Args('id', { type: () => ID }) id: string): Promise<UsageHoldModel> {
-    const hold = await this.holds.void(id);
+    const hold = await this.holds.void(parseId(id, 'hold'));
     return { ...hold, status: hold.status as UsageHoldStatus };
   }
 

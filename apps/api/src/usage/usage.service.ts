@@ -7,7 +7,7 @@ import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { burnDownOrder, drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
-import { parseUsageEvent, rejection, type ParsedUsageEvent } from './usage-event.parser.js';
+import type { ParsedUsageEvent, UsageEventCommand } from './domain/usage-event.js';
 import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
@@ -46,19 +46,17 @@ export class UsageService {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** Judges each event on its own, in order; answers each as accepted, duplicate or rejected. */
-  async record(raw: unknown[]): Promise<UsageOutcome[]> {
+  /**
+   * Judges each event on its own, in order; answers each as accepted, duplicate or rejected
+   * (an event the edge could not parse keeps its own rejection, in its place).
+   */
+  async record(commands: UsageEventCommand[]): Promise<UsageOutcome[]> {
     const now = this.clock.now();
-    const outcomes: (UsageOutcome | null)[] = raw.map(() => null);
+    const outcomes: (UsageOutcome | null)[] = commands.map(() => null);
     const parsed: { index: number; event: ParsedUsageEvent }[] = [];
-    raw.forEach((r, index) => {
-      try {
-        parsed.push({ index, event: parseUsageEvent(r) });
-      } catch (error) {
-        const rejected = rejection(error);
-        if (!rejected) throw error;
-        outcomes[index] = { eventId: eventIdOf(r), status: 'rejected', ...rejected };
-      }
+    commands.forEach((c, index) => {
+      if (c.ok) parsed.push({ index, event: c.event });
+      else outcomes[index] = { eventId: c.eventId, status: 'rejected', code: c.code, message: c.message };
     });
 
     const rated: Rated[] = [];
@@ -100,16 +98,16 @@ export class UsageService {
    * they came one by one). A hot buyer's concurrent calls then share one transaction and one turn
    * of its lock instead of queueing on it one by one.
    */
-  async recordOne(raw: unknown): Promise<{ eventId: string; credits: string; duplicate: boolean }> {
+  async recordOne(command: UsageEventCommand): Promise<{ eventId: string; credits: string; duplicate: boolean }> {
     const outcome = await new Promise<UsageOutcome>((resolve, reject) => {
-      this.pending.push({ raw, resolve, reject });
+      this.pending.push({ command, resolve, reject });
       this.flush();
     });
     if (outcome.status === 'rejected') throw new DomainError(outcome.code as ErrorCode, outcome.message);
     return { eventId: outcome.eventId, credits: outcome.credits, duplicate: outcome.status === 'duplicate' };
   }
 
-  private readonly pending: { raw: unknown; resolve: (o: UsageOutcome) => void; reject: (e: unknown) => void }[] = [];
+  private readonly pending: { command: UsageEventCommand; resolve: (o: UsageOutcome) => void; reject: (e: unknown) => void }[] = [];
   private flushing = false;
 
   /** Charges what is pending, batch after batch, until nothing is left; one flusher at a time. */
@@ -120,7 +118,7 @@ export class UsageService {
       while (this.pending.length) {
         const items = this.pending.splice(0, GROUP_COMMIT_MAX);
         try {
-          const outcomes = await this.record(items.map((i) => i.raw));
+          const outcomes = await this.record(items.map((i) => i.command));
           items.forEach((item, k) => item.resolve(outcomes[k]));
         } catch (error) {
           items.forEach((item) => item.reject(error));
@@ -278,11 +276,6 @@ export class UsageService {
       ],
     );
   }
-}
-
-function eventIdOf(raw: unknown): string {
-  const id = (raw as { eventId?: unknown } | null)?.eventId;
-  return typeof id === 'string' ? id.slice(0, 128) : '';
 }
 
 export type { BuyerCredits };

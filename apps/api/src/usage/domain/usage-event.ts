@@ -1,7 +1,7 @@
 import { BadInputError, Decimal, DomainError, NotFoundError, parseAmount, AmountParseError } from '@ccx/core';
-import type { Quantity } from './domain/usage-rules.js';
-import { hasUnstorableCharacters } from '../common/amounts.js';
-import { isRealInstant } from '../graphql/date-time.scalar.js';
+import type { Quantity } from './usage-rules.js';
+import { hasUnstorableCharacters } from '../../common/amounts.js';
+import { isRealInstant } from '../../graphql/date-time.scalar.js';
 
 /** An event as a gateway sends it (GraphQL input or one element of POST /v1/usage). */
 export interface RawUsageEvent {
@@ -48,6 +48,12 @@ export function parseUsageEvent(raw: unknown): ParsedUsageEvent {
   if (typeof e.organizationId !== 'string' || !UUID.test(e.organizationId)) {
     throw new NotFoundError(`organization ${String(e.organizationId).slice(0, 60)} not found`, { field: 'organizationId' });
   }
+  const { quantity, occurredAt } = parseUsageQuantity(e);
+  return { organizationId: e.organizationId.toLowerCase(), eventId: e.eventId, quantity, occurredAt };
+}
+
+/** What an event used and when (its quantity fields and occurredAt), without its ids. */
+export function parseUsageQuantity(e: RawUsageEvent): { quantity: Quantity; occurredAt: Date | null } {
   const hasModel = e.model !== undefined && e.model !== null;
   const hasGpu = e.gpuType !== undefined && e.gpuType !== null;
   if (hasModel === hasGpu) throw new BadInputError('an event names either a model (with tokens) or a gpuType (with gpuSeconds)');
@@ -81,9 +87,33 @@ export function parseUsageEvent(raw: unknown): ParsedUsageEvent {
     }
     occurredAt = d;
   }
-  return { organizationId: e.organizationId.toLowerCase(), eventId: e.eventId, quantity, occurredAt };
+  return { quantity, occurredAt };
 }
 
 export function rejection(error: unknown): { code: string; message: string } | null {
   return error instanceof DomainError ? { code: error.code, message: error.message } : null;
+}
+
+/**
+ * One event of a batch as the edge parsed it: the event, or its own rejection (a bad event fails
+ * only itself, SPEC §8), answered under the eventId it was sent with (truncated, '' when none).
+ */
+export type UsageEventCommand =
+  | { ok: true; event: ParsedUsageEvent }
+  | { ok: false; eventId: string; code: string; message: string };
+
+/** Parses one raw event into a command; anything but a DomainError is a bug and is thrown. */
+export function parseUsageEventCommand(raw: unknown): UsageEventCommand {
+  try {
+    return { ok: true, event: parseUsageEvent(raw) };
+  } catch (error) {
+    const rejected = rejection(error);
+    if (!rejected) throw error;
+    return { ok: false, eventId: eventIdOf(raw), ...rejected };
+  }
+}
+
+function eventIdOf(raw: unknown): string {
+  const id = (raw as { eventId?: unknown } | null)?.eventId;
+  return typeof id === 'string' ? id.slice(0, 128) : '';
 }
