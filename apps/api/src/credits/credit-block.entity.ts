@@ -1,8 +1,8 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
+import type { CreditBlockStatus } from './domain/credit-block-status.js';
 import type { CreditType } from './domain/credit-type.js';
 
-export type CreditBlockStatus = 'ACTIVE' | 'FROZEN' | 'EXPIRED' | 'EXHAUSTED' | 'RECOVERED';
 
 /**
  * A purchase or grant of credits (SPEC §6). `remaining` is not stored: it is the balance of the

@@ -1,7 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
-
-export type AllocationPurpose = 'PURCHASE' | 'RESERVATION' | 'FACILITY';
+import type { AllocationPurpose } from './domain/allocation-purpose.js';
 
 /** Capacity taken from one listing for one purchase, reservation or facility. */
 @Entity('allocations')

@@ -1,5 +1,6 @@
 import { Decimal } from '@ccx/core';
-import { effectiveStatus, type ListingEntity, type ListingStatus } from './listing.entity.js';
+import type { ListingStatus } from './domain/listing-status.js';
+import { effectiveStatus, type ListingEntity } from './listing.entity.js';
 
 /** SPEC §4: time decides EXPIRED, whatever the stored status says, except a withdrawal. */
 const until = new Date('2026-02-01T00:00:00Z');

@@ -1,7 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
-
-export type ListingStatus = 'OPEN' | 'SOLD_OUT' | 'WITHDRAWN' | 'EXPIRED';
+import type { ListingStatus } from './domain/listing-status.js';
 
 @Entity('listings')
 export class ListingEntity {

@@ -3,11 +3,13 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, roundCreditsGranted, roundUnitPrice } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
+import { listingOf } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { inputAmount, PRICE_SCALE, textInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
-import { availableCredits, effectiveStatus, ListingEntity, type ListingStatus } from './listing.entity.js';
+import type { ListingStatus } from './domain/listing-status.js';
+import { availableCredits, effectiveStatus, ListingEntity } from './listing.entity.js';
 import { MarketService } from './market.service.js';
 
 export interface CreateListingCommand {
@@ -61,7 +63,7 @@ export class ListingsService {
 
     return withTransaction(this.dataSource, async (manager) => {
       const id = newId();
-      const account = await this.platform.createLimited(manager, `listing:${id}:CREDIT`, 'CREDIT', id);
+      const account = await this.platform.createLimited(manager, listingOf(id), 'CREDIT', id);
       const listing = manager.create(ListingEntity, {
         id,
         sellerId: cmd.sellerId,

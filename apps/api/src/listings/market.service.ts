@@ -3,7 +3,8 @@ import type { EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { cheapestFill, cheapestFillForAmount, monthlyFill, utilization, type Capacity, type Fill } from './domain/fill.js';
-import { AllocationEntity, type AllocationPurpose } from './allocation.entity.js';
+import { AllocationEntity } from './allocation.entity.js';
+import type { AllocationPurpose } from './domain/allocation-purpose.js';
 import { ListingEntity } from './listing.entity.js';
 
 export interface MarketSnapshot {

@@ -1,7 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
-
-export type ReservationStatus = 'ACTIVE' | 'PAST_DUE' | 'COMPLETED' | 'CANCELLED';
+import type { ReservationStatus } from './domain/reservation-status.js';
 
 @Entity('reservations')
 export class ReservationEntity {

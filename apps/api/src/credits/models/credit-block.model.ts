@@ -2,15 +2,9 @@ import { Field, ID, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount, type Decimal } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import type { CreditBlockEntity } from '../credit-block.entity.js';
+import { CreditBlockStatus } from '../domain/credit-block-status.js';
 import { CreditType } from '../domain/credit-type.js';
 
-export enum CreditBlockStatus {
-  ACTIVE = 'ACTIVE',
-  FROZEN = 'FROZEN',
-  EXPIRED = 'EXPIRED',
-  EXHAUSTED = 'EXHAUSTED',
-  RECOVERED = 'RECOVERED',
-}
 registerEnumType(CreditType, { name: 'CreditType' });
 registerEnumType(CreditBlockStatus, { name: 'CreditBlockStatus' });
 
@@ -66,7 +60,7 @@ export function toCreditBlockModel(b: CreditBlockEntity, remaining: Decimal, hel
   return {
     id: b.id,
     type: b.type,
-    status: b.status as CreditBlockStatus,
+    status: b.status,
     granted: formatAmount(b.granted, 6),
     remaining: formatAmount(remaining, 6),
     held: formatAmount(held, 6),

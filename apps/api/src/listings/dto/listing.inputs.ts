@@ -1,6 +1,6 @@
 import { Field, InputType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { ListingStatus } from '../models/listing.model.js';
+import { ListingStatus } from '../domain/listing-status.js';
 
 @InputType()
 export class CreateListingInput {

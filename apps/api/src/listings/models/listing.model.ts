@@ -3,14 +3,9 @@ import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount, type Decimal } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import { OrganizationModel } from '../../organizations/models/organization.model.js';
+import { ListingStatus } from '../domain/listing-status.js';
 import { availableCredits, effectiveStatus, type ListingEntity } from '../listing.entity.js';
 
-export enum ListingStatus {
-  OPEN = 'OPEN',
-  SOLD_OUT = 'SOLD_OUT',
-  WITHDRAWN = 'WITHDRAWN',
-  EXPIRED = 'EXPIRED',
-}
 registerEnumType(ListingStatus, { name: 'ListingStatus' });
 
 @ObjectType('Listing')
@@ -103,7 +98,7 @@ export function toListingModel(l: ListingEntity, now: Date): ListingModel {
     availableCredits: credits(availableCredits(l)),
     availableFrom: l.availableFrom,
     availableUntil: l.availableUntil,
-    status: effectiveStatus(l, now) as ListingStatus,
+    status: effectiveStatus(l, now),
     createdAt: l.createdAt,
   };
 }

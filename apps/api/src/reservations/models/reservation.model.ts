@@ -2,14 +2,9 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs
 import { formatAmount } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import type { Decimal } from '@ccx/core';
+import { ReservationStatus } from '../domain/reservation-status.js';
 import type { ReservationEntity } from '../reservation.entity.js';
 
-export enum ReservationStatus {
-  ACTIVE = 'ACTIVE',
-  PAST_DUE = 'PAST_DUE',
-  COMPLETED = 'COMPLETED',
-  CANCELLED = 'CANCELLED',
-}
 registerEnumType(ReservationStatus, { name: 'ReservationStatus' });
 
 @ObjectType('Reservation')
@@ -72,7 +67,7 @@ export function toReservationModel(r: ReservationEntity, fee: Decimal): Reservat
     discountRate: r.discountRate.toFixed(2),
     monthlyCharge: formatAmount(r.creditsPerMonth.times(r.unitPrice).decimalPlaces(2), 2),
     monthsDelivered: r.monthsDelivered,
-    status: r.status as ReservationStatus,
+    status: r.status,
     nextDeliveryAt: r.nextDeliveryAt,
     earlyTerminationFee: formatAmount(fee, 2),
     createdAt: r.createdAt,
