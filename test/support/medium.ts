@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
 import { AppModule } from '../../apps/api/src/app.module.js';
 import { ClockService } from '../../apps/api/src/clock/clock.service.js';
+import { CreditsService } from '../../apps/api/src/credits/credits.service.js';
 import { PlatformAccounts, type PlatformAccountName } from '../../apps/api/src/ledger/platform-accounts.js';
 import { OrganizationsService } from '../../apps/api/src/organizations/organizations.service.js';
 import { WalletsService } from '../../apps/api/src/wallets/wallets.service.js';
@@ -22,6 +24,8 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 export interface MediumApp {
   db: TestDatabase;
   module: TestingModule;
+  /** The app's EntityManager, for the `…InTransaction` and read methods that take one. */
+  manager: EntityManager;
   /** A provider of the app (a service), as Nest built it. */
   get<T>(type: Type<T>): T;
   clock: ClockService;
@@ -32,6 +36,8 @@ export interface MediumApp {
   platform(name: PlatformAccountName): Promise<Decimal>;
   /** The posted balance of an organization's USD wallet. */
   wallet(organizationId: string): Promise<Decimal>;
+  /** A credit block's status and the posted credits of its ledger account. */
+  block(blockId: string): Promise<{ status: string; ledgerAccountId: string; credits: Decimal }>;
   /** Moves the business clock forward (servicing runs up to `to`, as after advanceTestClock). */
   advanceTo(to: string | Date): Promise<void>;
   /** The integrity check an operator runs (every transaction balanced, balances = entries). */
@@ -58,7 +64,9 @@ export async function startMediumApp(env: Record<string, string> = {}): Promise<
   }
   const started = module;
   const ledger = started.get(Ledger);
-  const manager = db.dataSource.manager;
+  // The app's own connection (it knows the entities; the test database's does not).
+  const dataSource = started.get(DataSource);
+  const manager = dataSource.manager;
   const balance = async (accountId: string) => {
     const b = await ledger.balance(manager, accountId);
     return { posted: b.posted, held: b.held, available: b.available };
@@ -66,17 +74,22 @@ export async function startMediumApp(env: Record<string, string> = {}): Promise<
   return {
     db,
     module: started,
+    manager,
     get: (type) => started.get(type),
     clock: started.get(ClockService),
     ledger,
     balance,
     platform: async (name) => (await balance(started.get(PlatformAccounts).id(name))).posted,
     wallet: async (organizationId) => (await balance((await started.get(OrganizationsService).get(organizationId)).walletAccountId)).posted,
+    block: async (blockId) => {
+      const block = await started.get(CreditsService).getBlockInTransaction(manager, blockId);
+      return { status: block.status, ledgerAccountId: block.ledgerAccountId, credits: (await balance(block.ledgerAccountId)).posted };
+    },
     advanceTo: async (to) => {
       await started.get(ClockService).advanceTo(new Date(to));
     },
     integrity: async () => {
-      const report = await ledger.verify(db.dataSource);
+      const report = await ledger.verify(dataSource);
       return { balanced: report.balanced, problems: report.problems };
     },
     close: async () => {
@@ -119,7 +132,7 @@ export async function organization(m: MediumApp, role: 'BUYER' | 'SELLER' | 'LEN
 
 /** An operator-recorded deposit into the organization's wallet. */
 export async function deposit(m: MediumApp, organizationId: string, amount: string): Promise<void> {
-  await m.get(WalletsService).recordDeposit({ organizationId, amount, reference: `dep-${suffix()}` });
+  await m.get(WalletsService).recordDeposit({ organizationId, amount: new Decimal(amount), reference: `dep-${suffix()}` });
 }
 
 /** A seller's H100 listing (1 credit per GPU-hour), open from before the test clock to 2027. */
