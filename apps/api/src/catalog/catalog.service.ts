@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 import { BadInputError, NotFoundError } from '@ccx/core';
 import { ClockService } from '../clock/clock.service.js';
 import { CREDIT_SCALE, inputAmount, intInput } from '../common/amounts.js';
@@ -40,6 +40,15 @@ export class CatalogService {
 
   models(): Promise<ModelEntity[]> {
     return this.dataSource.manager.find(ModelEntity, { order: { id: 'ASC' } });
+  }
+
+  /** Rate cards of these models and GPU types, read in the caller's transaction (metering). */
+  modelsInTransaction(manager: EntityManager, ids: string[]): Promise<ModelEntity[]> {
+    return manager.find(ModelEntity, { where: { id: In(ids) } });
+  }
+
+  gpuTypesInTransaction(manager: EntityManager, names: string[]): Promise<GpuTypeEntity[]> {
+    return manager.find(GpuTypeEntity, { where: { name: In(names) } });
   }
 
   async upsertModel(input: {

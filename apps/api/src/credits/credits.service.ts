@@ -207,4 +207,40 @@ export class CreditsService {
     }
     return due.length;
   }
+
+  /**
+   * Metering's burn-down, in the caller's transaction after the buyers' locks: their spendable
+   * blocks (ACTIVE, not past expiry) and their FROZEN ones (a refusal says what is frozen).
+   */
+  spendableBlocksInTransaction(manager: EntityManager, organizationIds: string[], now: Date): Promise<SpendableBlockRow[]> {
+    return manager.query(
+      `SELECT id, organization_id, status, expires_at, created_at, ledger_account_id::text AS ledger_account_id
+       FROM credit_blocks
+       WHERE organization_id = ANY($1::uuid[])
+         AND (status = 'FROZEN' OR (status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2)))`,
+      [organizationIds, now],
+    );
+  }
+
+  /** A buyer's ACTIVE blocks, whatever their expiry, with their ledger accounts. */
+  activeBlocksInTransaction(manager: EntityManager, organizationId: string): Promise<{ id: string; account: string }[]> {
+    return manager.query(`SELECT id, ledger_account_id::text AS account FROM credit_blocks WHERE organization_id = $1 AND status = 'ACTIVE'`, [
+      organizationId,
+    ]);
+  }
+
+  /** Blocks that usage drew to nothing, with nothing held: ACTIVE → EXHAUSTED. */
+  async markExhaustedInTransaction(manager: EntityManager, blockIds: string[]): Promise<void> {
+    if (blockIds.length) await manager.query(`UPDATE credit_blocks SET status = 'EXHAUSTED' WHERE id = ANY($1::uuid[]) AND status = 'ACTIVE'`, [blockIds]);
+  }
+}
+
+/** A block as metering draws on it (raw columns: read on every charge, no mapping). */
+export interface SpendableBlockRow {
+  id: string;
+  organization_id: string;
+  status: string;
+  expires_at: Date | null;
+  created_at: Date;
+  ledger_account_id: string;
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 import { BadInputError, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
@@ -50,6 +50,11 @@ export class OrganizationsService {
   async findMany(ids: readonly string[]): Promise<OrganizationEntity[]> {
     if (!ids.length) return [];
     return this.dataSource.manager.getRepository(OrganizationEntity).createQueryBuilder('o').where('o.id IN (:...ids)', { ids }).getMany();
+  }
+
+  /** Organizations by id in the caller's transaction (usage judges its buyers under their lock). */
+  findManyInTransaction(manager: EntityManager, ids: readonly string[]): Promise<OrganizationEntity[]> {
+    return manager.find(OrganizationEntity, { where: { id: In([...ids]) } });
   }
 
   /** Approves a PENDING organization (or re-activates a SUSPENDED one). */

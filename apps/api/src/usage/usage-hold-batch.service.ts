@@ -83,7 +83,7 @@ export class UsageHoldBatchService {
     const held = ((manager as { [LOCKED]?: Set<string> })[LOCKED] ??= new Set<string>());
     for (const id of [...new Set(organizationIds)].sort()) {
       if (held.has(id)) continue;
-      await this.accounts.lockBuyer(manager, id);
+      await this.accounts.lockBuyerInTransaction(manager, id);
       held.add(id);
     }
   }
@@ -91,7 +91,7 @@ export class UsageHoldBatchService {
   async authorizeMany(manager: EntityManager, requests: HoldRequest[], now: Date): Promise<HoldOutcome[]> {
     const orgIds = [...new Set(requests.map((r) => r.organizationId))].sort();
     await this.lockBuyers(manager, orgIds);
-    const credits = await this.accounts.spendable(manager, orgIds, now);
+    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
     const expiresAt = new Date(now.getTime() + this.config.rules.usage.holdMinutes * 60_000);
     const legs: HoldInput[] = [];
     const holds: { id: string; request: HoldRequest; legs: number[] }[] = [];
@@ -181,8 +181,8 @@ export class UsageHoldBatchService {
       occurredAt: c.occurredAt,
     }));
     const needRates = captures.some((c) => !c.rate);
-    const rates = needRates ? await this.accounts.checkBuyersAndRates(events, manager) : null;
-    const credits = await this.accounts.spendable(manager, orgIds, now);
+    const rates = needRates ? await this.accounts.checkBuyersAndRatesInTransaction(manager, events) : null;
+    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
     const drawn = new Map<string, { byAccount: Map<string, Decimal>; total: Decimal }>();
     const charged: { index: number; rate: Rate | null; cost: Decimal }[] = [];
     captures.forEach((c, index) => {
@@ -249,7 +249,7 @@ export class UsageHoldBatchService {
     const voidedIds = captures.flatMap((c, i) => (c.holdId && holdById.has(c.holdId) && outcomes[i] && !outcomes[i]!.ok && holdById.get(c.holdId)!.status === 'OPEN' ? [c.holdId] : []));
     if (capturedIds.length) await manager.query(`UPDATE usage_holds SET status = 'CAPTURED', resolved_at = $2 WHERE id = ANY($1::uuid[])`, [capturedIds, now]);
     if (voidedIds.length) await manager.query(`UPDATE usage_holds SET status = 'VOIDED', resolved_at = $2 WHERE id = ANY($1::uuid[])`, [voidedIds, now]);
-    await this.accounts.settle(manager, credits, now);
+    await this.accounts.settleInTransaction(manager, credits);
     for (const buyer of credits.values()) {
       // "Before" is what was available while the holds stood: a capture never lowers it below that.
       const { after } = this.accounts.availability(buyer);

@@ -12,6 +12,7 @@ import type { ParsedUsageEvent } from './domain/usage-event.js';
 import type { AuthorizeUsageCommand, CaptureUsageCommand } from './domain/usage-hold.js';
 import { UsageAccounts } from './usage-accounts.js';
 import { AlertsService } from '../alerts/alerts.service.js';
+import { CreditsService } from '../credits/credits.service.js';
 
 export type UsageHoldStatus = 'OPEN' | 'CAPTURED' | 'VOIDED' | 'EXPIRED';
 
@@ -51,6 +52,7 @@ export class UsageHoldsService {
     private readonly accounts: UsageAccounts,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly alerts: AlertsService,
+    private readonly credits: CreditsService,
   ) {}
 
   async authorize(command: AuthorizeUsageCommand): Promise<UsageHoldView> {
@@ -58,7 +60,7 @@ export class UsageHoldsService {
     await this.accounts.checkBuyer(organizationId);
 
     return withTransaction(this.dataSource, async (manager) => {
-      await this.accounts.lockBuyer(manager, organizationId);
+      await this.accounts.lockBuyerInTransaction(manager, organizationId);
       const [prior] = await manager.query(`SELECT * FROM usage_holds WHERE organization_id = $1 AND event_id = $2`, [organizationId, eventId]);
       if (prior) {
         if (!new Decimal(prior.credits).eq(credits)) {
@@ -69,7 +71,7 @@ export class UsageHoldsService {
       const [charged] = await manager.query(`SELECT 1 FROM usage_events WHERE organization_id = $1 AND event_id = $2`, [organizationId, eventId]);
       if (charged) throw new InvalidStateError(`event ${eventId} has already been charged`);
       const now = this.clock.now();
-      const buyer = (await this.accounts.spendable(manager, [organizationId], now)).get(organizationId)!;
+      const buyer = (await this.accounts.spendableInTransaction(manager, [organizationId], now)).get(organizationId)!;
       const draws = drawCredits(buyer.blocks, credits);
       if (!draws) throw this.accounts.shortfall(buyer, credits);
       const id = newId();
@@ -102,7 +104,7 @@ export class UsageHoldsService {
     const { holdId } = command;
     return withTransaction(this.dataSource, async (manager) => {
       const hold = await this.lockHold(manager, holdId);
-      await this.accounts.lockBuyer(manager, hold.organization_id);
+      await this.accounts.lockBuyerInTransaction(manager, hold.organization_id);
       if (hold.status === 'CAPTURED') {
         const [event] = await manager.query(`SELECT credits::text AS credits FROM usage_events WHERE hold_id = $1`, [hold.id]);
         return { eventId: hold.event_id, credits: formatAmount(event.credits, 6), duplicate: true };
@@ -116,7 +118,7 @@ export class UsageHoldsService {
       const [charged] = await manager.query(`SELECT 1 FROM usage_events WHERE organization_id = $1 AND event_id = $2`, [hold.organization_id, hold.event_id]);
       if (charged) throw new InvalidStateError(`event ${hold.event_id} has already been charged`);
       // Read in this transaction: a pool connection taken while holding the buyer lock can starve.
-      const checks = await this.accounts.checkBuyersAndRates([event], manager);
+      const checks = await this.accounts.checkBuyersAndRatesInTransaction(manager, [event]);
       const refused = checks.refusal(event);
       if (refused) throw new DomainError(refused.code as ErrorCode, refused.message);
       const rate = checks.rate(event);
@@ -145,7 +147,7 @@ export class UsageHoldsService {
       }
       if (left.gt(0)) {
         // More than was held: only if the extra is available now (else nothing changes).
-        const buyer = (await this.accounts.spendable(manager, [hold.organization_id], now)).get(hold.organization_id)!;
+        const buyer = (await this.accounts.spendableInTransaction(manager, [hold.organization_id], now)).get(hold.organization_id)!;
         const draws = drawCredits(buyer.blocks, left);
         if (!draws) throw this.accounts.shortfall(buyer, left);
         const tx = await this.ledger.post(manager, {
@@ -159,7 +161,7 @@ export class UsageHoldsService {
           ],
         });
         txIds.push(tx.id);
-        await this.accounts.settle(manager, new Map([[hold.organization_id, buyer]]), now);
+        await this.accounts.settleInTransaction(manager, new Map([[hold.organization_id, buyer]]));
         await this.alerts.balanceChanged(manager, { organizationId: hold.organization_id, ...this.accounts.availability(buyer), at: now });
       }
       const q = event.quantity;
@@ -194,7 +196,7 @@ export class UsageHoldsService {
   async void(id: string): Promise<UsageHoldView> {
     return withTransaction(this.dataSource, async (manager) => {
       const hold = await this.lockHold(manager, id);
-      await this.accounts.lockBuyer(manager, hold.organization_id);
+      await this.accounts.lockBuyerInTransaction(manager, hold.organization_id);
       if (hold.status === 'VOIDED') return this.view(manager, hold);
       if (hold.status !== 'OPEN') throw new InvalidStateError(`the hold is ${hold.status}`);
       const now = this.clock.now();
@@ -212,7 +214,7 @@ export class UsageHoldsService {
       await withTransaction(this.dataSource, async (manager) => {
         const hold = await this.lockHold(manager, id);
         if (hold.status !== 'OPEN') return;
-        await this.accounts.lockBuyer(manager, hold.organization_id);
+        await this.accounts.lockBuyerInTransaction(manager, hold.organization_id);
         await this.releaseLegs(manager, hold, new Date(hold.expires_at));
         await manager.query(`UPDATE usage_holds SET status = 'EXPIRED', resolved_at = $2 WHERE id = $1`, [hold.id, hold.expires_at]);
       });
@@ -229,12 +231,8 @@ export class UsageHoldsService {
 
   /** Ledger accounts of the buyer's blocks that may be consumed now: ACTIVE and not past expiry. */
   private async liveBlockAccounts(manager: EntityManager, organizationId: string, now: Date): Promise<Set<string>> {
-    const rows: { account: string }[] = await manager.query(
-      `SELECT ledger_account_id::text AS account FROM credit_blocks
-       WHERE organization_id = $1 AND status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2)`,
-      [organizationId, now],
-    );
-    return new Set(rows.map((r) => r.account));
+    const blocks = await this.credits.spendableBlocksInTransaction(manager, [organizationId], now);
+    return new Set(blocks.filter((b) => b.status === 'ACTIVE').map((b) => b.ledger_account_id));
   }
 
   /**
@@ -242,17 +240,14 @@ export class UsageHoldsService {
    * through the ledger's API (its tables are its own), for this buyer's blocks only.
    */
   private async exhaustEmptied(manager: EntityManager, organizationId: string): Promise<void> {
-    const blocks: { id: string; account: string }[] = await manager.query(
-      `SELECT id, ledger_account_id::text AS account FROM credit_blocks WHERE organization_id = $1 AND status = 'ACTIVE'`,
-      [organizationId],
-    );
+    const blocks = await this.credits.activeBlocksInTransaction(manager, organizationId);
     if (!blocks.length) return;
     const balances = await this.ledger.balances(manager, blocks.map((b) => b.account));
     const empty = blocks.filter((b) => {
       const bal = balances.get(b.account);
       return bal !== undefined && bal.posted.isZero() && bal.held.isZero();
     });
-    if (empty.length) await manager.query(`UPDATE credit_blocks SET status = 'EXHAUSTED' WHERE id = ANY($1::uuid[]) AND status = 'ACTIVE'`, [empty.map((b) => b.id)]);
+    await this.credits.markExhaustedInTransaction(manager, empty.map((b) => b.id));
   }
 
   private async lockHold(manager: EntityManager, id: string): Promise<HoldRow> {

@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module.js';
+import { CatalogModule } from '../catalog/catalog.module.js';
+import { CreditsModule } from '../credits/credits.module.js';
+import { OrganizationsModule } from '../organizations/organizations.module.js';
 import { UsageAccounts } from './usage-accounts.js';
 import { UsageController } from './usage.controller.js';
 import { UsageHoldsService } from './usage-holds.service.js';
@@ -9,7 +12,7 @@ import { UsageResolver } from './usage.resolver.js';
 import { UsageService } from './usage.service.js';
 
 @Module({
-  imports: [AlertsModule],
+  imports: [AlertsModule, CatalogModule, CreditsModule, OrganizationsModule],
   providers: [UsageAccounts, UsageService, UsageHoldsService, UsageHoldBatchService, UsageReportsService, UsageResolver],
   controllers: [UsageController],
   exports: [UsageService, UsageHoldsService, UsageHoldBatchService, UsageAccounts],

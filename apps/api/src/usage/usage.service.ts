@@ -60,7 +60,7 @@ export class UsageService {
     });
 
     const rated: Rated[] = [];
-    const refusals = await this.accounts.checkBuyersAndRates(parsed.map((p) => p.event));
+    const refusals = await this.accounts.checkBuyersAndRatesInTransaction(this.dataSource.manager, parsed.map((p) => p.event));
     const refusedEvents = parsed.filter((p) => refusals.refusal(p.event));
     // A replay gets its first result even if the buyer was suspended (or a rate card removed)
     // since: a gateway retrying a timed-out batch must not be told "refused" for a charged event.
@@ -159,10 +159,10 @@ export class UsageService {
     const orgIds = [...new Set(rated.map((r) => r.event.organizationId))].sort();
     // Every writer of a buyer's credits (usage, holds, freezes, expiry) takes this lock first,
     // so the duplicate check and the burn-down below see a state nobody else is changing.
-    for (const id of orgIds) await this.accounts.lockBuyer(manager, id);
+    for (const id of orgIds) await this.accounts.lockBuyerInTransaction(manager, id);
 
     const existing = await this.existingEvents(manager, rated);
-    const credits = await this.accounts.spendable(manager, orgIds, now);
+    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
     const outcomes = new Map<number, UsageOutcome>();
     const firstInBatch = new Map<string, string>();
     // Per buyer: credits drawn from each block account, and the events' total.
@@ -224,7 +224,7 @@ export class UsageService {
     const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
     // A free event has no ledger transaction.
     await this.insertEvents(manager, rows, rows.map((x) => (x.credits.isZero() ? null : txByBuyer.get(x.r.event.organizationId)!)), now);
-    await this.accounts.settle(manager, credits, now);
+    await this.accounts.settleInTransaction(manager, credits);
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
     for (const buyer of credits.values()) {
       await this.alerts.balanceChanged(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
