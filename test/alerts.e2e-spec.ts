@@ -3,6 +3,7 @@ import { Decimal } from '@ccx/core';
 import { AlertsService } from '../apps/api/src/alerts/alerts.service.js';
 import { AutoRefillWorker } from '../apps/api/src/alerts/auto-refill.worker.js';
 import { AlertKind } from '../apps/api/src/alerts/domain/alert-kind.js';
+import { parsePurchaseCommand } from '../apps/api/src/purchases/domain/purchase-command.js';
 import { PurchasesService } from '../apps/api/src/purchases/purchases.service.js';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import { ALERTS, NO_SETTINGS, READ_SETTINGS, alertsOf, balanceChanged, emit, jobsOf, setSettings, updateSettings } from './support/alerts.js';
@@ -277,7 +278,7 @@ describe('auto-refill', () => {
     const buyer = await fundedBuyer('100.00', {});
     const [job] = await jobsOf(t, buyer);
     // The worker bought, then died before marking the job DONE.
-    const first = await t.app.get(PurchasesService).purchase({ buyerId: buyer.id, credits: '50', maxUnitPrice: null, idempotencyKey: `auto-refill:${job.id}` });
+    const first = await t.app.get(PurchasesService).purchase(parsePurchaseCommand(buyer.id, { credits: '50', maxUnitPrice: null, idempotencyKey: `auto-refill:${job.id}` }));
     expect(await walletOf(t, buyer)).toBe('40.00');
     await worker().runDue();
     const [done] = await jobsOf(t, buyer);

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
 import { CREDIT_SCALE, PRICE_SCALE, USD_SCALE } from '../common/amounts.js';
+import { parsePurchaseCommand } from '../purchases/domain/purchase-command.js';
 import { PurchasesService } from '../purchases/purchases.service.js';
 import { AlertsService } from './alerts.service.js';
 import { AutoRefillJobEntity } from './auto-refill-job.entity.js';
@@ -132,12 +133,11 @@ export class AutoRefillWorker implements OnApplicationBootstrap, BeforeApplicati
     try {
       // SPEC §2: a PENDING or SUSPENDED organization can read but not act, automatically included.
       if (state.status !== 'ACTIVE') throw new DomainError(ErrorCode.FORBIDDEN, `a ${state.status} organization cannot buy credits`);
-      const { purchase } = await this.purchases.purchase({
-        buyerId: job.organizationId,
+      const { purchase } = await this.purchases.purchase(parsePurchaseCommand(job.organizationId, {
         credits,
         maxUnitPrice: job.maxUnitPrice ? formatAmount(job.maxUnitPrice, PRICE_SCALE) : null,
         idempotencyKey: `auto-refill:${job.id}`,
-      });
+      }));
       const unitPrice = formatAmount(purchase.unitPrice, PRICE_SCALE);
       const totalPrice = formatAmount(purchase.totalPrice, USD_SCALE);
       return {

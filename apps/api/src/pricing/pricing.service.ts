@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { BadInputError, Decimal, formatAmount, roundUsd } from '@ccx/core';
+import { Decimal, formatAmount, roundUsd } from '@ccx/core';
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { CREDIT_SCALE, creditsInput, intInput } from '../common/amounts.js';
 import { MarketService } from '../listings/market.service.js';
 import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice, wholesaleUnitPrice } from './domain/pricing.js';
+import type { QuoteCommand } from './domain/quote-command.js';
 import type { MarketStatsModel, QuoteModel } from './models/pricing.models.js';
 import { CreditType } from '../credits/domain/credit-type.js';
 
@@ -33,18 +33,9 @@ export class PricingService {
     };
   }
 
-  async quote(input: { type: CreditType; credits: unknown; termMonths?: number | null }): Promise<QuoteModel> {
+  async quote(input: QuoteCommand): Promise<QuoteModel> {
     const rules = this.config.rules;
-    const credits = creditsInput(input.credits, 'credits');
-    let termMonths: number | null = null;
-    if (input.type === CreditType.RESERVED) {
-      termMonths = intInput(input.termMonths, 'termMonths', 1, rules.reservations.maxTermMonths);
-      // creditsPerMonth = credits ÷ termMonths must be a whole number of micro-credits (e.g. 10
-      // over 4 months is 2.5 a month), so test the micro-credits, not the credits, for divisibility.
-      if (!credits.shiftedBy(CREDIT_SCALE).mod(termMonths).isZero()) {
-        throw new BadInputError('credits must be creditsPerMonth × termMonths (micro-credits per month)', { field: 'credits' });
-      }
-    }
+    const { credits, termMonths } = input;
     const now = this.clock.now();
     const manager = this.dataSource.manager;
     const snapshot = await this.market.snapshot(manager, now);

@@ -5,7 +5,6 @@ import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { creditsInput, priceInput, textInput } from '../common/amounts.js';
 import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
@@ -14,14 +13,10 @@ import { DeliveryService } from '../credits/delivery/delivery.service.js';
 import { MarketService } from '../listings/market.service.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { standardUnitPrice, totalPrice } from '../pricing/domain/pricing.js';
+import type { PurchaseCommand } from './domain/purchase-command.js';
 import { PurchaseEntity } from './purchase.entity.js';
 
-export interface PurchaseCommand {
-  buyerId: string;
-  credits: unknown;
-  maxUnitPrice?: unknown;
-  idempotencyKey: unknown;
-}
+export type { PurchaseCommand } from './domain/purchase-command.js';
 
 /** Standard purchases (SPEC §5, §6): priced now, paid at once, delivered at once, never expire. */
 @Injectable()
@@ -42,9 +37,7 @@ export class PurchasesService {
    * wholesale, margin → platform) and the credits (listings → block).
    */
   async purchase(cmd: PurchaseCommand): Promise<{ purchase: PurchaseEntity; block: CreditBlock }> {
-    const credits = creditsInput(cmd.credits, 'credits');
-    const maxUnitPrice = cmd.maxUnitPrice === undefined || cmd.maxUnitPrice === null ? null : priceInput(cmd.maxUnitPrice, 'maxUnitPrice');
-    const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
+    const { credits, maxUnitPrice, idempotencyKey: key } = cmd;
     const hash = requestHash({ credits: credits.toFixed(6), maxUnitPrice: maxUnitPrice?.toFixed(6) ?? null });
 
     return withTransaction(this.dataSource, async (manager) => {

@@ -1,13 +1,20 @@
+import { Inject } from '@nestjs/common';
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { Access } from '../auth/access.decorator.js';
 import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
+import { parseReserveCommand } from './domain/reserve-command.js';
 import { ReservationModel, ReserveCreditsInput, toReservationModel } from './models/reservation.model.js';
 import { ReservationsService } from './reservations.service.js';
 
 @Resolver(() => ReservationModel)
 export class ReservationsResolver {
-  constructor(private readonly service: ReservationsService) {}
+  constructor(
+    private readonly service: ReservationsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Query(() => [ReservationModel], { description: "A buyer's reservations (the operator sees all)." })
   @Access('BUYER', 'OPERATOR')
@@ -19,7 +26,7 @@ export class ReservationsResolver {
   @Mutation(() => ReservationModel, { description: 'Commits to creditsPerMonth for termMonths at a locked, discounted price.' })
   @Access('BUYER')
   async reserveCredits(@CurrentPrincipal() principal: Principal, @Args('input') input: ReserveCreditsInput): Promise<ReservationModel> {
-    const r = await this.service.reserve({ buyerId: principal.organizationId, ...input });
+    const r = await this.service.reserve(parseReserveCommand(principal.organizationId, input, this.config.rules.reservations.maxTermMonths));
     return toReservationModel(r, this.service.earlyTerminationFee(r));
   }
 

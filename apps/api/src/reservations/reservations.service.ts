@@ -8,7 +8,6 @@ import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { creditsInput, intInput, textInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
@@ -18,14 +17,10 @@ import { MarketService, type AllocatedPart } from '../listings/market.service.js
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice } from '../pricing/domain/pricing.js';
 import { earlyTerminationFee } from './domain/early-termination-fee.js';
+import type { ReserveCommand } from './domain/reserve-command.js';
 import { ReservationEntity } from './reservation.entity.js';
 
-export interface ReserveCommand {
-  buyerId: string;
-  creditsPerMonth: unknown;
-  termMonths: unknown;
-  idempotencyKey: unknown;
-}
+export type { ReserveCommand } from './domain/reserve-command.js';
 
 /**
  * Reserved credits (SPEC §6): the whole commitment is allocated at reservation time (credits move
@@ -50,9 +45,7 @@ export class ReservationsService {
 
   async reserve(cmd: ReserveCommand): Promise<ReservationEntity> {
     const rules = this.config.rules;
-    const creditsPerMonth = creditsInput(cmd.creditsPerMonth, 'creditsPerMonth');
-    const termMonths = intInput(cmd.termMonths, 'termMonths', 1, rules.reservations.maxTermMonths);
-    const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
+    const { creditsPerMonth, termMonths, idempotencyKey: key } = cmd;
     const hash = requestHash({ creditsPerMonth: creditsPerMonth.toFixed(6), termMonths });
     const commitment = creditsPerMonth.times(termMonths);
 
