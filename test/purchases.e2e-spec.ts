@@ -6,6 +6,7 @@
  * computed here from the SPEC rules with Decimal, never copied from a server answer; every
  * scenario ends with a balanced ledger and a reconciliation of wallets and platform revenue.
  */
+import { blockAccountCode, listingAccountCode } from '../apps/api/src/ledger/chart-of-accounts.js';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import {
   D,
@@ -104,13 +105,13 @@ describe('a standard purchase at the SPEC §5 price', () => {
     expect(balance).toMatchObject({ available: '1000.000000', held: '0.000000', frozen: '0.000000' });
     expect(balance.blocks).toHaveLength(1);
     expect(balance.blocks[0].id).toBe(p.block.id);
-    expect((await ledgerBalance(t, `block:${p.block.id}:CREDIT`)).toFixed(6)).toBe('1000.000000');
+    expect((await ledgerBalance(t, blockAccountCode(p.block.id))).toFixed(6)).toBe('1000.000000');
 
     // The capacity came out of the listing.
     const listingAfter = await listingById(t, listing.id);
     expect(D(listingAfter.allocatedCredits).minus(listingBefore.allocatedCredits).toFixed(6)).toBe('1000.000000');
     expect(listingAfter).toMatchObject({ allocatedCredits: '1000.000000', availableCredits: '9000.000000', status: 'OPEN' });
-    expect((await ledgerBalance(t, `listing:${listing.id}:CREDIT`)).toFixed(6)).toBe('9000.000000');
+    expect((await ledgerBalance(t, listingAccountCode(listing.id))).toFixed(6)).toBe('9000.000000');
   });
 });
 

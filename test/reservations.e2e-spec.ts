@@ -7,6 +7,7 @@
  * Each scenario that needs exact prices runs on its own app and database; expected numbers are
  * computed here with Decimal from the SPEC rules. Every scenario ends with a balanced ledger.
  */
+import { blockAccountCode, listingAccountCode, platformAccountCode, reservationAccountCode } from '../apps/api/src/ledger/chart-of-accounts.js';
 import { CLOCK_START, OPERATOR_KEY, type TestApp } from './support/app.js';
 import {
   D,
@@ -140,7 +141,7 @@ describe('reserve, deliver monthly, complete, expire', () => {
     });
     // The whole 300-credit commitment left the market; only 100 were delivered.
     expect(await listingById(t, listingId)).toMatchObject({ allocatedCredits: '300.000000', availableCredits: '700.000000', status: 'OPEN' });
-    expect((await ledgerBalance(t, `reservation:${r.id}:CREDIT`)).toFixed(6)).toBe('200.000000');
+    expect((await ledgerBalance(t, reservationAccountCode(r.id))).toFixed(6)).toBe('200.000000');
 
     const after = await ledgerBalances(t, codes);
     expect(after[walletCode(buyer)].minus(before[walletCode(buyer)]).toFixed(2)).toBe(charge.negated().toFixed(2));
@@ -203,7 +204,7 @@ describe('reserve, deliver monthly, complete, expire', () => {
     await advanceClock(t, '2026-03-05T12:00:00.000Z');
     expect(await reservationOf(t, buyer, reservationId)).toMatchObject({ monthsDelivered: 3, status: 'COMPLETED', nextDeliveryAt: null });
     expect(await walletOf(t, buyer)).toBe(D('1000.00').minus(charge.times(3)).toFixed(2));
-    expect((await ledgerBalance(t, `reservation:${reservationId}:CREDIT`)).toFixed(6)).toBe('0.000000');
+    expect((await ledgerBalance(t, reservationAccountCode(reservationId))).toFixed(6)).toBe('0.000000');
     expect((await creditBalanceOf(t, buyer)).available).toBe('300.000000');
     // Nothing further is ever delivered.
     const txs = await ledgerTransactionCount(t);
@@ -232,7 +233,7 @@ describe('reserve, deliver monthly, complete, expire', () => {
     ]);
     expect((await creditBalanceOf(t, buyer)).available).toBe('200.000000');
     expect((await ledgerBalance(t, EXPIRED_CREDITS)).minus(expiredBefore).toFixed(6)).toBe('100.000000');
-    expect((await ledgerBalance(t, `block:${blocks[0].id}:CREDIT`)).toFixed(6)).toBe('0.000000');
+    expect((await ledgerBalance(t, blockAccountCode(blocks[0].id))).toFixed(6)).toBe('0.000000');
     const [expiry] = await t.db.dataSource.query(`SELECT effective_at FROM ledger_transactions WHERE idempotency_key = $1`, [`block:${blocks[0].id}:expire`]);
     expect(new Date(expiry.effective_at).toISOString()).toBe('2026-04-05T12:00:00.000Z');
 
@@ -534,9 +535,9 @@ describe('cancelReservation', () => {
     expect(D(cheap.availableCredits).plus(other.availableCredits).toFixed(6)).toBe('400.000000');
     expect(D(cheap.allocatedCredits).times('1.37').toFixed(2)).toBe((await ledgerBalance(t, walletCode(cheapSeller))).toFixed(2));
     expect(D(other.allocatedCredits).times('1.40').toFixed(2)).toBe((await ledgerBalance(t, walletCode(otherSeller))).toFixed(2));
-    expect((await ledgerBalance(t, `listing:${cheapListing.id}:CREDIT`)).toFixed(6)).toBe(cheap.availableCredits);
-    expect((await ledgerBalance(t, `listing:${otherListing.id}:CREDIT`)).toFixed(6)).toBe(other.availableCredits);
-    expect((await ledgerBalance(t, `reservation:${reservationId}:CREDIT`)).toFixed(6)).toBe('0.000000');
+    expect((await ledgerBalance(t, listingAccountCode(cheapListing.id))).toFixed(6)).toBe(cheap.availableCredits);
+    expect((await ledgerBalance(t, listingAccountCode(otherListing.id))).toFixed(6)).toBe(other.availableCredits);
+    expect((await ledgerBalance(t, reservationAccountCode(reservationId))).toFixed(6)).toBe('0.000000');
     // The delivered blocks stay the buyer's.
     expect((await creditBalanceOf(t, buyer)).available).toBe('100.000000');
   });
@@ -616,7 +617,7 @@ describe('cancelling a PAST_DUE reservation, and capacity whose listing has clos
     await advanceClock(t, '2026-04-12T12:00:00.000Z'); // Apr 5 unpaid; the window closed on Apr 10
     expect(await reservationOf(t, buyer, r.id)).toMatchObject({ status: 'PAST_DUE', monthsDelivered: 1 });
     await deposit(t, buyer, round2(D('0.25').times('100').times(unit)).toFixed(2)); // the fee
-    const withdrawnBefore = await ledgerBalance(t, 'platform:withdrawn:CREDIT');
+    const withdrawnBefore = await ledgerBalance(t, platformAccountCode('withdrawn'));
 
     const res = await t.gql(CANCEL, { id: r.id }, buyer.key);
     expect(res.errors).toBeUndefined();
@@ -625,14 +626,14 @@ describe('cancelling a PAST_DUE reservation, and capacity whose listing has clos
     expect(view.status).toBe('EXPIRED');
     expect(view.availableCredits).toBe('0.000000');
     // At once, not at the next servicing run: nothing of it is left where a purchase could take it.
-    expect((await ledgerBalance(t, `listing:${listing.id}:CREDIT`)).toFixed(6)).toBe('0.000000');
-    expect((await ledgerBalance(t, 'platform:withdrawn:CREDIT')).minus(withdrawnBefore).toFixed(6)).toBe('100.000000');
-    expect((await ledgerBalance(t, `reservation:${r.id}:CREDIT`)).toFixed(6)).toBe('0.000000');
+    expect((await ledgerBalance(t, listingAccountCode(listing.id))).toFixed(6)).toBe('0.000000');
+    expect((await ledgerBalance(t, platformAccountCode('withdrawn'))).minus(withdrawnBefore).toFixed(6)).toBe('100.000000');
+    expect((await ledgerBalance(t, reservationAccountCode(r.id))).toFixed(6)).toBe('0.000000');
     const state = await marketState(t);
     await advanceClock(t, '2026-04-12T12:00:00.000Z');
     expect(await marketState(t)).toEqual(state);
     expect(await listingById(t, listing.id)).toMatchObject({ status: 'EXPIRED', allocatedCredits: '100.000000', availableCredits: '0.000000' });
-    expect((await ledgerBalance(t, `reservation:${r.id}:CREDIT`)).toFixed(6)).toBe('0.000000');
+    expect((await ledgerBalance(t, reservationAccountCode(r.id))).toFixed(6)).toBe('0.000000');
   });
 });
 

@@ -1,4 +1,5 @@
 import { Decimal } from '@ccx/core';
+import { blockAccountCode, facilityDebtAccountCode, facilityReceivableAccountCode, platformAccountCode } from '../../apps/api/src/ledger/chart-of-accounts.js';
 import { OPERATOR_KEY, type GqlResponse, type TestApp } from './app.js';
 import { startTestApp } from './app.js';
 import { createListing, deposit, ledgerBalance, marketState, register, type Org } from './market.js';
@@ -85,11 +86,11 @@ export async function clockTo(t: TestApp, to: string): Promise<void> {
 
 // ---- ledger reads ----------------------------------------------------------------------------
 
-export const receivableCode = (facilityId: string) => `facility:${facilityId}:receivable:USD`;
-export const debtCode = (facilityId: string) => `facility:${facilityId}:debt:USD`;
-export const blockCode = (blockId: string) => `block:${blockId}:CREDIT`;
-export const TREASURY = 'platform:treasury:USD';
-export const INVENTORY = 'platform:inventory:CREDIT';
+export const receivableCode = facilityReceivableAccountCode;
+export const debtCode = facilityDebtAccountCode;
+export const blockCode = blockAccountCode;
+export const TREASURY = platformAccountCode('treasury');
+export const INVENTORY = platformAccountCode('inventory');
 
 /** The facility's ledger pair: the receivable equals the outstanding principal, the debt its negative. */
 export async function facilityLedger(t: TestApp, facilityId: string): Promise<{ receivable: string; debt: string }> {

@@ -1,4 +1,5 @@
 import { Decimal } from '@ccx/core';
+import { blockAccountCode, platformAccountCode, walletAccountCode } from '../../apps/api/src/ledger/chart-of-accounts.js';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './app.js';
 
 /** Helpers that drive the marketplace through the public GraphQL API, as a user would. */
@@ -221,9 +222,9 @@ export async function ledgerBalance(t: TestApp, code: string): Promise<Decimal> 
   return new Decimal(row?.posted ?? '0');
 }
 
-export const walletCode = (org: Org | string) => `wallet:${typeof org === 'string' ? org : org.id}:USD`;
-export const REVENUE = 'platform:revenue:USD';
-export const EXPIRED_CREDITS = 'platform:expired:CREDIT';
+export const walletCode = (org: Org | string) => walletAccountCode(typeof org === 'string' ? org : org.id);
+export const REVENUE = platformAccountCode('revenue');
+export const EXPIRED_CREDITS = platformAccountCode('expired');
 
 /** Balances of several accounts at once, keyed by code. */
 export async function ledgerBalances(t: TestApp, codes: string[]): Promise<Record<string, Decimal>> {
@@ -306,8 +307,8 @@ export function expectedTermDiscount(termMonths: number): Decimal {
 // the ledger and in usage_events. Expected costs are computed here, independently of the server.
 // ---------------------------------------------------------------------------------------------
 
-export const CONSUMED = 'platform:consumed:CREDIT';
-export const blockAccount = (blockId: string) => `block:${blockId}:CREDIT`;
+export const CONSUMED = platformAccountCode('consumed');
+export const blockAccount = blockAccountCode;
 
 /** SPEC §1 default GPU catalog (credits per GPU-hour). */
 export const GPU_CATALOG: Record<string, string> = { H100: '1.0', H200: '1.4', B200: '2.2', A100: '0.5', L40S: '0.35' };

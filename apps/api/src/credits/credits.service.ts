@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { Decimal } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
+import { blockAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { ClockService } from '../clock/clock.service.js';
 import { newId } from '../common/ids.js';
@@ -41,7 +42,7 @@ export class CreditsService {
    */
   async createBlock(manager: EntityManager, input: NewBlock): Promise<CreditBlockEntity> {
     const id = newId();
-    const account = await this.platform.createLimited(manager, `block:${id}:CREDIT`, 'CREDIT', input.organizationId);
+    const account = await this.platform.createLimited(manager, blockAccountCode(id), 'CREDIT', input.organizationId);
     const block = manager.create(CreditBlockEntity, {
       id,
       organizationId: input.organizationId,

@@ -7,6 +7,7 @@ import { amortizationSchedule, regulationZApr, totalInterest } from '@ccx/financ
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
+import { facilityDebtAccountCode, facilityReceivableAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { inputAmount, intInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
@@ -168,13 +169,13 @@ export class FacilitiesService {
       const schedule = amortizationSchedule({ principal: facility.principal, apr: facility.apr, termMonths: facility.termMonths, startDate: now });
       const maturity = schedule[schedule.length - 1].dueDate;
       const debt = await this.ledger.createAccount(manager, {
-        code: `facility:${facility.id}:debt:USD`,
+        code: facilityDebtAccountCode(facility.id),
         asset: 'USD',
         ownerRef: borrowerId,
         allowNegative: true,
         allowPositive: false,
       });
-      const receivable = await this.platform.createLimited(manager, `facility:${facility.id}:receivable:USD`, 'USD', facility.lenderId);
+      const receivable = await this.platform.createLimited(manager, facilityReceivableAccountCode(facility.id), 'USD', facility.lenderId);
       // The lender pays the principal: the fee and the wholesale purchase (sellers paid at once;
       // the platform keeps the fee and any sub-cent rounding of the payouts), as two entries of its
       // wallet, so that its statement shows the funding and the fee apart. The borrower's debt

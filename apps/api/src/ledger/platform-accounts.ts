@@ -1,30 +1,11 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Ledger, type Account, type SqlRunner } from '@ccx/ledger';
+import { PLATFORM_ACCOUNTS, type PlatformAccountName } from './chart-of-accounts.js';
 
-/** The platform's own ledger accounts. None has a limit, so all are sharded (no hot row). */
-const PLATFORM_ACCOUNTS = {
-  /** Money entering from outside (bank or card deposits): goes negative as wallets fill. */
-  bank: { code: 'platform:bank:USD', asset: 'USD' },
-  /** The platform's margin on sales, fees and early-termination fees. */
-  revenue: { code: 'platform:revenue:USD', asset: 'USD' },
-  /** Pays recoveries (buy-back of frozen credits). */
-  treasury: { code: 'platform:treasury:USD', asset: 'USD' },
-  /** Payouts requested by sellers and lenders, out of their wallets until the operator marks them paid (→ bank) or rejects them (→ back to the wallet). */
-  pendingPayouts: { code: 'platform:pending-payouts:USD', asset: 'USD' },
-  /** Source of listed capacity: goes negative as sellers list credits. */
-  issuance: { code: 'platform:issuance:CREDIT', asset: 'CREDIT' },
-  /** Capacity taken off the market by a withdrawal or an expiry. */
-  withdrawn: { code: 'platform:withdrawn:CREDIT', asset: 'CREDIT' },
-  /** Credits that expired unused in a block. */
-  expired: { code: 'platform:expired:CREDIT', asset: 'CREDIT' },
-  /** Credits spent on usage. */
-  consumed: { code: 'platform:consumed:CREDIT', asset: 'CREDIT' },
-  /** Credits bought back in recoveries. */
-  inventory: { code: 'platform:inventory:CREDIT', asset: 'CREDIT' },
-} as const;
+export type { PlatformAccountName };
 
-export type PlatformAccountName = keyof typeof PLATFORM_ACCOUNTS;
+// No platform account has a limit, so all are sharded: concurrent writers spread over rows.
 const SHARDS = 8;
 
 /** Creates the platform accounts at start (idempotent) and hands out their ids. */

@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, roundCreditsGranted, roundUnitPrice } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
+import { listingAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { inputAmount, PRICE_SCALE, textInput } from '../common/amounts.js';
@@ -62,7 +63,7 @@ export class ListingsService {
 
     return withTransaction(this.dataSource, async (manager) => {
       const id = newId();
-      const account = await this.platform.createLimited(manager, `listing:${id}:CREDIT`, 'CREDIT', id);
+      const account = await this.platform.createLimited(manager, listingAccountCode(id), 'CREDIT', id);
       const listing = manager.create(ListingEntity, {
         id,
         sellerId: cmd.sellerId,

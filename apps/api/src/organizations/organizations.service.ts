@@ -5,6 +5,7 @@ import { withTransaction } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
+import { walletAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { textInput } from '../common/amounts.js';
@@ -135,7 +136,7 @@ export class OrganizationsService {
 
   private async insertOrganization(manager: EntityManager, name: string, role: Role, status: OrgStatus): Promise<OrganizationEntity> {
     const id = newId();
-    const wallet = await this.platform.createLimited(manager, `wallet:${id}:USD`, 'USD', id);
+    const wallet = await this.platform.createLimited(manager, walletAccountCode(id), 'USD', id);
     const entity = manager.create(OrganizationEntity, { id, name, role, status, walletAccountId: wallet.id, createdAt: this.clock.now() });
     await manager.insert(OrganizationEntity, entity);
     return entity;

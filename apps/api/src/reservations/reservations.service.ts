@@ -7,6 +7,7 @@ import { addMonthsClamped } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
+import { reservationAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
@@ -72,7 +73,7 @@ export class ReservationsService {
       }
 
       const id = newId();
-      const account = await this.platform.createLimited(manager, `reservation:${id}:CREDIT`, 'CREDIT', cmd.buyerId);
+      const account = await this.platform.createLimited(manager, reservationAccountCode(id), 'CREDIT', cmd.buyerId);
       const reservation = manager.create(ReservationEntity, {
         id,
         buyerId: cmd.buyerId,
