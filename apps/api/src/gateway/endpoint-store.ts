@@ -111,7 +111,7 @@ export class EndpointStore {
     };
   }
 
-  async insert(
+  async insertInTransaction(
     manager: EntityManager,
     e: { id: string; listingId: string; sellerId: string; baseUrl: string; apiKeySealed: Buffer | null; apiKeyLastFour: string | null; createdAt: Date },
     models: { model: string; upstreamModel: string }[],

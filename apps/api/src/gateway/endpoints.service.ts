@@ -31,7 +31,7 @@ export class EndpointsService {
       const known: { id: string }[] = await manager.query(`SELECT id FROM models WHERE id = ANY($1::text[])`, [models.map((m) => m.model)]);
       const missing = models.find((m) => !known.some((k) => k.id === m.model));
       if (missing) throw new NotFoundError(`model ${missing.model} is not in the catalog`, { field: 'models' });
-      await this.store.insert(
+      await this.store.insertInTransaction(
         manager,
         {
           id,

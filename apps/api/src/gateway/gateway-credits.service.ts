@@ -96,7 +96,7 @@ export class GatewayCreditsService {
   private async cycle(manager: EntityManager, items: Work[]): Promise<(OpenOutcome | CloseOutcome)[]> {
     const opens = items.flatMap((w, i) => (w.kind === 'open' ? [{ i, request: w.request }] : []));
     const closes = items.flatMap((w, i) => (w.kind === 'close' ? [{ i, request: w.request }] : []));
-    await this.holds.lockBuyers(manager, items.map((w) => w.request.organizationId));
+    await this.holds.lockBuyersInTransaction(manager, items.map((w) => w.request.organizationId));
     const out: (OpenOutcome | CloseOutcome)[] = new Array(items.length);
     if (closes.length) (await this.closeMany(manager, closes.map((c) => c.request))).forEach((o, k) => (out[closes[k].i] = o));
     if (opens.length) (await this.openMany(manager, opens.map((o) => o.request))).forEach((o, k) => (out[opens[k].i] = o));
@@ -106,7 +106,7 @@ export class GatewayCreditsService {
   private async openMany(manager: EntityManager, items: OpenRequest[]): Promise<OpenOutcome[]> {
     const now = this.clock.now();
     // Buyer locks first (the usage module's lock order); the key limits are judged under them.
-    await this.holds.lockBuyers(manager, items.map((i) => i.organizationId));
+    await this.holds.lockBuyersInTransaction(manager, items.map((i) => i.organizationId));
     const keyRoom = await this.keyRoom(manager, items, now);
     const outcomes: (OpenOutcome | null)[] = items.map((item) => {
       if (item.keyLimit === null || item.apiKeyId === null) return null;
@@ -116,7 +116,7 @@ export class GatewayCreditsService {
       return null;
     });
     const toHold = items.flatMap((item, i) => (outcomes[i] ? [] : [{ i, item }]));
-    const held = await this.holds.authorizeMany(
+    const held = await this.holds.authorizeManyInTransaction(
       manager,
       toHold.map(({ item }) => ({ organizationId: item.organizationId, eventId: item.requestId, credits: item.hold })),
       now,
@@ -175,11 +175,11 @@ export class GatewayCreditsService {
     const toCapture = items.flatMap((item, i) => (item.charge ? [{ i, item }] : []));
     const toRelease = items.filter((item) => !item.charge && item.holdId);
     if (toCapture.length || toRelease.length) {
-      await this.holds.lockBuyers(manager, [...toCapture.map((c) => c.item.organizationId), ...toRelease.map((r) => r.organizationId)]);
+      await this.holds.lockBuyersInTransaction(manager, [...toCapture.map((c) => c.item.organizationId), ...toRelease.map((r) => r.organizationId)]);
     }
-    if (toRelease.length) await this.holds.voidMany(manager, toRelease.map((r) => ({ holdId: r.holdId!, organizationId: r.organizationId })), now);
+    if (toRelease.length) await this.holds.voidManyInTransaction(manager, toRelease.map((r) => ({ holdId: r.holdId!, organizationId: r.organizationId })), now);
     if (toCapture.length) {
-      const captured = await this.holds.captureMany(
+      const captured = await this.holds.captureManyInTransaction(
         manager,
         toCapture.map(({ item }) => ({
           holdId: item.holdId,

@@ -79,7 +79,7 @@ export class UsageHoldBatchService {
    * Takes each buyer's credit lock, in id order. A transaction remembers the buyers it locked,
    * so a caller that locked them first (the gateway, to judge key limits) costs no second trip.
    */
-  async lockBuyers(manager: EntityManager, organizationIds: string[]): Promise<void> {
+  async lockBuyersInTransaction(manager: EntityManager, organizationIds: string[]): Promise<void> {
     const held = ((manager as { [LOCKED]?: Set<string> })[LOCKED] ??= new Set<string>());
     for (const id of [...new Set(organizationIds)].sort()) {
       if (held.has(id)) continue;
@@ -88,9 +88,9 @@ export class UsageHoldBatchService {
     }
   }
 
-  async authorizeMany(manager: EntityManager, requests: HoldRequest[], now: Date): Promise<HoldOutcome[]> {
+  async authorizeManyInTransaction(manager: EntityManager, requests: HoldRequest[], now: Date): Promise<HoldOutcome[]> {
     const orgIds = [...new Set(requests.map((r) => r.organizationId))].sort();
-    await this.lockBuyers(manager, orgIds);
+    await this.lockBuyersInTransaction(manager, orgIds);
     const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
     const expiresAt = new Date(now.getTime() + this.config.rules.usage.holdMinutes * 60_000);
     const legs: HoldInput[] = [];
@@ -149,9 +149,9 @@ export class UsageHoldBatchService {
     return outcomes;
   }
 
-  async captureMany(manager: EntityManager, captures: CaptureRequest[], now: Date): Promise<CaptureOutcome[]> {
+  async captureManyInTransaction(manager: EntityManager, captures: CaptureRequest[], now: Date): Promise<CaptureOutcome[]> {
     const orgIds = [...new Set(captures.map((c) => c.organizationId))].sort();
-    await this.lockBuyers(manager, orgIds);
+    await this.lockBuyersInTransaction(manager, orgIds);
     const holdIds = captures.flatMap((c) => (c.holdId ? [c.holdId] : [])).sort();
     const holdRows: HoldRow[] = holdIds.length
       ? await manager.query(`SELECT id, organization_id, status, ledger_hold_ids FROM usage_holds WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [holdIds])
@@ -260,9 +260,9 @@ export class UsageHoldBatchService {
   }
 
   /** Releases calls that failed before any charge (OPEN holds only; others are left alone). */
-  async voidMany(manager: EntityManager, holds: { holdId: string; organizationId: string }[], now: Date): Promise<void> {
+  async voidManyInTransaction(manager: EntityManager, holds: { holdId: string; organizationId: string }[], now: Date): Promise<void> {
     if (!holds.length) return;
-    await this.lockBuyers(manager, holds.map((h) => h.organizationId));
+    await this.lockBuyersInTransaction(manager, holds.map((h) => h.organizationId));
     const rows: HoldRow[] = await manager.query(
       `SELECT id, organization_id, status, ledger_hold_ids FROM usage_holds WHERE id = ANY($1::uuid[]) AND status = 'OPEN' ORDER BY id FOR UPDATE`,
       [holds.map((h) => h.holdId)],
