@@ -1,19 +1,10 @@
-import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, ErrorCode } from '@ccx/core';
 import { fromDomainError, GatewayError } from './openai-error.js';
 import { publicMessage } from '../common/refusals.js';
+import { HTTP_STATUS_OF_CODE } from './error-status.js';
 import { isDatabaseUnavailable, isUnstorableInput, SERVICE_UNAVAILABLE_MESSAGE, UNSTORABLE_INPUT_MESSAGE } from '../graphql/format-error.js';
-
-const STATUS: Record<string, number> = {
-  [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,
-  [ErrorCode.FORBIDDEN]: HttpStatus.FORBIDDEN,
-  [ErrorCode.BAD_USER_INPUT]: HttpStatus.BAD_REQUEST,
-  [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
-  [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
-  [ErrorCode.SERVICE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
-  [ErrorCode.IDEMPOTENCY_CONFLICT]: HttpStatus.CONFLICT,
-};
 
 /**
  * REST counterpart of the GraphQL error formatter: `{"error":{"code","message"}}` with the code
@@ -49,7 +40,7 @@ export class RestExceptionFilter implements ExceptionFilter {
 
   private describe(exception: unknown): [number, string, string] {
     if (exception instanceof DomainError) {
-      return [STATUS[exception.code] ?? HttpStatus.UNPROCESSABLE_ENTITY, exception.code, publicMessage(exception)];
+      return [HTTP_STATUS_OF_CODE[exception.code], exception.code, publicMessage(exception)];
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
