@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { createListing, deposit, register, registerPending, reserve, suspend, walletOf, type Org } from './support/market.js';
-import { acceptOk, offerOk, type OfferInput } from './support/facilities.js';
+import { acceptOk, type OfferInput, offerOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { reserve } from './support/drivers/market.js';
+import { type Org, register, registerPending, suspend } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 import { ApiKeysService } from '../apps/api/src/organizations/api-keys.service.js';
 import { generateApiKey } from '../apps/api/src/organizations/api-keys.js';
 

@@ -1,7 +1,11 @@
 import { startTestApp, type TestApp } from './support/app.js';
-import { createListing, creditsOf, deposit, fundedBuyer, integrity, register, reserve } from './support/market.js';
+import { acceptOk, clockTo, freeze, offerOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { creditsOf, fundedBuyer, reserve } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { register } from './support/drivers/organizations.js';
+import { deposit } from './support/drivers/wallets.js';
 import { alertsOf, setSettings } from './support/alerts.js';
-import { acceptOk, clockTo, freeze, offerOk } from './support/facilities.js';
 
 /**
  * SPEC §8: any change that lowers a buyer's available credits is a low-balance crossing — not

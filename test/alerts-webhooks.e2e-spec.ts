@@ -12,7 +12,7 @@ import { DataSource } from 'typeorm';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import { alertsOf, deliveriesOf, emit, makeDue, setSettings } from './support/alerts.js';
 import { createTestDatabase } from './support/database.js';
-import { register, type Org } from './support/market.js';
+import { type Org, register } from './support/drivers/organizations.js';
 import { startReceiver, verifySignature, type WebhookReceiver } from './support/webhooks.js';
 
 /**

@@ -7,7 +7,11 @@ import { parsePurchaseCommand } from '../apps/api/src/purchases/domain/purchase-
 import { PurchasesService } from '../apps/api/src/purchases/purchases.service.js';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import { ALERTS, NO_SETTINGS, READ_SETTINGS, alertsOf, balanceChanged, emit, jobsOf, setSettings, updateSettings } from './support/alerts.js';
-import { blocksOf, createListing, deposit, integrity, quote, register, suspend, walletOf, type Org } from './support/market.js';
+import { createListing } from './support/drivers/listings.js';
+import { blocksOf, quote } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register, suspend } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 
 /**
  * SPEC §8 low-balance alerts and auto-refill: balance settings through the API, the alerts list,

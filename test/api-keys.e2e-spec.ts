@@ -6,7 +6,7 @@ import { loadConfig } from '../apps/api/src/config/app-config.js';
 import { startServer, type RunningServer } from '../apps/api/src/bootstrap.js';
 import { ApiKeysService, MAX_ACTIVE_KEYS } from '../apps/api/src/organizations/api-keys.service.js';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { register, suspend, type Org } from './support/market.js';
+import { type Org, register, suspend } from './support/drivers/organizations.js';
 
 /**
  * SPEC §12 "API keys" (issue 9 item 8): named keys — create (secret shown once), list (last 4

@@ -13,8 +13,12 @@ import {
   tableCaptioned,
   type Browser,
 } from './support/browser.js';
-import { createListing, deposit, purchase, register, registerPending, upsertModel, walletOf } from './support/market.js';
-import { acceptOk, clockTo, facilityAs } from './support/facilities.js';
+import { acceptOk, clockTo, facilityAs } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { purchase } from './support/drivers/market.js';
+import { register, registerPending } from './support/drivers/organizations.js';
+import { upsertModel } from './support/drivers/usage.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 
 /**
  * The console in a real Chromium against the real server (issue 10 item 5): one journey per

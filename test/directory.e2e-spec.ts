@@ -1,5 +1,5 @@
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { register, registerPending, suspend } from './support/market.js';
+import { register, registerPending, suspend } from './support/drivers/organizations.js';
 
 /** SPEC §13: the operator's directory and approvals queue. */
 let t: TestApp;

@@ -2,45 +2,38 @@ import { Decimal } from '@ccx/core';
 import { amortizationSchedule, regulationZApr } from '@ccx/finance';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import {
-  REVENUE,
-  blocksOf,
-  createListing,
-  creditBalanceOf,
-  deposit,
-  integrity,
+  blockCode,
+  count,
+  facilityLedger,
+  financingState,
   ledgerBalance,
   ledgerTransactionCount,
-  register,
-  registerPending,
+  REVENUE,
   walletCode,
-  walletOf,
-  type Org,
-} from './support/market.js';
+} from './support/db-probes.js';
 import {
   accept,
   acceptOk,
-  blockCode,
   clockTo,
-  count,
   decline,
-  expectedDisclosedApr,
-  expectedFee,
-  expectedSchedule,
   facilitiesAs,
   facilityAs,
-  facilityLedger,
   facilityOf,
-  financingState,
   freeze,
   offer,
+  type OfferInput,
   offerOk,
   recover,
   repay,
   repayOk,
-  sumOf,
   unfreeze,
-  type OfferInput,
-} from './support/facilities.js';
+} from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { blocksOf, creditBalanceOf } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register, registerPending } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
+import { expectedDisclosedApr, expectedFee, expectedSchedule, sumOf } from './support/oracles.js';
 
 /**
  * SPEC §7 end to end: offers and their validation, the disclosure, acceptance (the lender's

@@ -1,7 +1,11 @@
 import { Decimal } from '@ccx/core';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { createListing, deposit, integrity, ledgerBalance, register, walletCode, type Org } from './support/market.js';
-import { acceptOk, clockTo, facilityLedger, offerOk, repay, repayOk } from './support/facilities.js';
+import { facilityLedger, ledgerBalance, walletCode } from './support/db-probes.js';
+import { acceptOk, clockTo, offerOk, repay, repayOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit } from './support/drivers/wallets.js';
 
 /**
  * How a repayment is applied (SPEC §7): past-due installments first, then the next installment,

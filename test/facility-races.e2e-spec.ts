@@ -1,26 +1,32 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Decimal } from '@ccx/core';
 import { CLOCK_START, OPERATOR_KEY, type TestApp } from './support/app.js';
-import { INVENTORY, TREASURY } from './support/facilities.js';
-import { deposit, integrity, ledgerBalance, ledgerTransactionCount, register, walletCode, walletOf, type Org } from './support/market.js';
+import {
+  count,
+  facilityLedger,
+  financingState,
+  INVENTORY,
+  ledgerBalance,
+  ledgerTransactionCount,
+  TREASURY,
+  walletCode,
+} from './support/db-probes.js';
 import {
   accept,
-  count,
   decline,
-  expectedSchedule,
-  facilityLedger,
   facilityOf,
-  financingState,
   financingWorld,
+  type FinancingWorld,
   freeze,
   offerOk,
   openFacility,
-  plusDays,
   recover,
   repay,
-  sumOf,
-  type FinancingWorld,
-} from './support/facilities.js';
+} from './support/drivers/facilities.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
+import { expectedSchedule, plusDays, sumOf } from './support/oracles.js';
 
 /**
  * SPEC §7 under concurrency: requests that race for the same facility, wallet or market. Each
@@ -66,7 +72,7 @@ describe('repayments racing each other', () => {
     expect(succeeded(results)[0].data.repayFacility).toMatchObject({ amount: '6000.00', interestPaid: '100.00', principalPaid: '5900.00' });
     expect((await ledgerBalance(w.t, walletCode(w.buyer))).minus(buyerBefore).toFixed(2)).toBe('-6000.00');
     expect((await ledgerBalance(w.t, walletCode(w.lender))).minus(lenderBefore).toFixed(2)).toBe('6000.00');
-    expect(await count(w.t, 'repayments', 'facility_id = $1', [f.id])).toBe(1);
+    expect(await count(w.t, 'repayments', { facility_id: f.id })).toBe(1);
     expect(await facilityOf(w.t, f.id)).toMatchObject({ outstandingPrincipal: '4100.00', status: 'ACTIVE' });
     expect(await facilityLedger(w.t, f.id)).toEqual({ receivable: '4100.00', debt: '-4100.00' });
     await expectBalanced(w.t);
@@ -109,7 +115,7 @@ describe('repayments racing each other', () => {
     expect(results[0].data.repayFacility).toMatchObject({ amount: '1000.00', interestPaid: '100.00', principalPaid: '900.00' });
     expect((await ledgerBalance(w.t, walletCode(w.buyer))).minus(buyerBefore).toFixed(2)).toBe('-1000.00');
     expect(await ledgerTransactionCount(w.t)).toBe(txBefore + 1);
-    expect(await count(w.t, 'repayments', 'facility_id = $1', [f.id])).toBe(1);
+    expect(await count(w.t, 'repayments', { facility_id: f.id })).toBe(1);
     await expectBalanced(w.t);
   });
 
@@ -121,7 +127,7 @@ describe('repayments racing each other', () => {
     expect(codes(results)).toEqual(['IDEMPOTENCY_CONFLICT']);
     const paid = succeeded(results)[0].data.repayFacility.amount;
     expect((await ledgerBalance(w.t, walletCode(w.buyer))).minus(buyerBefore).toFixed(2)).toBe(D(paid).negated().toFixed(2));
-    expect(await count(w.t, 'repayments', 'facility_id = $1', [f.id])).toBe(1);
+    expect(await count(w.t, 'repayments', { facility_id: f.id })).toBe(1);
     await expectBalanced(w.t);
   });
 
@@ -149,8 +155,8 @@ describe('acceptance racing', () => {
     expect(new Set(results.map((r) => r.data.acceptFacility.creditBlock.id)).size).toBe(1);
     expect((await ledgerBalance(w.t, walletCode(w.lender))).minus(lenderBefore).toFixed(2)).toBe('-10000.00');
     expect(await ledgerTransactionCount(w.t)).toBe(txBefore + 1);
-    expect(await count(w.t, 'credit_blocks', 'facility_id = $1', [f.id])).toBe(1);
-    expect(await count(w.t, 'installments', 'facility_id = $1', [f.id])).toBe(3);
+    expect(await count(w.t, 'credit_blocks', { facility_id: f.id })).toBe(1);
+    expect(await count(w.t, 'installments', { facility_id: f.id })).toBe(3);
     await expectBalanced(w.t);
   });
 
@@ -169,7 +175,7 @@ describe('acceptance racing', () => {
       expect(declined.errors).toBeUndefined();
       expect(accepted.code).toBe('INVALID_STATE');
       expect(lenderDelta).toBe('0.00');
-      expect(await count(w.t, 'credit_blocks', 'facility_id = $1', [f.id])).toBe(0);
+      expect(await count(w.t, 'credit_blocks', { facility_id: f.id })).toBe(0);
     }
     await expectBalanced(w.t);
   });
@@ -250,7 +256,7 @@ describe('racing the servicing run and each other on delinquent and defaulted fa
         // The repayment won: never defaulted, never frozen.
         expect(v).toMatchObject({ status: 'ACTIVE', frozen: false, freezeEvents: [] });
       }
-      expect(await count(w.t, 'repayments', 'facility_id = $1', [f.id])).toBe(1);
+      expect(await count(w.t, 'repayments', { facility_id: f.id })).toBe(1);
       expect(await facilityLedger(w.t, f.id)).toEqual({ receivable: principalAfterArrears, debt: D(principalAfterArrears).negated().toFixed(2) });
     }
     const total = D(arrears).times(racing.length);
@@ -280,7 +286,7 @@ describe('racing the servicing run and each other on delinquent and defaulted fa
     expect((await ledgerBalance(w.t, walletCode(w.lender))).minus(lender).toFixed(2)).toBe(proceeds.toFixed(2));
     expect((await ledgerBalance(w.t, TREASURY)).minus(treasury).toFixed(2)).toBe(proceeds.negated().toFixed(2));
     expect((await ledgerBalance(w.t, INVENTORY)).minus(inventory).toFixed(6)).toBe(creditsFor('11760.00').toFixed(6));
-    expect(await count(w.t, 'recoveries', 'facility_id = $1', [recoverTwice.id])).toBe(1);
+    expect(await count(w.t, 'recoveries', { facility_id: recoverTwice.id })).toBe(1);
     expect(await facilityLedger(w.t, recoverTwice.id)).toEqual({ receivable: '0.00', debt: '0.00' });
     await expectBalanced(w.t);
   });
@@ -308,7 +314,7 @@ describe('racing the servicing run and each other on delinquent and defaulted fa
       expect((await ledgerBalance(w.t, walletCode(w.buyer))).minus(buyer).toFixed(2)).toBe(proceeds.minus(owed).minus(arrears).toFixed(2));
       expect((await ledgerBalance(w.t, walletCode(w.lender))).minus(lender).toFixed(2)).toBe(owed.plus(arrears).toFixed(2));
     }
-    expect(await count(w.t, 'recoveries', 'facility_id = $1', [recoverVsRepay.id])).toBe(1);
+    expect(await count(w.t, 'recoveries', { facility_id: recoverVsRepay.id })).toBe(1);
     expect(await facilityLedger(w.t, recoverVsRepay.id)).toEqual({ receivable: '0.00', debt: '0.00' });
     await expectBalanced(w.t);
   });

@@ -1,39 +1,33 @@
 import { Decimal } from '@ccx/core';
 import { CLOCK_START, OPERATOR_KEY, type TestApp } from './support/app.js';
 import {
-  EXPIRED_CREDITS,
-  creditBalanceOf,
-  deposit,
-  integrity,
-  ledgerBalance,
-  purchase,
-  register,
-  walletCode,
-  walletOf,
-  type Org,
-} from './support/market.js';
-import {
-  INVENTORY,
-  TREASURY,
   blockCode,
-  clockTo,
-  expectedSchedule,
-  facilityAs,
+  EXPIRED_CREDITS,
   facilityLedger,
-  facilityOf,
   financingState,
+  INVENTORY,
+  ledgerBalance,
+  TREASURY,
+  walletCode,
+} from './support/db-probes.js';
+import {
+  clockTo,
+  facilityAs,
+  facilityOf,
+  financingWorld,
+  type FinancingWorld,
   freeze,
-  plusDays,
+  openFacility,
   recover,
   repay,
   repayOk,
-  sumOf,
   unfreeze,
-  wholeDays,
-  financingWorld,
-  openFacility,
-  type FinancingWorld,
-} from './support/facilities.js';
+} from './support/drivers/facilities.js';
+import { creditBalanceOf, purchase } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
+import { expectedSchedule, plusDays, sumOf, wholeDays } from './support/oracles.js';
 
 /**
  * SPEC §7 over time: days past due and the status they give, the freeze controller (automatic on

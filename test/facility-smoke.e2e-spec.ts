@@ -1,5 +1,8 @@
 import { startTestApp, OPERATOR_KEY, type TestApp } from './support/app.js';
-import { createListing, deposit, integrity, register, walletOf } from './support/market.js';
+import { createListing } from './support/drivers/listings.js';
+import { integrity } from './support/drivers/operator.js';
+import { register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 
 let t: TestApp;
 beforeAll(async () => {

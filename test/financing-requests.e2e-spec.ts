@@ -1,6 +1,9 @@
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { createListing, deposit, integrity, register, registerPending, type Org } from './support/market.js';
-import { accept, acceptOk, clockTo, offer, offerOk, repayOk } from './support/facilities.js';
+import { accept, acceptOk, clockTo, offer, offerOk, repayOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register, registerPending } from './support/drivers/organizations.js';
+import { deposit } from './support/drivers/wallets.js';
 
 /** SPEC §13: financing requests, the borrower profile, and offers that answer a request. */
 let t: TestApp;

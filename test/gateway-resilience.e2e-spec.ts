@@ -1,6 +1,8 @@
 import { Decimal } from '@ccx/core';
 import { startTestApp, type TestApp } from './support/app.js';
-import { D, integrity, usageEventsOf } from './support/market.js';
+import { usageEventsOf } from './support/db-probes.js';
+import { integrity } from './support/drivers/operator.js';
+import { D } from './support/oracles.js';
 import { available, buyerWithCredits, createEndpoint, listen, model, post, requestsOf, sdk, sellerWithListing, startPeer } from './support/gateway.js';
 import { startFakeProvider, type FakeProvider } from '../scripts/lib/fake-provider.js';
 
@@ -222,7 +224,7 @@ describe('rate limits at the gateway', () => {
     const limited = await startTestApp({ CCX_RATE_LIMIT_PER_KEY: '1', CCX_RATE_LIMIT_PER_KEY_BURST: '1' });
     try {
       const b = await listen(limited);
-      const { register } = await import('./support/market.js');
+      const { register } = await import('./support/drivers/organizations.js');
       const buyer = await register(limited, 'BUYER');
       const body = { model: 'none', messages: [{ role: 'user', content: 'x' }] };
       await post(b, '/chat/completions', buyer.key, body);
@@ -261,8 +263,9 @@ describe('no SSRF', () => {
 // Last: it moves the business clock.
 describe('frozen credits', () => {
   it('402 credits_frozen when only frozen credits would cover the request, and no provider is called', async () => {
-    const { register, deposit } = await import('./support/market.js');
-    const { acceptOk, clockTo, freeze, offerOk } = await import('./support/facilities.js');
+    const { register } = await import('./support/drivers/organizations.js');
+    const { deposit } = await import('./support/drivers/wallets.js');
+    const { acceptOk, clockTo, freeze, offerOk } = await import('./support/drivers/facilities.js');
     const buyer = await register(t, 'BUYER');
     const lender = await register(t, 'LENDER');
     await deposit(t, lender, '10000.00');

@@ -1,6 +1,11 @@
 import { Decimal } from '@ccx/core';
 import { startTestApp, OPERATOR_KEY, type TestApp } from './support/app.js';
-import { CONSUMED, D, integrity, ledgerBalance, register, usageEventsOf, usageReport, walletOf, type Org } from './support/market.js';
+import { CONSUMED, ledgerBalance, usageEventsOf } from './support/db-probes.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { usageReport } from './support/drivers/usage.js';
+import { walletOf } from './support/drivers/wallets.js';
+import { D } from './support/oracles.js';
 import { available, buyerWithCredits, createEndpoint, listen, model, post, requestsOf, sdk, sellerWithListing } from './support/gateway.js';
 import { startFakeProvider, type FakeProvider } from '../scripts/lib/fake-provider.js';
 

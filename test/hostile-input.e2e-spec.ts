@@ -25,21 +25,14 @@
 import fc from 'fast-check';
 import { Decimal } from '@ccx/core';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import {
-  GPU_CATALOG,
-  authorizeUsageOk,
-  createListing,
-  deposit,
-  integrity,
-  operatorId,
-  purchase,
-  register,
-  registerPending,
-  reserve,
-  upsertModel,
-  type Org,
-} from './support/market.js';
-import { acceptOk, clockTo, facilityOf, offerOk } from './support/facilities.js';
+import { acceptOk, clockTo, facilityOf, offerOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { purchase, reserve } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { operatorId, type Org, register, registerPending } from './support/drivers/organizations.js';
+import { authorizeUsageOk, upsertModel } from './support/drivers/usage.js';
+import { deposit } from './support/drivers/wallets.js';
+import { GPU_CATALOG } from './support/oracles.js';
 
 // ---------------------------------------------------------------------------------------------
 // What a safe answer looks like

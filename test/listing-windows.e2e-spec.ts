@@ -4,26 +4,14 @@
  * counted in the market figures or quotes; a listing past its window is EXPIRED, sold out or not.
  */
 import type { TestApp } from './support/app.js';
-import {
-  D,
-  advanceClock,
-  allListings,
-  createListing,
-  deposit,
-  expectedStandardUnit,
-  expectedTermDiscount,
-  appPerBlock,
-  listingById,
-  marketState,
-  marketStats,
-  purchase,
-  quote,
-  register,
-  round6,
-  walletOf,
-  type Org,
-} from './support/market.js';
-import { accept, offerOk } from './support/facilities.js';
+import { marketState } from './support/db-probes.js';
+import { accept, offerOk } from './support/drivers/facilities.js';
+import { allListings, createListing, listingById } from './support/drivers/listings.js';
+import { marketStats, purchase, quote } from './support/drivers/market.js';
+import { advanceClock, appPerBlock } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
+import { D, expectedStandardUnit, expectedTermDiscount, round6 } from './support/oracles.js';
 
 
 const RESERVE = `mutation($input: ReserveCreditsInput!) { reserveCredits(input: $input) { id monthsDelivered status } }`;

@@ -1,23 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from '@ccx/core';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import {
-  advanceClock,
-  allListings,
-  blocksOf,
-  createListing,
-  deposit,
-  integrity,
-  listingById,
-  listingCount,
-  LISTING_FIELDS,
-  marketStats,
-  purchase,
-  quote,
-  register,
-  walletOf,
-  type Org,
-} from './support/market.js';
+import { allListings, createListing, LISTING_FIELDS, listingById, listingCount } from './support/drivers/listings.js';
+import { blocksOf, marketStats, purchase, quote } from './support/drivers/market.js';
+import { advanceClock, integrity } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 
 /**
  * Supply (SPEC §4): creating, validating, withdrawing, expiring and paging listings, and the

@@ -7,19 +7,11 @@ import { loadConfig } from '../apps/api/src/config/app-config.js';
 import { startServer, type RunningServer } from '../apps/api/src/bootstrap.js';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import {
-  approve,
-  createListing,
-  creditsOf,
-  deposit,
-  integrity,
-  operatorId,
-  register,
-  registerPending,
-  suspend,
-  walletOf,
-  type Org,
-} from './support/market.js';
+import { createListing } from './support/drivers/listings.js';
+import { creditsOf } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { approve, operatorId, type Org, register, registerPending, suspend } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 
 /**
  * SPEC §2 (organizations, keys, statuses), §3 (wallets and deposits), §1 (amount input rules)

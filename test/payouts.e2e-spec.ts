@@ -1,6 +1,8 @@
 import { Decimal } from '@ccx/core';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { deposit, integrity, register, registerPending, type Org } from './support/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register, registerPending } from './support/drivers/organizations.js';
+import { deposit } from './support/drivers/wallets.js';
 
 /** SPEC §13: payouts out of sellers' and lenders' wallets, idempotent and race-safe. */
 let t: TestApp;

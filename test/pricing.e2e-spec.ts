@@ -1,21 +1,10 @@
 import { Decimal } from '@ccx/core';
 import { startTestApp, type TestApp } from './support/app.js';
-import {
-  advanceClock,
-  allListings,
-  blocksOf,
-  createListing,
-  deposit,
-  integrity,
-  ledgerCounts,
-  listingById,
-  marketStats,
-  purchase,
-  quote,
-  register,
-  walletOf,
-  type Org,
-} from './support/market.js';
+import { allListings, createListing, listingById } from './support/drivers/listings.js';
+import { blocksOf, marketStats, purchase, quote } from './support/drivers/market.js';
+import { advanceClock, integrity, ledgerCounts } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 
 /**
  * Pricing (SPEC §5): quotes and market stats are public and read-only; a purchase charges what

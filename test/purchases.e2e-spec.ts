@@ -8,29 +8,13 @@
  */
 import { blockAccountCode, listingAccountCode } from '../apps/api/src/ledger/chart-of-accounts.js';
 import { CLOCK_START, OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import {
-  D,
-  REVENUE,
-  advanceClock,
-  cr,
-  createListing,
-  creditBalanceOf,
-  deposit,
-  expectedStandardUnit,
-  appPerBlock,
-  integrity,
-  ledgerBalance,
-  ledgerBalances,
-  ledgerTransactionCount,
-  listingById,
-  marketState,
-  register,
-  round2,
-  usd,
-  walletCode,
-  walletOf,
-  type Org,
-} from './support/market.js';
+import { ledgerBalance, ledgerBalances, ledgerTransactionCount, marketState, REVENUE, walletCode } from './support/db-probes.js';
+import { createListing, listingById } from './support/drivers/listings.js';
+import { creditBalanceOf } from './support/drivers/market.js';
+import { advanceClock, appPerBlock, integrity } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
+import { cr, D, expectedStandardUnit, round2, usd } from './support/oracles.js';
 
 const PURCHASE = `mutation($input: PurchaseCreditsInput!) {
   purchaseCredits(input: $input) {

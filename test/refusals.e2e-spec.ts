@@ -8,8 +8,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Decimal } from '@ccx/core';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { createListing, deposit, purchase, recordUsage, register, reserve, upsertModel, walletOf, type Org } from './support/market.js';
-import { accept, offerOk, repay } from './support/facilities.js';
+import { accept, offerOk, repay } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { purchase, reserve } from './support/drivers/market.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { recordUsage, upsertModel } from './support/drivers/usage.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
 
 let t: TestApp;
 let seller: Org;

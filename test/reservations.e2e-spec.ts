@@ -10,28 +10,20 @@
 import { blockAccountCode, listingAccountCode, platformAccountCode, reservationAccountCode } from '../apps/api/src/ledger/chart-of-accounts.js';
 import { CLOCK_START, OPERATOR_KEY, type TestApp } from './support/app.js';
 import {
-  D,
   EXPIRED_CREDITS,
-  REVENUE,
-  advanceClock,
-  createListing,
-  creditBalanceOf,
-  deposit,
-  expectedStandardUnit,
-  expectedTermDiscount,
-  appPerBlock,
   ledgerBalance,
   ledgerBalances,
   ledgerTransactionCount,
-  listingById,
   marketState,
-  register,
-  round2,
-  round6,
+  REVENUE,
   walletCode,
-  walletOf,
-  type Org,
-} from './support/market.js';
+} from './support/db-probes.js';
+import { createListing, listingById } from './support/drivers/listings.js';
+import { creditBalanceOf } from './support/drivers/market.js';
+import { advanceClock, appPerBlock } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit, walletOf } from './support/drivers/wallets.js';
+import { D, expectedStandardUnit, expectedTermDiscount, round2, round6 } from './support/oracles.js';
 
 const RESERVATION_FIELDS = 'id creditsPerMonth termMonths unitPrice discountRate monthsDelivered status nextDeliveryAt earlyTerminationFee createdAt';
 const RESERVE = `mutation($input: ReserveCreditsInput!) { reserveCredits(input: $input) { ${RESERVATION_FIELDS} } }`;

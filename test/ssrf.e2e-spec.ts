@@ -2,7 +2,7 @@ import { AlertKind } from '../apps/api/src/alerts/domain/alert-kind.js';
 import { WebhookDispatcher } from '../apps/api/src/alerts/webhook-dispatcher.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { deliveriesOf, emit, setSettings, updateSettings } from './support/alerts.js';
-import { register, type Org } from './support/market.js';
+import { type Org, register } from './support/drivers/organizations.js';
 import { startReceiver, type WebhookReceiver } from './support/webhooks.js';
 
 /**

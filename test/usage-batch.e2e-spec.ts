@@ -1,26 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from '@ccx/core';
 import { startTestApp, OPERATOR_KEY, type TestApp } from './support/app.js';
-import {
-  CONSUMED,
-  D,
-  createListing,
-  expectedGpuCost,
-  expectedTokenCost,
-  fundedBuyer,
-  h100For,
-  integrity,
-  ledgerBalance,
-  marketState,
-  postUsage,
-  recordUsageOk,
-  register,
-  suspend,
-  upsertModel,
-  usageEventsOf,
-  usageReport,
-  type Org,
-} from './support/market.js';
+import { CONSUMED, ledgerBalance, marketState, usageEventsOf } from './support/db-probes.js';
+import { createListing } from './support/drivers/listings.js';
+import { fundedBuyer } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register, suspend } from './support/drivers/organizations.js';
+import { postUsage, recordUsageOk, upsertModel, usageReport } from './support/drivers/usage.js';
+import { D, expectedGpuCost, expectedTokenCost, h100For } from './support/oracles.js';
 
 /**
  * SPEC §8 `POST /v1/usage`: the gateway's batch path. Up to 1,000 events, each answered in request

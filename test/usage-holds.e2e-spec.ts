@@ -1,34 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from '@ccx/core';
 import { startTestApp, OPERATOR_KEY, type TestApp } from './support/app.js';
+import { blockAccount, CONSUMED, EXPIRED_CREDITS, ledgerBalance, marketState, usageEventsOf } from './support/db-probes.js';
+import { acceptOk, clockTo, facilityOf, offerOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { fundedBuyer, reserve } from './support/drivers/market.js';
+import { clockNow, integrity } from './support/drivers/operator.js';
+import { type Org, register, suspend } from './support/drivers/organizations.js';
 import {
-  CONSUMED,
-  D,
-  EXPIRED_CREDITS,
   authorizeUsage,
   authorizeUsageOk,
-  blockAccount,
   captureUsage,
-  clockNow,
-  createListing,
-  deposit,
-  expectedGpuCost,
-  fundedBuyer,
-  h100For,
-  integrity,
-  ledgerBalance,
-  marketState,
   recordUsage,
   recordUsageOk,
-  register,
-  reserve,
-  suspend,
   upsertModel,
-  usageEventsOf,
   voidUsageHold,
-  type Org,
-} from './support/market.js';
-import { acceptOk, clockTo, facilityOf, offerOk, plusDays } from './support/facilities.js';
+} from './support/drivers/usage.js';
+import { deposit } from './support/drivers/wallets.js';
+import { D, expectedGpuCost, h100For, plusDays } from './support/oracles.js';
 
 /**
  * SPEC §8 usage holds: authorize an estimated cost (it counts against `available`), capture the

@@ -1,19 +1,11 @@
 import { startTestApp, type TestApp } from './support/app.js';
-import {
-  D,
-  createListing,
-  creditsOf,
-  expectedTokenCost,
-  fundedBuyer,
-  integrity,
-  ledgerTransactionCount,
-  postUsage,
-  recordUsage,
-  recordUsageOk,
-  register,
-  upsertModel,
-  usageEventsOf,
-} from './support/market.js';
+import { ledgerTransactionCount, usageEventsOf } from './support/db-probes.js';
+import { createListing } from './support/drivers/listings.js';
+import { creditsOf, fundedBuyer } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { register } from './support/drivers/organizations.js';
+import { postUsage, recordUsage, recordUsageOk, upsertModel } from './support/drivers/usage.js';
+import { D, expectedTokenCost } from './support/oracles.js';
 
 /**
  * SPEC §8: a rate may be zero (the event is accepted at 0.000000 and moves nothing), and one

@@ -1,35 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from '@ccx/core';
 import { startTestApp, OPERATOR_KEY, type TestApp } from './support/app.js';
-import {
-  CONSUMED,
-  D,
-  EXPIRED_CREDITS,
-  GPU_CATALOG,
-  blockAccount,
-  clockNow,
-  createListing,
-  deposit,
-  expectedGpuCost,
-  expectedTokenCost,
-  fundedBuyer,
-  h100For,
-  integrity,
-  ledgerBalance,
-  marketState,
-  purchase,
-  recordUsage,
-  recordUsageOk,
-  register,
-  reserve,
-  suspend,
-  upsertGpuType,
-  upsertModel,
-  usageEventsOf,
-  usageReport,
-  type Org,
-} from './support/market.js';
-import { acceptOk, clockTo, facilityOf, monthsAfter, offerOk, plusDays } from './support/facilities.js';
+import { blockAccount, CONSUMED, EXPIRED_CREDITS, ledgerBalance, marketState, usageEventsOf } from './support/db-probes.js';
+import { acceptOk, clockTo, facilityOf, offerOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { fundedBuyer, purchase, reserve } from './support/drivers/market.js';
+import { clockNow, integrity } from './support/drivers/operator.js';
+import { type Org, register, suspend } from './support/drivers/organizations.js';
+import { recordUsage, recordUsageOk, upsertGpuType, upsertModel, usageReport } from './support/drivers/usage.js';
+import { deposit } from './support/drivers/wallets.js';
+import { D, expectedGpuCost, expectedTokenCost, GPU_CATALOG, h100For, monthsAfter, plusDays } from './support/oracles.js';
 
 /**
  * SPEC §6 and §8 through GraphQL `recordUsage` and `usageReport`: rating to the micro-credit, the

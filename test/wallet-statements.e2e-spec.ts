@@ -1,7 +1,11 @@
 import { Decimal } from '@ccx/core';
 import { OPERATOR_KEY, startTestApp, type TestApp } from './support/app.js';
-import { createListing, deposit, integrity, register, reserve, type Org } from './support/market.js';
-import { acceptOk, clockTo, offerOk, repayOk } from './support/facilities.js';
+import { acceptOk, clockTo, offerOk, repayOk } from './support/drivers/facilities.js';
+import { createListing } from './support/drivers/listings.js';
+import { reserve } from './support/drivers/market.js';
+import { integrity } from './support/drivers/operator.js';
+import { type Org, register } from './support/drivers/organizations.js';
+import { deposit } from './support/drivers/wallets.js';
 
 /** SPEC §13: every movement of a USD wallet from the ledger, and monthly statements that reconcile to it. */
 let t: TestApp;

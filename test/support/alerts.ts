@@ -3,7 +3,7 @@ import { Decimal } from '@ccx/core';
 import { AlertsService } from '../../apps/api/src/alerts/alerts.service.js';
 import { AlertKind } from '../../apps/api/src/alerts/domain/alert-kind.js';
 import { CLOCK_START, type TestApp } from './app.js';
-import type { Org } from './market.js';
+import { type Org } from './drivers/organizations.js';
 
 /** Helpers for the alert specs: settings through the API, emit/balanceChanged as a module would. */
 

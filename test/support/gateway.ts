@@ -1,6 +1,10 @@
 import OpenAI from 'openai';
 import { OPERATOR_KEY, TEST_GATEWAY_KEY, type TestApp } from './app.js';
-import { createListing, deposit, purchase, register, upsertModel, type Org } from './market.js';
+import { createListing } from './drivers/listings.js';
+import { purchase } from './drivers/market.js';
+import { type Org, register } from './drivers/organizations.js';
+import { upsertModel } from './drivers/usage.js';
+import { deposit } from './drivers/wallets.js';
 
 /** Makes the test app listen on 127.0.0.1 (port 0) so real HTTP clients reach it; its /v1 base URL. */
 export async function listen(t: TestApp): Promise<string> {
