@@ -14,7 +14,7 @@ import {
 } from './domain/facility-rules.js';
 import type { FacilityEntity } from './facility.entity.js';
 import { InstallmentEntity } from './installment.entity.js';
-import { FacilityStatus, InstallmentStatus, FreezeAction, type FacilityModel } from './models/facility.models.js';
+import type { FacilityModel } from './models/facility.models.js';
 
 const usd = (d: Decimal) => formatAmount(d, 2);
 
@@ -59,7 +59,7 @@ export class FacilityViews {
         graceDays: f.graceDays,
         defaultAfterDaysPastDue: f.defaultAfterDaysPastDue,
         recoveryRate: f.recoveryRate.toFixed(),
-        status: f.status as FacilityStatus,
+        status: f.status,
         financingFee: usd(f.financingFee),
         disclosedApr: formatAmount(f.disclosedApr, 4),
         totalInterest: usd(f.totalInterest),
@@ -73,7 +73,7 @@ export class FacilityViews {
           interest: usd(i.interest),
           principalPaid: usd(i.principalPaid),
           interestPaid: usd(i.interestPaid),
-          status: installmentStatus(i, now) as InstallmentStatus,
+          status: installmentStatus(i, now),
         })),
         // Nothing is owed before acceptance, and nothing after repayment or charge-off.
         outstandingPrincipal: usd(settled || !f.acceptedAt ? new Decimal(0) : outstandingPrincipal(f.principal, own)),
@@ -88,7 +88,7 @@ export class FacilityViews {
         freezeEvents: seesAudit
           ? events
               .filter((e) => e.facilityId === f.id)
-              .map((e) => ({ action: e.action as FreezeAction, actorId: e.actorId, reason: e.reason, at: e.at }))
+              .map((e) => ({ action: e.action, actorId: e.actorId, reason: e.reason, at: e.at }))
           : null,
         createdAt: f.createdAt,
       };

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
-import type { FacilityStatus } from './domain/facility-rules.js';
+import type { FacilityStatus } from './domain/facility-status.js';
 
 @Entity('facilities')
 export class FacilityEntity {

@@ -1,6 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-
-export type FreezeAction = 'FREEZE' | 'UNFREEZE';
+import type { FreezeAction } from './domain/freeze-action.js';
 
 /** The freeze controller's audit trail: who (null = the controller itself), when, why. */
 @Entity('freeze_events')

@@ -1,6 +1,6 @@
 import { Decimal } from '@ccx/core';
 import { transition, type BlockState, type LifecycleEvent, type LifecycleState, type LifecycleStep } from './facility-lifecycle.js';
-import type { FacilityStatus } from './facility-rules.js';
+import type { FacilityStatus } from './facility-status.js';
 
 const D = (v: string) => new Decimal(v);
 const NOW = new Date('2026-03-01T00:00:00Z');

@@ -1,5 +1,6 @@
 import type { Decimal } from '@ccx/core';
-import { instantAtDpd, statusForDpd, type FacilityStatus } from './facility-rules.js';
+import { instantAtDpd, statusForDpd } from './facility-rules.js';
+import type { FacilityStatus } from './facility-status.js';
 
 /**
  * A facility's lifecycle (SPEC §7) as one pure state machine: every status change of a facility

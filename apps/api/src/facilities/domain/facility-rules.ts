@@ -1,5 +1,6 @@
 import { Decimal, roundCreditsGranted } from '@ccx/core';
 import { wholeDaysBetween } from '@ccx/finance';
+import type { InstallmentStatus } from './facility-status.js';
 
 /** One installment's figures, as stored. */
 export interface InstallmentState {
@@ -12,8 +13,6 @@ export interface InstallmentState {
   interestPaid: Decimal;
 }
 
-export type FacilityStatus = 'OFFERED' | 'DECLINED' | 'ACTIVE' | 'DELINQUENT' | 'DEFAULTED' | 'REPAID' | 'CHARGED_OFF';
-export type InstallmentStatus = 'DUE' | 'PARTIALLY_PAID' | 'PAID' | 'OVERDUE';
 
 export const isPaid = (i: InstallmentState) => i.principalPaid.eq(i.principal) && i.interestPaid.eq(i.interest);
 const owedOn = (i: InstallmentState) => i.principal.minus(i.principalPaid).plus(i.interest.minus(i.interestPaid));

@@ -2,26 +2,9 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import { CreditBlockModel } from '../../credits/models/credit-block.model.js';
 import { OrganizationModel } from '../../organizations/models/organization.model.js';
+import { FreezeAction } from '../../freeze/domain/freeze-action.js';
+import { FacilityStatus, InstallmentStatus } from '../domain/facility-status.js';
 
-export enum FacilityStatus {
-  OFFERED = 'OFFERED',
-  DECLINED = 'DECLINED',
-  ACTIVE = 'ACTIVE',
-  DELINQUENT = 'DELINQUENT',
-  DEFAULTED = 'DEFAULTED',
-  REPAID = 'REPAID',
-  CHARGED_OFF = 'CHARGED_OFF',
-}
-export enum InstallmentStatus {
-  DUE = 'DUE',
-  PARTIALLY_PAID = 'PARTIALLY_PAID',
-  PAID = 'PAID',
-  OVERDUE = 'OVERDUE',
-}
-export enum FreezeAction {
-  FREEZE = 'FREEZE',
-  UNFREEZE = 'UNFREEZE',
-}
 registerEnumType(FacilityStatus, { name: 'FacilityStatus' });
 registerEnumType(InstallmentStatus, { name: 'InstallmentStatus' });
 registerEnumType(FreezeAction, { name: 'FreezeAction' });
