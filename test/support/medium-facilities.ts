@@ -1,3 +1,4 @@
+import { parseAcceptFacility, parseOfferFacility } from '../../apps/api/src/facilities/domain/facility-commands.js';
 import { FacilitiesService } from '../../apps/api/src/facilities/facilities.service.js';
 import { OrganizationsService } from '../../apps/api/src/organizations/organizations.service.js';
 import { deposit, listing, organization, type MediumApp } from './medium.js';
@@ -40,11 +41,11 @@ export const TERMS: Terms = { principal: '1000.00', apr: '0.12', termMonths: 12 
 
 /** The lender offers `terms` to the borrower (the facility stays OFFERED). */
 export function offer(m: MediumApp, p: FinancingParties, terms: Terms = TERMS) {
-  return m.get(FacilitiesService).offer({ lenderId: p.lender, borrowerId: p.borrower, ...terms });
+  return m.get(FacilitiesService).offer(parseOfferFacility(p.lender, { borrowerId: p.borrower, ...terms }, m.config.rules.financing));
 }
 
 /** Offered and accepted: an ACTIVE facility with its FINANCED block. */
 export async function openFacility(m: MediumApp, p: FinancingParties, terms: Terms = TERMS) {
   const offered = await offer(m, p, terms);
-  return m.get(FacilitiesService).accept(p.borrower, offered.id);
+  return m.get(FacilitiesService).accept(parseAcceptFacility(p.borrower, offered.id));
 }

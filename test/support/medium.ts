@@ -8,6 +8,8 @@ import { Decimal } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
 import { AppModule } from '../../apps/api/src/app.module.js';
 import { ClockService } from '../../apps/api/src/clock/clock.service.js';
+import type { AppConfig } from '../../apps/api/src/config/app-config.js';
+import { APP_CONFIG } from '../../apps/api/src/config/tokens.js';
 import { CreditsService } from '../../apps/api/src/credits/credits.service.js';
 import { PlatformAccounts, type PlatformAccountName } from '../../apps/api/src/ledger/platform-accounts.js';
 import { OrganizationsService } from '../../apps/api/src/organizations/organizations.service.js';
@@ -29,6 +31,8 @@ export interface MediumApp {
   /** A provider of the app (a service), as Nest built it. */
   get<T>(type: Type<T>): T;
   clock: ClockService;
+  /** The configuration the app runs with (the business rules among it). */
+  config: AppConfig;
   ledger: Ledger;
   /** An account's balance by id: posted, held and available (posted − held). */
   balance(accountId: string): Promise<{ posted: Decimal; held: Decimal; available: Decimal }>;
@@ -77,6 +81,7 @@ export async function startMediumApp(env: Record<string, string> = {}): Promise<
     manager,
     get: (type) => started.get(type),
     clock: started.get(ClockService),
+    config: started.get<symbol, AppConfig>(APP_CONFIG),
     ledger,
     balance,
     platform: async (name) => (await balance(started.get(PlatformAccounts).id(name))).posted,

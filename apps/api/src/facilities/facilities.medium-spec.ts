@@ -3,6 +3,7 @@ import { CLOCK_START } from '../../../../test/support/app.js';
 import { mediumAppPerBlock } from '../../../../test/support/medium.js';
 import { financingParties, offer, TERMS, WHOLESALE_PER_CREDIT } from '../../../../test/support/medium-facilities.js';
 import { expectedFee, expectedSchedule } from '../../../../test/support/oracles.js';
+import { parseAcceptFacility } from './domain/facility-commands.js';
 import { FacilitiesService } from './facilities.service.js';
 
 /**
@@ -19,7 +20,7 @@ describe('FacilitiesService.accept', () => {
     const revenueBefore = await m.platform('revenue');
     const offered = await offer(m, p);
 
-    const f = await m.get(FacilitiesService).accept(p.borrower, offered.id);
+    const f = await m.get(FacilitiesService).accept(parseAcceptFacility(p.borrower, offered.id));
 
     const fee = expectedFee(TERMS.principal);
     const purchase = new Decimal(TERMS.principal).minus(fee);
@@ -48,7 +49,7 @@ describe('FacilitiesService.accept', () => {
     const revenueBefore = await m.platform('revenue');
     const offered = await offer(m, p);
 
-    await expect(m.get(FacilitiesService).accept(p.borrower, offered.id)).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    await expect(m.get(FacilitiesService).accept(parseAcceptFacility(p.borrower, offered.id))).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
 
     expect((await m.balance(p.lenderWallet)).posted).toEqual(new Decimal('999.99'));
     expect((await m.balance(p.sellerWallet)).posted).toEqual(new Decimal('0'));
@@ -63,7 +64,7 @@ describe('FacilitiesService.accept', () => {
     const other = await financingParties(m);
     const offered = await offer(m, p);
 
-    await expect(m.get(FacilitiesService).accept(other.borrower, offered.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(m.get(FacilitiesService).accept(parseAcceptFacility(other.borrower, offered.id))).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await m.balance(p.lenderWallet)).posted).toEqual(new Decimal('10000.00'));
   });
 });

@@ -3,6 +3,7 @@ import { CLOCK_START } from '../../../../test/support/app.js';
 import { mediumAppPerBlock } from '../../../../test/support/medium.js';
 import { financingParties, openFacility, TERMS } from '../../../../test/support/medium-facilities.js';
 import { expectedFee, expectedSchedule, FINANCING, plusDays, sumOf } from '../../../../test/support/oracles.js';
+import { parseLenderFacility } from './domain/facility-commands.js';
 import { FacilitiesService } from './facilities.service.js';
 import { FacilityLifecycleService } from './facility-lifecycle.service.js';
 
@@ -23,7 +24,7 @@ describe('FacilityLifecycleService.recover', () => {
     const f = await openFacility(m, p);
     const treasury = await m.platform('treasury');
 
-    await expect(m.get(FacilityLifecycleService).recover(p.lender, f.id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(m.get(FacilityLifecycleService).recover(parseLenderFacility(p.lender, f.id))).rejects.toMatchObject({ code: 'INVALID_STATE' });
 
     expect(await m.platform('treasury')).toEqual(treasury);
     expect(await m.block(f.blockId!)).toMatchObject({ status: 'ACTIVE', credits: f.creditsGranted });
@@ -44,7 +45,7 @@ describe('FacilityLifecycleService.recover', () => {
     expect((await m.block(f.blockId!)).status).toBe('FROZEN');
 
     const before = { treasury: await m.platform('treasury'), inventory: await m.platform('inventory'), lender: await m.wallet(p.lender), borrower: await m.wallet(p.borrower) };
-    const { recovery, facility } = await m.get(FacilityLifecycleService).recover(p.lender, f.id);
+    const { recovery, facility } = await m.get(FacilityLifecycleService).recover(parseLenderFacility(p.lender, f.id));
 
     // No credit was used, so the proceeds are exactly recoveryRate × the purchase amount.
     const purchase = new Decimal(TERMS.principal).minus(expectedFee(TERMS.principal));

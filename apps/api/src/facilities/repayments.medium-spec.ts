@@ -3,6 +3,7 @@ import { CLOCK_START } from '../../../../test/support/app.js';
 import { mediumAppPerBlock, type MediumApp } from '../../../../test/support/medium.js';
 import { financingParties, openFacility, TERMS } from '../../../../test/support/medium-facilities.js';
 import { expectedSchedule } from '../../../../test/support/oracles.js';
+import { parseRepayFacility } from './domain/facility-commands.js';
 import { RepaymentsService } from './repayments.service.js';
 
 /**
@@ -39,7 +40,7 @@ describe('RepaymentsService.repay', () => {
     const { p, f } = world;
     await m.advanceTo(first.dueDate);
 
-    const { repayment, facility } = await m.get(RepaymentsService).repay({ borrowerId: p.borrower, facilityId: f.id, amount: first.payment, idempotencyKey: 'pay-1' });
+    const { repayment, facility } = await m.get(RepaymentsService).repay(parseRepayFacility(p.borrower, { facilityId: f.id, amount: first.payment, idempotencyKey: 'pay-1' }));
 
     expect(repayment.interestPaid.toFixed(2)).toBe(first.interest);
     expect(repayment.principalPaid.toFixed(2)).toBe(first.principal);
@@ -59,7 +60,7 @@ describe('RepaymentsService.repay', () => {
     const before = await balances(m, p, f);
 
     await expect(
-      m.get(RepaymentsService).repay({ borrowerId: p.borrower, facilityId: f.id, amount: TERMS.principal, idempotencyKey: 'pay-too-much' }),
+      m.get(RepaymentsService).repay(parseRepayFacility(p.borrower, { facilityId: f.id, amount: TERMS.principal, idempotencyKey: 'pay-too-much' })),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
 
     expect(await balances(m, p, f)).toEqual(before);
@@ -72,7 +73,7 @@ describe('RepaymentsService.repay', () => {
     const more = new Decimal(before.borrower).plus('0.01').toFixed(2);
 
     await expect(
-      m.get(RepaymentsService).repay({ borrowerId: p.borrower, facilityId: f.id, amount: more, idempotencyKey: 'pay-unfunded' }),
+      m.get(RepaymentsService).repay(parseRepayFacility(p.borrower, { facilityId: f.id, amount: more, idempotencyKey: 'pay-unfunded' })),
     ).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
 
     expect(await balances(m, p, f)).toEqual(before);

@@ -2,6 +2,7 @@ import { Decimal } from '@ccx/core';
 import { deposit, listing, mediumAppPerBlock, organization } from '../../../../test/support/medium.js';
 import { expectedStandardUnit, round2 } from '../../../../test/support/oracles.js';
 import { OrganizationsService } from '../organizations/organizations.service.js';
+import { parsePurchaseCommand } from './domain/purchase-command.js';
 import { PurchasesService } from './purchases.service.js';
 
 /**
@@ -32,7 +33,7 @@ describe('PurchasesService.purchase', () => {
     const { m, buyer, seller, listingAccount } = await world('1000.00');
     const revenueBefore = await m.platform('revenue');
 
-    const { purchase, block } = await m.get(PurchasesService).purchase({ buyerId: buyer, credits: '100', idempotencyKey: 'buy-1' });
+    const { purchase, block } = await m.get(PurchasesService).purchase(parsePurchaseCommand(buyer, { credits: '100', idempotencyKey: 'buy-1' }));
 
     // A market used below half at noon: no demand surcharge, no night discount.
     const unit = expectedStandardUnit([['100', '1.50']]);
@@ -50,10 +51,10 @@ describe('PurchasesService.purchase', () => {
   it('answers a retry with the same idempotency key with the same purchase, charging once', async () => {
     const { m, buyer } = await world('1000.00');
     const purchases = m.get(PurchasesService);
-    const first = await purchases.purchase({ buyerId: buyer, credits: '10', idempotencyKey: 'buy-twice' });
+    const first = await purchases.purchase(parsePurchaseCommand(buyer, { credits: '10', idempotencyKey: 'buy-twice' }));
     const walletAfterFirst = await m.wallet(buyer);
 
-    const again = await purchases.purchase({ buyerId: buyer, credits: '10', idempotencyKey: 'buy-twice' });
+    const again = await purchases.purchase(parsePurchaseCommand(buyer, { credits: '10', idempotencyKey: 'buy-twice' }));
 
     expect(again.purchase.id).toBe(first.purchase.id);
     expect(await m.wallet(buyer)).toEqual(walletAfterFirst);
@@ -64,7 +65,7 @@ describe('PurchasesService.purchase', () => {
     const { m, buyer, seller, listingAccount } = await world('50.00');
     const revenueBefore = await m.platform('revenue');
 
-    await expect(m.get(PurchasesService).purchase({ buyerId: buyer, credits: '100', idempotencyKey: 'too-much' })).rejects.toMatchObject({
+    await expect(m.get(PurchasesService).purchase(parsePurchaseCommand(buyer, { credits: '100', idempotencyKey: 'too-much' }))).rejects.toMatchObject({
       code: 'INSUFFICIENT_FUNDS',
     });
 
@@ -78,7 +79,7 @@ describe('PurchasesService.purchase', () => {
     const { m, buyer, listingAccount } = await world('1000.00');
 
     await expect(
-      m.get(PurchasesService).purchase({ buyerId: buyer, credits: '10', maxUnitPrice: '1.799999', idempotencyKey: 'too-dear' }),
+      m.get(PurchasesService).purchase(parsePurchaseCommand(buyer, { credits: '10', maxUnitPrice: '1.799999', idempotencyKey: 'too-dear' })),
     ).rejects.toMatchObject({ code: 'PRICE_LIMIT_EXCEEDED' });
 
     expect(await m.wallet(buyer)).toEqual(new Decimal('1000.00'));

@@ -1,6 +1,7 @@
 import { Decimal } from '@ccx/core';
 import { deposit, listing, mediumAppPerBlock, organization } from '../../../../test/support/medium.js';
 import { expectedGpuCost, GPU_CATALOG, h100For } from '../../../../test/support/oracles.js';
+import { parsePurchaseCommand } from '../purchases/domain/purchase-command.js';
 import { PurchasesService } from '../purchases/purchases.service.js';
 import { parseAuthorizeUsage, parseCaptureUsage } from './domain/usage-hold.js';
 import { UsageHoldsService } from './usage-holds.service.js';
@@ -20,7 +21,7 @@ async function buyerWithBlock() {
   await listing(m, seller, '100000', '1.50');
   const buyer = await organization(m, 'BUYER');
   await deposit(m, buyer, '1000.00');
-  const { block } = await m.get(PurchasesService).purchase({ buyerId: buyer, credits: '100', idempotencyKey: 'block' });
+  const { block } = await m.get(PurchasesService).purchase(parsePurchaseCommand(buyer, { credits: '100', idempotencyKey: 'block' }));
   return { m, buyer, blockAccount: block.ledgerAccountId };
 }
 
