@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ListingsModule } from '../listings/listings.module.js';
+import { OrganizationsModule } from '../organizations/organizations.module.js';
 import { CreditBlockEntity } from './credit-block.entity.js';
 import { CreditsResolver } from './credits.resolver.js';
 import { CreditsService } from './credits.service.js';
@@ -8,7 +9,7 @@ import { DeliveryService } from './delivery/delivery.service.js';
 import { SellerWallets } from './delivery/seller-wallets.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([CreditBlockEntity]), ListingsModule],
+  imports: [TypeOrmModule.forFeature([CreditBlockEntity]), ListingsModule, OrganizationsModule],
   providers: [CreditsService, CreditsResolver, DeliveryService, SellerWallets],
   exports: [CreditsService, DeliveryService],
 })

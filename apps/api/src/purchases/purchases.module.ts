@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreditsModule } from '../credits/credits.module.js';
 import { ListingsModule } from '../listings/listings.module.js';
+import { OrganizationsModule } from '../organizations/organizations.module.js';
 import { PurchaseEntity } from './purchase.entity.js';
 import { PurchasesResolver } from './purchases.resolver.js';
 import { PurchasesService } from './purchases.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([PurchaseEntity]), CreditsModule, ListingsModule],
+  imports: [TypeOrmModule.forFeature([PurchaseEntity]), CreditsModule, ListingsModule, OrganizationsModule],
   providers: [PurchasesService, PurchasesResolver],
   exports: [PurchasesService],
 })

@@ -11,7 +11,7 @@ import { requestHash } from '../common/request-hash.js';
 import { CreditsService, type CreditBlock } from '../credits/credits.service.js';
 import { DeliveryService } from '../credits/delivery/delivery.service.js';
 import { MarketService } from '../listings/market.service.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { OrganizationsService } from '../organizations/organizations.service.js';
 import { standardUnitPrice, totalPrice } from '../pricing/domain/pricing.js';
 import type { PurchaseCommand } from './domain/purchase-command.js';
 import { PurchaseEntity } from './purchase.entity.js';
@@ -28,6 +28,7 @@ export class PurchasesService {
     private readonly market: MarketService,
     private readonly credits: CreditsService,
     private readonly delivery: DeliveryService,
+    private readonly organizations: OrganizationsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -61,7 +62,7 @@ export class PurchasesService {
 
   private async execute(manager: EntityManager, buyerId: string, credits: Decimal, maxUnitPrice: Decimal | null, key: string, hash: string) {
     const now = this.clock.now();
-    const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: buyerId });
+    const buyerWallet = await this.walletOf(manager, buyerId);
     const snapshot = await this.market.snapshot(manager, now);
     const found = await this.market.fill(manager, credits, now);
     if (!found) throw await this.market.insufficient(manager, credits, now);
@@ -73,10 +74,10 @@ export class PurchasesService {
     if (!total.gt(0)) throw new BadInputError('the order is too small to cost a cent', { field: 'credits' });
 
     const purchaseId = newId();
-    const charge = { walletAccountId: buyer.walletAccountId, amount: total, what: 'this purchase costs' };
+    const charge = { walletAccountId: buyerWallet, amount: total, what: 'this purchase costs' };
     const { block, ledgerTransactionId } = await chargingWallet(this.ledger, manager, charge, () =>
       this.delivery.deliverInTransaction(manager, {
-        payerAccountId: buyer.walletAccountId,
+        payerAccountId: buyerWallet,
         charge: total,
         block: { organizationId: buyerId, type: 'STANDARD', unitPrice, expiresAt: null, purchaseId },
         from: { kind: 'MARKET', found, purpose: 'PURCHASE', purposeId: purchaseId },
@@ -99,5 +100,12 @@ export class PurchasesService {
     });
     await manager.insert(PurchaseEntity, purchase);
     return { purchase, block };
+  }
+
+  /** The wallet ledger account of an organization, read through its owner in this transaction. */
+  private async walletOf(manager: EntityManager, organizationId: string): Promise<string> {
+    const [organization] = await this.organizations.findManyInTransaction(manager, [organizationId]);
+    if (!organization) throw new Error(`organization ${organizationId} does not exist`);
+    return organization.walletAccountId;
   }
 }

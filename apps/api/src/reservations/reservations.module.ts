@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreditsModule } from '../credits/credits.module.js';
 import { ListingsModule } from '../listings/listings.module.js';
+import { OrganizationsModule } from '../organizations/organizations.module.js';
 import { ReservationEntity } from './reservation.entity.js';
 import { ReservationsResolver } from './reservations.resolver.js';
 import { ReservationsService } from './reservations.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ReservationEntity]), CreditsModule, ListingsModule],
+  imports: [TypeOrmModule.forFeature([ReservationEntity]), CreditsModule, ListingsModule, OrganizationsModule],
   providers: [ReservationsService, ReservationsResolver],
   exports: [ReservationsService],
 })

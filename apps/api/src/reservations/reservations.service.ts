@@ -15,7 +15,7 @@ import { requestHash } from '../common/request-hash.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { DeliveryService } from '../credits/delivery/delivery.service.js';
 import { MarketService, type AllocatedPart } from '../listings/market.service.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { OrganizationsService } from '../organizations/organizations.service.js';
 import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice } from '../pricing/domain/pricing.js';
 import { earlyTerminationFee } from './domain/early-termination-fee.js';
 import type { ReserveCommand } from './domain/reserve-command.js';
@@ -41,6 +41,7 @@ export class ReservationsService {
     private readonly market: MarketService,
     private readonly credits: CreditsService,
     private readonly delivery: DeliveryService,
+    private readonly organizations: OrganizationsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -106,8 +107,7 @@ export class ReservationsService {
       });
       // The first month is delivered and charged now; a wallet that cannot pay it refuses the
       // whole reservation (INSUFFICIENT_FUNDS) rather than opening one already past due.
-      const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: cmd.buyerId });
-      const firstMonth = { walletAccountId: buyer.walletAccountId, amount: totalPrice(creditsPerMonth, unitPrice), what: "this reservation's first month costs" };
+      const firstMonth = { walletAccountId: await this.walletOf(manager, cmd.buyerId), amount: totalPrice(creditsPerMonth, unitPrice), what: "this reservation's first month costs" };
       await chargingWallet(this.ledger, manager, firstMonth, () => this.deliverNext(manager, reservation, now));
       return reservation;
     });
@@ -125,9 +125,9 @@ export class ReservationsService {
       const now = this.clock.now();
       const undelivered = reservation.termMonths - reservation.monthsDelivered;
       const fee = this.earlyTerminationFee(reservation);
-      const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: buyerId });
+      const buyerWallet = await this.walletOf(manager, buyerId);
       const released = await this.market.releaseInTransaction(manager, 'RESERVATION', reservation.id, now);
-      const charge = { walletAccountId: buyer.walletAccountId, amount: fee, what: 'the early termination fee is' };
+      const charge = { walletAccountId: buyerWallet, amount: fee, what: 'the early termination fee is' };
       await chargingWallet(this.ledger, manager, charge, () => this.ledger.post(manager, {
         idempotencyKey: `reservation:${reservation.id}:cancel`,
         kind: 'reservation.cancel',
@@ -136,7 +136,7 @@ export class ReservationsService {
         postings: [
           ...(fee.gt(0)
             ? [
-                { accountId: buyer.walletAccountId, direction: 'DEBIT' as const, amount: fee },
+                { accountId: buyerWallet, direction: 'DEBIT' as const, amount: fee },
                 { accountId: this.platform.id('revenue'), direction: 'CREDIT' as const, amount: fee },
               ]
             : []),
@@ -211,9 +211,8 @@ export class ReservationsService {
   /** Delivers month `monthsDelivered + 1` at `at`: a block of creditsPerMonth, charged and paid out. */
   private async deliverNext(manager: EntityManager, r: ReservationEntity, at: Date): Promise<void> {
     const month = r.monthsDelivered;
-    const buyer = await manager.findOneByOrFail(OrganizationEntity, { id: r.buyerId });
     await this.delivery.deliverInTransaction(manager, {
-      payerAccountId: buyer.walletAccountId,
+      payerAccountId: await this.walletOf(manager, r.buyerId),
       charge: totalPrice(r.creditsPerMonth, r.unitPrice),
       block: {
         organizationId: r.buyerId,
@@ -234,6 +233,13 @@ export class ReservationsService {
     r.status = r.monthsDelivered === r.termMonths ? 'COMPLETED' : 'ACTIVE';
     r.nextDeliveryAt = r.monthsDelivered === r.termMonths ? null : addMonthsClamped(r.anchorAt, r.monthsDelivered);
     await manager.update(ReservationEntity, { id: r.id }, { monthsDelivered: r.monthsDelivered, status: r.status, nextDeliveryAt: r.nextDeliveryAt });
+  }
+
+  /** The wallet ledger account of an organization, read through its owner in this transaction. */
+  private async walletOf(manager: EntityManager, organizationId: string): Promise<string> {
+    const [organization] = await this.organizations.findManyInTransaction(manager, [organizationId]);
+    if (!organization) throw new Error(`organization ${organizationId} does not exist`);
+    return organization.walletAccountId;
   }
 }
 

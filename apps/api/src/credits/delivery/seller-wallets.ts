@@ -1,14 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { OrganizationEntity } from '../../organizations/organization.entity.js';
+import { OrganizationsService } from '../../organizations/organizations.service.js';
 
 /** Seller organization id → wallet ledger account id, for paying sellers on delivery. */
 @Injectable()
 export class SellerWallets {
+  constructor(private readonly organizations: OrganizationsService) {}
+
   async of(manager: EntityManager, sellerIds: string[]): Promise<Map<string, string>> {
     const ids = [...new Set(sellerIds)];
     if (!ids.length) return new Map();
-    const orgs = await manager.getRepository(OrganizationEntity).createQueryBuilder('o').where('o.id IN (:...ids)', { ids }).getMany();
+    const orgs = await this.organizations.findManyInTransaction(manager, ids);
     return new Map(orgs.map((o) => [o.id, o.walletAccountId]));
   }
 }
