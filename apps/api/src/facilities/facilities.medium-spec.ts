@@ -37,7 +37,7 @@ describe('FacilitiesService.accept', () => {
     expect((await m.balance(f.receivableAccountId!)).posted).toEqual(new Decimal(TERMS.principal));
     expect((await m.balance(f.debtAccountId!)).posted).toEqual(new Decimal(TERMS.principal).negated());
 
-    const schedule = await m.get(FacilitiesService).installments(m.manager, [f.id]);
+    const schedule = await m.get(FacilitiesService).installmentsInTransaction(m.manager, [f.id]);
     expect(schedule.map((i) => ({ number: i.number, dueDate: i.dueDate.toISOString(), payment: i.payment.toFixed(2), principal: i.principal.toFixed(2), interest: i.interest.toFixed(2) }))).toEqual(
       expectedSchedule(TERMS.principal, TERMS.apr, TERMS.termMonths, CLOCK_START),
     );

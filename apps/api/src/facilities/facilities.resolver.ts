@@ -1,3 +1,4 @@
+import { Inject } from '@nestjs/common';
 import { Args, Context, ID, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { formatAmount } from '@ccx/core';
 import { Access } from '../auth/access.decorator.js';
@@ -5,6 +6,17 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
 import { OrganizationLoader } from '../organizations/organization.loader.js';
 import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
+import {
+  parseAcceptFacility,
+  parseDeclineFacility,
+  parseLenderFacility,
+  parseLenderFreeze,
+  parseLenderUnfreeze,
+  parseOfferFacility,
+  parseRepayFacility,
+} from './domain/facility-commands.js';
 import { FacilitiesService } from './facilities.service.js';
 import { FacilityLifecycleService } from './facility-lifecycle.service.js';
 import { FacilityViews } from './facility-views.js';
@@ -19,6 +31,7 @@ export class FacilitiesResolver {
     private readonly lifecycle: FacilityLifecycleService,
     private readonly views: FacilityViews,
     private readonly organizations: OrganizationLoader,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Query(() => [FacilityModel], { description: 'As lender or borrower, your facilities; the operator sees all.' })
@@ -37,25 +50,25 @@ export class FacilitiesResolver {
   @Mutation(() => FacilityModel, { description: 'A lender offers financing to a buyer.' })
   @Access('LENDER')
   async offerFacility(@CurrentPrincipal() principal: Principal, @Args('input') input: OfferFacilityInput): Promise<FacilityModel> {
-    return this.views.one(await this.facilitiesService.offer({ lenderId: principal.organizationId, ...input }), principal);
+    return this.views.one(await this.facilitiesService.offer(parseOfferFacility(principal.organizationId, input, this.config.rules.financing)), principal);
   }
 
   @Mutation(() => FacilityModel, { description: "The borrower accepts: the lender's principal buys credits at wholesale." })
   @Access('BUYER')
   async acceptFacility(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<FacilityModel> {
-    return this.views.one(await this.facilitiesService.accept(principal.organizationId, id), principal);
+    return this.views.one(await this.facilitiesService.accept(parseAcceptFacility(principal.organizationId, id)), principal);
   }
 
   @Mutation(() => FacilityModel)
   @Access('BUYER')
   async declineFacility(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<FacilityModel> {
-    return this.views.one(await this.facilitiesService.decline(principal.organizationId, id), principal);
+    return this.views.one(await this.facilitiesService.decline(parseDeclineFacility(principal.organizationId, id)), principal);
   }
 
   @Mutation(() => RepaymentModel, { description: 'Oldest installment first, interest before principal.' })
   @Access('BUYER')
   async repayFacility(@CurrentPrincipal() principal: Principal, @Args('input') input: RepayFacilityInput): Promise<RepaymentModel> {
-    const { repayment, facility } = await this.repayments.repay({ borrowerId: principal.organizationId, ...input });
+    const { repayment, facility } = await this.repayments.repay(parseRepayFacility(principal.organizationId, input));
     return {
       id: repayment.id,
       amount: formatAmount(repayment.amount, 2),
@@ -73,7 +86,7 @@ export class FacilitiesResolver {
     @Args('id', { type: () => ID }) id: string,
     @Args('reason') reason: string,
   ): Promise<FacilityModel> {
-    return this.views.one(await this.lifecycle.freezeByLender(principal.organizationId, id, reason), principal);
+    return this.views.one(await this.lifecycle.freezeByLender(parseLenderFreeze(principal.organizationId, id, reason)), principal);
   }
 
   @Mutation(() => FacilityModel, { description: 'The lender unfreezes the financed credits, at any time.' })
@@ -83,13 +96,13 @@ export class FacilitiesResolver {
     @Args('id', { type: () => ID }) id: string,
     @Args('reason', { nullable: true, type: () => String }) reason?: string | null,
   ): Promise<FacilityModel> {
-    return this.views.one(await this.lifecycle.unfreezeByLender(principal.organizationId, id, reason), principal);
+    return this.views.one(await this.lifecycle.unfreezeByLender(parseLenderUnfreeze(principal.organizationId, id, reason)), principal);
   }
 
   @Mutation(() => RecoveryModel, { description: 'On a DEFAULTED facility: buy back the frozen credits and charge off the rest.' })
   @Access('LENDER')
   async recoverFrozenCredits(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<RecoveryModel> {
-    const { recovery, facility } = await this.lifecycle.recover(principal.organizationId, id);
+    const { recovery, facility } = await this.lifecycle.recover(parseLenderFacility(principal.organizationId, id));
     return {
       id: recovery.id,
       creditsRecovered: formatAmount(recovery.creditsRecovered, 6),

@@ -1,40 +1,24 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
-import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError, roundUsd } from '@ccx/core';
+import { BadInputError, Decimal, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { LedgerRefusal } from '../ledger/ledger-refusals.js';
 import { amortizationSchedule, regulationZApr, totalInterest } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
-import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/tokens.js';
 import { facilityDebtAccountCode, facilityReceivableAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { inputAmount, intInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { DeliveryService } from '../credits/delivery/delivery.service.js';
 import { FinancingRequestsService } from '../financing-requests/index.js';
 import { MarketService } from '../listings/market.service.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
+import type { BorrowerFacilityCommand, OfferFacilityCommand } from './domain/facility-commands.js';
+import { INITIAL_STATUS } from './domain/facility-lifecycle.js';
 import { costBasis } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
 import { FacilityLifecycleService } from './facility-lifecycle.service.js';
 import { InstallmentEntity } from './installment.entity.js';
-
-export interface OfferCommand {
-  lenderId: string;
-  borrowerId: unknown;
-  principal: unknown;
-  apr: unknown;
-  termMonths: unknown;
-  graceDays?: number | null;
-  defaultAfterDaysPastDue?: number | null;
-  recoveryRate?: unknown;
-  /** The financing request this offer answers (SPEC §13), if any. */
-  financingRequestId?: unknown;
-}
-
-const MAX_TERM_MONTHS = 360;
 
 /**
  * Credit facilities (SPEC §7): a lender offers, the borrower accepts — and acceptance is one
@@ -54,27 +38,11 @@ export class FacilitiesService {
     private readonly delivery: DeliveryService,
     private readonly financingRequests: FinancingRequestsService,
     private readonly lifecycle: FacilityLifecycleService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async offer(cmd: OfferCommand): Promise<FacilityEntity> {
-    const rules = this.config.rules.financing;
-    const borrowerId = parseId(cmd.borrowerId, 'borrower');
-    const principal = usdInput(cmd.principal, 'principal');
-    const apr = inputAmount(cmd.apr, 'apr', { scale: 6, sign: 'nonNegative' });
-    if (apr.gt(1)) throw new BadInputError('apr is a fraction: "0.18" is 18%; at most 1', { field: 'apr' });
-    const termMonths = intInput(cmd.termMonths, 'termMonths', 1, MAX_TERM_MONTHS);
-    const graceDays = cmd.graceDays ?? rules.graceDays;
-    intInput(graceDays, 'graceDays', 0, 365);
-    const defaultAfter = cmd.defaultAfterDaysPastDue ?? rules.defaultAfterDaysPastDue;
-    intInput(defaultAfter, 'defaultAfterDaysPastDue', graceDays + 1, 3650);
-    const recoveryRate =
-      cmd.recoveryRate === undefined || cmd.recoveryRate === null
-        ? rules.recoveryRate
-        : inputAmount(cmd.recoveryRate, 'recoveryRate', { scale: 6, sign: 'nonNegative' });
-    if (recoveryRate.gt(1)) throw new BadInputError('recoveryRate is a fraction from 0 to 1', { field: 'recoveryRate' });
-    const fee = roundUsd(principal.times(rules.feeRate));
-    if (!principal.gt(fee)) throw new BadInputError('principal must exceed the financing fee', { field: 'principal' });
+  /** The command comes parsed, defaults applied and the fee computed (domain/facility-commands.ts). */
+  async offer(cmd: OfferFacilityCommand): Promise<FacilityEntity> {
+    const { borrowerId, principal, apr, termMonths, financingFee: fee } = cmd;
 
     const now = this.clock.now();
     let schedule: ReturnType<typeof amortizationSchedule>;
@@ -104,13 +72,13 @@ export class FacilitiesService {
         principal,
         apr,
         termMonths,
-        graceDays,
-        defaultAfterDaysPastDue: defaultAfter,
-        recoveryRate,
+        graceDays: cmd.graceDays,
+        defaultAfterDaysPastDue: cmd.defaultAfterDaysPastDue,
+        recoveryRate: cmd.recoveryRate,
         financingFee: fee,
         disclosedApr,
         totalInterest: totalInterest(schedule),
-        status: 'OFFERED',
+        status: INITIAL_STATUS,
         defaultSticky: false,
         acceptedAt: null,
         maturityAt: null,
@@ -125,24 +93,23 @@ export class FacilitiesService {
         createdAt: now,
       });
       await manager.insert(FacilityEntity, facility);
-      if (cmd.financingRequestId !== undefined && cmd.financingRequestId !== null) {
+      if (cmd.financingRequestId !== null) {
         await this.financingRequests.attachOffer(manager, { financingRequestId: cmd.financingRequestId, borrowerId, lenderId: cmd.lenderId, facilityId: facility.id });
       }
       return facility;
     });
   }
 
-  async decline(borrowerId: string, id: string): Promise<FacilityEntity> {
+  async decline({ borrowerId, facilityId }: BorrowerFacilityCommand): Promise<FacilityEntity> {
     return withTransaction(this.dataSource, async (manager) => {
-      const facility = await this.lockForBorrower(manager, borrowerId, id);
+      const facility = await this.lockForBorrower(manager, borrowerId, facilityId);
       await this.lifecycle.transitionInTransaction(manager, facility, { type: 'DECLINE' });
       return facility;
     });
   }
 
   /** Accepting an already accepted facility answers it again (a safe retry), changing nothing. */
-  async accept(borrowerId: string, id: string): Promise<FacilityEntity> {
-    const facilityId = parseId(id, 'facility');
+  async accept({ borrowerId, facilityId }: BorrowerFacilityCommand): Promise<FacilityEntity> {
     return withTransaction(this.dataSource, async (manager) => {
       await this.market.lockMarket(manager);
       const facility = await this.lockForBorrower(manager, borrowerId, facilityId);
@@ -272,13 +239,13 @@ export class FacilitiesService {
     return mine ? f : null;
   }
 
-  installments(manager: EntityManager, facilityIds: string[]): Promise<InstallmentEntity[]> {
+  installmentsInTransaction(manager: EntityManager, facilityIds: string[]): Promise<InstallmentEntity[]> {
     if (!facilityIds.length) return Promise.resolve([]);
     return manager.find(InstallmentEntity, { where: { facilityId: In(facilityIds) }, order: { facilityId: 'ASC', number: 'ASC' } });
   }
 
   private async lockForBorrower(manager: EntityManager, borrowerId: string, id: string): Promise<FacilityEntity> {
-    const facility = await manager.findOne(FacilityEntity, { where: { id: parseId(id, 'facility') }, lock: { mode: 'pessimistic_write' } });
+    const facility = await manager.findOne(FacilityEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
     if (!facility || facility.borrowerId !== borrowerId) throw new NotFoundError(`facility ${id} not found`);
     return facility;
   }

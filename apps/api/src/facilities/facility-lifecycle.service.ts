@@ -4,13 +4,12 @@ import { DomainError, ErrorCode, InvalidStateError, NotFoundError, formatAmount,
 import { Ledger, withTransaction, type Posting } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { parseId } from '../common/ids.js';
-import { textInput } from '../common/amounts.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { FreezeService } from '../freeze/freeze.service.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { AlertKind } from '../alerts/domain/alert-kind.js';
+import type { LenderFacilityCommand, LenderFreezeCommand, LenderUnfreezeCommand } from './domain/facility-commands.js';
 import { daysPastDue, oldestUnpaidDue } from './domain/facility-rules.js';
 import { isLive, transition, type FacilityPatch, type LifecycleEvent, type LifecycleState } from './domain/facility-lifecycle.js';
 import { applyRecovery } from './domain/recovery.js';
@@ -57,19 +56,18 @@ export class FacilityLifecycleService {
     private readonly freeze: FreezeService,
   ) {}
 
-  async freezeByLender(lenderId: string, id: string, reason: unknown): Promise<FacilityEntity> {
-    const why = textInput(reason, 'reason', 500);
+  async freezeByLender({ lenderId, facilityId, reason }: LenderFreezeCommand): Promise<FacilityEntity> {
     return withTransaction(this.dataSource, async (manager) => {
-      const facility = await this.lockForLender(manager, lenderId, id);
-      await this.transitionInTransaction(manager, facility, { type: 'LENDER_FREEZE', at: this.clock.now(), actorId: lenderId, reason: why });
+      const facility = await this.lockForLender(manager, lenderId, facilityId);
+      await this.transitionInTransaction(manager, facility, { type: 'LENDER_FREEZE', at: this.clock.now(), actorId: lenderId, reason });
       return facility;
     });
   }
 
-  async unfreezeByLender(lenderId: string, id: string, reason?: string | null): Promise<FacilityEntity> {
-    const why = reason === undefined || reason === null ? 'unfrozen by the lender' : textInput(reason, 'reason', 500);
+  async unfreezeByLender({ lenderId, facilityId, reason }: LenderUnfreezeCommand): Promise<FacilityEntity> {
+    const why = reason ?? 'unfrozen by the lender';
     return withTransaction(this.dataSource, async (manager) => {
-      const facility = await this.lockForLender(manager, lenderId, id);
+      const facility = await this.lockForLender(manager, lenderId, facilityId);
       const now = this.clock.now();
       const dpd = daysPastDue(await this.installments(manager, facility.id), now);
       await this.transitionInTransaction(manager, facility, { type: 'LENDER_UNFREEZE', at: now, actorId: lenderId, reason: why, dpd });
@@ -83,9 +81,9 @@ export class FacilityLifecycleService {
    * treasury), apply the proceeds to past-due interest then principal, give any surplus to the
    * borrower, and charge off what is still owed.
    */
-  async recover(lenderId: string, id: string) {
+  async recover({ lenderId, facilityId }: LenderFacilityCommand) {
     return withTransaction(this.dataSource, async (manager) => {
-      const facility = await this.lockForLender(manager, lenderId, id);
+      const facility = await this.lockForLender(manager, lenderId, facilityId);
       // Refused before any further lock when the facility is not DEFAULTED.
       const guard = transition(lifecycleStateOf(facility), { type: 'RECOVER', at: this.clock.now(), proceeds: facility.recoveredAmount, chargedOff: facility.chargedOffAmount });
       if (guard.kind === 'refused') throw new InvalidStateError(guard.reason);
@@ -286,7 +284,7 @@ export class FacilityLifecycleService {
 
   /** Only the lender acts on a facility: its borrower is FORBIDDEN, anyone else sees nothing. */
   private async lockForLender(manager: EntityManager, lenderId: string, id: string): Promise<FacilityEntity> {
-    const facility = await manager.findOne(FacilityEntity, { where: { id: parseId(id, 'facility') }, lock: { mode: 'pessimistic_write' } });
+    const facility = await manager.findOne(FacilityEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
     if (!facility || (facility.lenderId !== lenderId && facility.borrowerId !== lenderId)) throw new NotFoundError(`facility ${id} not found`);
     if (facility.lenderId !== lenderId) throw new DomainError(ErrorCode.FORBIDDEN, 'only the lender of a facility may do this');
     if (!facility.blockId) throw new InvalidStateError(`a ${facility.status} facility has no credits`);

@@ -40,7 +40,7 @@ export class FacilityViews {
     const installments = await manager.find(InstallmentEntity, { where: { facilityId: In(ids) }, order: { number: 'ASC' } });
     const blockIds = facilities.map((f) => f.blockId).filter((id): id is string => !!id);
     const blockViews = new Map((await this.credits.viewsByIds(manager, blockIds)).map((v) => [v.id, v]));
-    const events = await this.freeze.events(manager, ids);
+    const events = await this.freeze.eventsInTransaction(manager, ids);
     const now = this.clock.now();
 
     return facilities.map((f) => {

@@ -4,23 +4,16 @@ import { BadInputError, Decimal, DomainError, ErrorCode, NotFoundError } from '@
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { applyPayment, levelPayment, payoffAmount } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
-import { textInput, usdInput } from '../common/amounts.js';
-import { newId, parseId } from '../common/ids.js';
+import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
+import type { RepayFacilityCommand } from './domain/facility-commands.js';
 import { daysPastDue, totalOutstanding } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
 import { InstallmentEntity } from './installment.entity.js';
 import { RepaymentEntity } from './repayment.entity.js';
 import { FacilityLifecycleService } from './facility-lifecycle.service.js';
-
-export interface RepayCommand {
-  borrowerId: string;
-  facilityId: unknown;
-  amount: unknown;
-  idempotencyKey: unknown;
-}
 
 /**
  * Repayments (SPEC §7): from the borrower's wallet to the lender's: past-due installments first
@@ -38,10 +31,8 @@ export class RepaymentsService {
     private readonly lifecycle: FacilityLifecycleService,
   ) {}
 
-  async repay(cmd: RepayCommand): Promise<{ repayment: RepaymentEntity; facility: FacilityEntity }> {
-    const facilityId = parseId(cmd.facilityId, 'facility');
-    const amount = usdInput(cmd.amount, 'amount');
-    const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
+  async repay(cmd: RepayFacilityCommand): Promise<{ repayment: RepaymentEntity; facility: FacilityEntity }> {
+    const { facilityId, amount, idempotencyKey: key } = cmd;
     const hash = requestHash({ facilityId, amount: amount.toFixed(2) });
 
     return withTransaction(this.dataSource, async (manager) => {

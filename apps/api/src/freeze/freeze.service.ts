@@ -92,7 +92,7 @@ export class FreezeService {
   }
 
   /** The audit trails of these facilities, oldest first. */
-  events(manager: EntityManager, facilityIds: string[]): Promise<FreezeEventEntity[]> {
+  eventsInTransaction(manager: EntityManager, facilityIds: string[]): Promise<FreezeEventEntity[]> {
     if (!facilityIds.length) return Promise.resolve([]);
     return manager.find(FreezeEventEntity, { where: { facilityId: In(facilityIds) }, order: { id: 'ASC' } });
   }

@@ -63,6 +63,8 @@ export type LifecycleStep =
   /** The decision depends on the financed block: lock it and ask again with `state.block`. */
   | { kind: 'needsBlock' };
 
+/** Every facility starts as an offer. */
+export const INITIAL_STATUS: FacilityStatus = 'OFFERED';
 export const LIVE_STATUSES: readonly FacilityStatus[] = ['ACTIVE', 'DELINQUENT', 'DEFAULTED'];
 export const isLive = (status: FacilityStatus): boolean => LIVE_STATUSES.includes(status);
 
