@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { Decimal } from '@ccx/core';
+import type { CircuitState } from './domain/breaker.js';
 
 /** An inference endpoint as stored (the sealed upstream key never leaves the gateway). */
 export interface EndpointRow {
@@ -16,7 +17,7 @@ export interface EndpointRow {
   enabled: boolean;
   createdAt: Date;
   models: { model: string; upstreamModel: string }[];
-  circuitState: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+  circuitState: CircuitState;
   requests: number;
   failures: number;
 }
@@ -42,7 +43,7 @@ export interface CandidateRow {
   wholesaleCostPerCredit: Decimal;
   allocated: Decimal;
   served: Decimal;
-  state: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+  state: CircuitState;
   consecutiveFailures: number;
   openUntil: Date | null;
   probeUntil: Date | null;

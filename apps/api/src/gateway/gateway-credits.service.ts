@@ -5,6 +5,7 @@ import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { GroupCommit } from '../common/group-commit.js';
 import { UsageHoldBatchService } from '../usage/usage-hold-batch.service.js';
+import type { InferenceRequestStatus } from './domain/inference-request.js';
 
 type Work = { kind: 'open'; request: OpenRequest } | { kind: 'close'; request: CloseRequest };
 
@@ -36,7 +37,7 @@ export interface CloseRequest {
   rate?: { inputPerMillion: Decimal; outputPerMillion: Decimal } | null;
   model: string;
   stream: boolean;
-  status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'REFUSED';
+  status: InferenceRequestStatus;
   /** Charge the tokens below (what was delivered), or release the hold untouched. */
   charge: boolean;
   inputTokens: number;

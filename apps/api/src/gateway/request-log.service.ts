@@ -3,12 +3,14 @@ import { DataSource } from 'typeorm';
 import { BadInputError, DomainError, ErrorCode } from '@ccx/core';
 import type { Principal } from '../auth/principal.js';
 import { parseId } from '../common/ids.js';
+import type { InferenceRequestStatus } from './domain/inference-request.js';
 
 export interface InferenceRequestRow {
   id: string;
   model: string;
   endpointId: string | null;
-  status: string;
+  /** RUNNING rows are never read here. */
+  status: InferenceRequestStatus;
   attempts: number;
   inputTokens: number;
   outputTokens: number;

@@ -9,12 +9,11 @@ import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { newId } from '../common/ids.js';
 import { drawCredits, eventCost } from './domain/usage-rules.js';
 import type { ParsedUsageEvent } from './domain/usage-event.js';
-import type { AuthorizeUsageCommand, CaptureUsageCommand } from './domain/usage-hold.js';
+import type { AuthorizeUsageCommand, CaptureUsageCommand, UsageHoldStatus } from './domain/usage-hold.js';
 import { UsageAccounts } from './usage-accounts.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { CreditsService } from '../credits/credits.service.js';
 
-export type UsageHoldStatus = 'OPEN' | 'CAPTURED' | 'VOIDED' | 'EXPIRED';
 
 export interface UsageHoldView {
   id: string;

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BadInputError, formatAmount } from '@ccx/core';
-
-export type UsageGroupBy = 'DAY' | 'MODEL';
+import type { UsageGroupBy } from './domain/usage-report.js';
 
 export interface UsageReportRow {
   key: string;

@@ -4,7 +4,8 @@ import { BadInputError } from '@ccx/core';
 import { Access } from '../auth/access.decorator.js';
 import type { Principal } from '../auth/principal.js';
 import { reportTarget } from './usage.resolver.js';
-import { UsageReportsService, type UsageGroupBy } from './usage-reports.service.js';
+import { UsageReportsService } from './usage-reports.service.js';
+import type { UsageGroupBy } from './domain/usage-report.js';
 import { UsageService, type UsageOutcome } from './usage.service.js';
 import { parseUsageEventCommand } from './domain/usage-event.js';
 

@@ -12,7 +12,6 @@ import {
   UsageRecordModel,
   UsageReportInput,
   UsageReportRowModel,
-  type UsageHoldStatus,
 } from './models/usage.models.js';
 import { UsageHoldsService } from './usage-holds.service.js';
 import { UsageReportsService } from './usage-reports.service.js';
@@ -37,8 +36,7 @@ export class UsageResolver {
   @Mutation(() => UsageHoldModel, { description: 'Operator: reserves an estimated cost before a call.' })
   @Access('OPERATOR')
   async authorizeUsage(@Args('input') input: AuthorizeUsageInput): Promise<UsageHoldModel> {
-    const hold = await this.holds.authorize(parseAuthorizeUsage(input));
-    return { ...hold, status: hold.status as UsageHoldStatus };
+    return this.holds.authorize(parseAuthorizeUsage(input));
   }
 
   @Mutation(() => UsageRecordModel, { description: 'Operator: charges the actual cost of a held call and releases the rest.' })
@@ -50,8 +48,7 @@ export class UsageResolver {
   @Mutation(() => UsageHoldModel)
   @Access('OPERATOR')
   async voidUsageHold(@Args('id', { type: () => ID }) id: string): Promise<UsageHoldModel> {
-    const hold = await this.holds.void(parseId(id, 'hold'));
-    return { ...hold, status: hold.status as UsageHoldStatus };
+    return this.holds.void(parseId(id, 'hold'));
   }
 
   @Query(() => [UsageReportRowModel], { description: "A buyer's usage by day or model; the operator may name any buyer (or none: all)." })

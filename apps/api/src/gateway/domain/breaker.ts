@@ -1,5 +1,11 @@
 /** The circuit breaker of one endpoint (SPEC §12), as pure rules over its stored state. */
-export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+export const CircuitState = {
+  CLOSED: 'CLOSED',
+  OPEN: 'OPEN',
+  HALF_OPEN: 'HALF_OPEN',
+} as const;
+/** Defined once: the breaker's rules, the stored circuits and the GraphQL enum use it. */
+export type CircuitState = (typeof CircuitState)[keyof typeof CircuitState];
 
 export interface Circuit {
   state: CircuitState;

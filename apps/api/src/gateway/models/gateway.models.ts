@@ -4,18 +4,8 @@ import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import { PageInfo } from '../../graphql/page-info.js';
 import type { EndpointRow } from '../endpoint-store.js';
 import type { InferenceRequestRow } from '../request-log.service.js';
-
-export enum CircuitState {
-  CLOSED = 'CLOSED',
-  OPEN = 'OPEN',
-  HALF_OPEN = 'HALF_OPEN',
-}
-export enum InferenceRequestStatus {
-  SUCCEEDED = 'SUCCEEDED',
-  FAILED = 'FAILED',
-  REFUSED = 'REFUSED',
-  CANCELLED = 'CANCELLED',
-}
+import { CircuitState } from '../domain/breaker.js';
+import { InferenceRequestStatus } from '../domain/inference-request.js';
 registerEnumType(CircuitState, { name: 'CircuitState' });
 registerEnumType(InferenceRequestStatus, { name: 'InferenceRequestStatus' });
 
@@ -155,7 +145,7 @@ export function toEndpointModel(e: EndpointRow): InferenceEndpointModel {
     apiKeyLastFour: e.apiKeyLastFour,
     models: e.models,
     enabled: e.enabled,
-    circuitState: e.circuitState as CircuitState,
+    circuitState: e.circuitState,
     requests: e.requests,
     failures: e.failures,
     createdAt: e.createdAt,
@@ -167,7 +157,7 @@ export function toInferenceRequestModel(r: InferenceRequestRow): InferenceReques
     id: r.id,
     model: r.model,
     endpointId: r.endpointId,
-    status: r.status as InferenceRequestStatus,
+    status: r.status,
     attempts: r.attempts,
     inputTokens: r.inputTokens,
     outputTokens: r.outputTokens,

@@ -4,6 +4,18 @@ import { parseId } from '../../common/ids.js';
 import type { Quantity } from './usage-rules.js';
 import { parseUsageQuantity, type RawUsageEvent } from './usage-event.js';
 
+/**
+ * A usage hold's lifecycle (SPEC §8): OPEN until captured, voided or past its deadline. Defined
+ * once: the service, the table's rows and the GraphQL enum all use it.
+ */
+export const UsageHoldStatus = {
+  OPEN: 'OPEN',
+  CAPTURED: 'CAPTURED',
+  VOIDED: 'VOIDED',
+  EXPIRED: 'EXPIRED',
+} as const;
+export type UsageHoldStatus = (typeof UsageHoldStatus)[keyof typeof UsageHoldStatus];
+
 /** A hold to place before a call (GraphQL `authorizeUsage`), as the edge parsed it. */
 export interface AuthorizeUsageCommand {
   organizationId: string;

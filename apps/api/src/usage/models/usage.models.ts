@@ -1,16 +1,8 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
+import { UsageHoldStatus } from '../domain/usage-hold.js';
+import { UsageGroupBy } from '../domain/usage-report.js';
 
-export enum UsageGroupBy {
-  DAY = 'DAY',
-  MODEL = 'MODEL',
-}
-export enum UsageHoldStatus {
-  OPEN = 'OPEN',
-  CAPTURED = 'CAPTURED',
-  VOIDED = 'VOIDED',
-  EXPIRED = 'EXPIRED',
-}
 registerEnumType(UsageGroupBy, { name: 'UsageGroupBy' });
 registerEnumType(UsageHoldStatus, { name: 'UsageHoldStatus' });
 
