@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, formatAmount } from '@ccx/core';
-import { intInput, CREDIT_SCALE } from '../common/amounts.js';
+import { CREDIT_SCALE } from '../common/amounts.js';
 import { newId } from '../common/ids.js';
 import { AlertEntity } from './alert.entity.js';
 import { ALERT_KINDS, AlertKind } from './domain/alert-kind.js';
@@ -26,8 +26,6 @@ export interface BalanceChangedInput {
   at: Date;
 }
 
-export const DEFAULT_ALERTS_PAGE = 50;
-export const MAX_ALERTS_PAGE = 200;
 const MAX_MESSAGE_LENGTH = 1000;
 
 interface SettingsRow {
@@ -102,8 +100,7 @@ export class AlertsService {
   }
 
   /** An organization's alerts, newest first (business time, then insertion order). */
-  async list(organizationId: string, first: unknown): Promise<AlertEntity[]> {
-    const take = intInput(first ?? DEFAULT_ALERTS_PAGE, 'first', 1, MAX_ALERTS_PAGE);
+  async list(organizationId: string, take: number): Promise<AlertEntity[]> {
     return this.dataSource.manager.find(AlertEntity, {
       where: { organizationId },
       order: { createdAt: 'DESC', seq: 'DESC' },

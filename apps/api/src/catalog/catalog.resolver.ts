@@ -1,6 +1,7 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { Access } from '../auth/access.decorator.js';
 import { CatalogService } from './catalog.service.js';
+import { parseUpsertGpuType, parseUpsertModel } from './domain/catalog-commands.js';
 import { GpuTypeInput, GpuTypeModel, ModelInput, RateCardModel, toGpuTypeModel, toRateCardModel } from './models/catalog.models.js';
 
 @Resolver()
@@ -22,12 +23,12 @@ export class CatalogResolver {
   @Mutation(() => GpuTypeModel)
   @Access('OPERATOR')
   async upsertGpuType(@Args('input') input: GpuTypeInput): Promise<GpuTypeModel> {
-    return toGpuTypeModel(await this.catalog.upsertGpuType(input));
+    return toGpuTypeModel(await this.catalog.upsertGpuType(parseUpsertGpuType(input)));
   }
 
   @Mutation(() => RateCardModel)
   @Access('OPERATOR')
   async upsertModel(@Args('input') input: ModelInput): Promise<RateCardModel> {
-    return toRateCardModel(await this.catalog.upsertModel(input));
+    return toRateCardModel(await this.catalog.upsertModel(parseUpsertModel(input)));
   }
 }

@@ -6,6 +6,8 @@ import type { Principal } from '../auth/principal.js';
 import { OrganizationLoader } from '../organizations/organization.loader.js';
 import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
 import { BorrowerProfiles } from './borrower-profiles.js';
+import { parseId } from '../common/ids.js';
+import { parseRequestFinancing } from './domain/financing-request-commands.js';
 import { FinancingRequestInput } from './dto/financing-request.input.js';
 import type { FinancingRequestEntity } from './financing-request.entity.js';
 import { FinancingRequestsService } from './financing-requests.service.js';
@@ -45,13 +47,13 @@ export class FinancingRequestsResolver {
   @Mutation(() => FinancingRequestModel, { description: 'A buyer publishes a request for financing to every ACTIVE lender.' })
   @Access('BUYER')
   async requestFinancing(@CurrentPrincipal() principal: Principal, @Args('input') input: FinancingRequestInput): Promise<FinancingRequestModel> {
-    return toModel(await this.requests.request({ borrowerId: principal.organizationId, ...input }));
+    return toModel(await this.requests.request(parseRequestFinancing(principal.organizationId, input)));
   }
 
   @Mutation(() => FinancingRequestModel, { description: 'Its buyer withdraws an OPEN request.' })
   @Access('BUYER')
   async withdrawFinancingRequest(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<FinancingRequestModel> {
-    return toModel(await this.requests.withdraw(principal.organizationId, id));
+    return toModel(await this.requests.withdraw(principal.organizationId, parseId(id, 'financing request')));
   }
 
   @ResolveField(() => OrganizationModel)

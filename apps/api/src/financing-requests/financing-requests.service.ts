@@ -3,23 +3,12 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
-import { intInput, textInput, usdInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
 import type { Principal } from '../auth/principal.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { FinancingRequestEntity } from './financing-request.entity.js';
+import type { RequestFinancingCommand } from './domain/financing-request-commands.js';
 import { transition, type FinancingRequestEvent, type FinancingRequestState } from './domain/financing-request-rules.js';
-
-/** The facility rules' term (facilities.service.ts offers 1 to 360 months). */
-export const MAX_REQUEST_TERM_MONTHS = 360;
-export const MAX_PURPOSE = 500;
-
-export interface RequestFinancingCommand {
-  borrowerId: string;
-  amount: unknown;
-  termMonths: unknown;
-  purpose: unknown;
-}
 
 /**
  * Financing requests (SPEC §13): a buyer publishes what it needs; lenders answer with
@@ -35,9 +24,7 @@ export class FinancingRequestsService {
   ) {}
 
   async request(cmd: RequestFinancingCommand): Promise<FinancingRequestEntity> {
-    const amount = usdInput(cmd.amount, 'amount');
-    const termMonths = intInput(cmd.termMonths, 'termMonths', 1, MAX_REQUEST_TERM_MONTHS);
-    const purpose = textInput(cmd.purpose, 'purpose', MAX_PURPOSE);
+    const { amount, termMonths, purpose } = cmd;
     return withTransaction(this.dataSource, async (manager) => {
       const borrower = await manager.findOneBy(OrganizationEntity, { id: cmd.borrowerId });
       if (!borrower || borrower.role !== 'BUYER') throw new DomainError(ErrorCode.FORBIDDEN, 'only a buyer may request financing');
@@ -58,11 +45,10 @@ export class FinancingRequestsService {
   }
 
   /** The borrower withdraws its OPEN request; withdrawing it again answers it unchanged. */
-  async withdraw(borrowerId: string, id: string): Promise<FinancingRequestEntity> {
-    const requestId = parseId(id, 'financing request');
+  async withdraw(borrowerId: string, requestId: string): Promise<FinancingRequestEntity> {
     return withTransaction(this.dataSource, async (manager) => {
       const found = await this.lock(manager, requestId);
-      if (!found || found.borrowerId !== borrowerId) throw new NotFoundError(`financing request ${id} not found`);
+      if (!found || found.borrowerId !== borrowerId) throw new NotFoundError(`financing request ${requestId} not found`);
       return this.apply(manager, found, { type: 'WITHDRAW' });
     });
   }

@@ -1,14 +1,14 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { BadInputError, Decimal, InvalidStateError, NotFoundError } from '@ccx/core';
+import { Decimal, InvalidStateError, NotFoundError } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
-import { creditsInput, textInput } from '../common/amounts.js';
-import { newId, parseId } from '../common/ids.js';
+import { newId } from '../common/ids.js';
 import { ApiKeyAuthenticator } from '../auth/api-key-authenticator.js';
 import type { OrgStatus, Principal, Role } from '../auth/principal.js';
+import { OPERATOR_KEY_NAME, type CreateApiKeyCommand } from './domain/organization-commands.js';
 import { generateApiKey, hashApiKey, keyPrefix, lastFourOf, lastUsedIsStale, usageMonthOf } from './api-keys.js';
 
 /** One of an organization's keys as `apiKeys` shows it: never the secret, never its hash. */
@@ -25,13 +25,6 @@ export interface ApiKeyView {
   createdAt: Date;
 }
 
-export interface CreateApiKeyInput {
-  name: unknown;
-  monthlyCreditLimit?: unknown;
-}
-
-/** The name of the key that CCX_OPERATOR_KEY (or the first start) gives the operator. */
-export const OPERATOR_KEY_NAME = 'operator';
 /** The name of the key `registerOrganization` returns. */
 export const REGISTRATION_KEY_NAME = 'default';
 /**
@@ -119,13 +112,7 @@ export class ApiKeysService implements ApiKeyAuthenticator, BeforeApplicationShu
   }
 
   /** A new key for the caller's organization; the secret is returned here and never again. */
-  async create(organizationId: string, role: Role, input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyView; secret: string }> {
-    const name = textInput(input.name, 'name', 100);
-    if (role === 'OPERATOR' && name === OPERATOR_KEY_NAME) {
-      // Keys of this name are the ones CCX_OPERATOR_KEY rotates away at start (ensureOperator).
-      throw new BadInputError(`the name "${OPERATOR_KEY_NAME}" is reserved for the key from CCX_OPERATOR_KEY`, { field: 'name' });
-    }
-    const limit = input.monthlyCreditLimit === null || input.monthlyCreditLimit === undefined ? null : creditsInput(input.monthlyCreditLimit, 'monthlyCreditLimit');
+  async create(organizationId: string, { name, monthlyCreditLimit: limit }: CreateApiKeyCommand): Promise<{ apiKey: ApiKeyView; secret: string }> {
     const secret = generateApiKey();
     const id = await withTransaction(this.dataSource, async (manager) => {
       // Serializes key creation per organization so the cap below holds under concurrent calls.
@@ -144,8 +131,7 @@ export class ApiKeysService implements ApiKeyAuthenticator, BeforeApplicationShu
    * (INVALID_STATE) so nobody locks themselves out; and so is the operator key configured by
    * CCX_OPERATOR_KEY, which every start would restore — change the variable to rotate it.
    */
-  async revoke(organizationId: string, idRaw: string): Promise<ApiKeyView> {
-    const id = parseId(idRaw, 'API key');
+  async revoke(organizationId: string, id: string): Promise<ApiKeyView> {
     await withTransaction(this.dataSource, async (manager) => {
       // Lock every active key of the organization, in id order, before deciding: two revocations
       // of its last two keys cannot both see "another key is left". The same order everywhere

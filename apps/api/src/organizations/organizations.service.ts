@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
-import { BadInputError, DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/core';
+import { InvalidStateError, NotFoundError } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
@@ -8,17 +8,12 @@ import { ClockService } from '../clock/clock.service.js';
 import { walletAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { newId, parseId } from '../common/ids.js';
-import { textInput } from '../common/amounts.js';
 import type { OrgStatus, Role } from '../auth/principal.js';
 import { OrganizationEntity } from './organization.entity.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import { generateApiKey, hashApiKey, lastFourOf } from './api-keys.js';
-import { ApiKeysService, OPERATOR_KEY_NAME, REGISTRATION_KEY_NAME } from './api-keys.service.js';
-
-export interface RegisterInput {
-  name: string;
-  role: Role;
-}
+import { ApiKeysService, REGISTRATION_KEY_NAME } from './api-keys.service.js';
+import { OPERATOR_KEY_NAME, type RegisterOrganizationCommand } from './domain/organization-commands.js';
 
 /** Organizations, their API keys and wallets' ledger accounts (SPEC §2, §3). */
 @Injectable()
@@ -34,12 +29,9 @@ export class OrganizationsService {
   ) {}
 
   /** Public sign-up. Buyers start ACTIVE; sellers and lenders PENDING until the operator approves. */
-  async register(input: RegisterInput): Promise<{ organization: OrganizationEntity; apiKey: string }> {
-    const name = textInput(input.name, 'name', 200);
-    if (!['BUYER', 'SELLER', 'LENDER', 'OPERATOR'].includes(input.role)) throw new BadInputError('role is not valid', { field: 'role' });
-    if (input.role === 'OPERATOR') throw new DomainError(ErrorCode.FORBIDDEN, 'the operator organization cannot be registered');
-    const status: OrgStatus = input.role === 'BUYER' ? 'ACTIVE' : 'PENDING';
-    return withTransaction(this.dataSource, (manager) => this.create(manager, name, input.role, status));
+  async register({ name, role }: RegisterOrganizationCommand): Promise<{ organization: OrganizationEntity; apiKey: string }> {
+    const status: OrgStatus = role === 'BUYER' ? 'ACTIVE' : 'PENDING';
+    return withTransaction(this.dataSource, (manager) => this.create(manager, name, role, status));
   }
 
   async get(id: string): Promise<OrganizationEntity> {
@@ -112,10 +104,10 @@ export class OrganizationsService {
     });
   }
 
+  /** `id` is validated (parseId) by the caller. */
   private async setStatus(id: string, status: OrgStatus, from: OrgStatus[]): Promise<OrganizationEntity> {
-    const orgId = parseId(id, 'organization');
     return withTransaction(this.dataSource, async (manager) => {
-      const org = await manager.findOne(OrganizationEntity, { where: { id: orgId }, lock: { mode: 'pessimistic_write' } });
+      const org = await manager.findOne(OrganizationEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!org) throw new NotFoundError(`organization ${id} not found`);
       if (org.role === 'OPERATOR') throw new InvalidStateError('the operator organization cannot change status');
       if (org.status === status) return org;

@@ -4,6 +4,7 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
 import { OrganizationLoader } from '../organizations/organization.loader.js';
 import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
+import { parseMarkPayoutPaid, parseRejectPayout, parseRequestPayout } from './domain/payout-commands.js';
 import { RequestPayoutInput } from './dto/request-payout.input.js';
 import { PayoutModel, PayoutStatus, toPayoutModel } from './models/payout.model.js';
 import { PayoutsService } from './payouts.service.js';
@@ -27,19 +28,19 @@ export class PayoutsResolver {
   @Mutation(() => PayoutModel, { description: 'A seller or lender asks to be paid out of its available wallet funds; the amount leaves the wallet at once.' })
   @Access('SELLER', 'LENDER')
   async requestPayout(@CurrentPrincipal() principal: Principal, @Args('input') input: RequestPayoutInput): Promise<PayoutModel> {
-    return toPayoutModel(await this.service.request({ organizationId: principal.organizationId, ...input }));
+    return toPayoutModel(await this.service.request(parseRequestPayout(principal.organizationId, input)));
   }
 
   @Mutation(() => PayoutModel, { description: 'Operator: the money was sent; records the bank reference (PENDING → PAID).' })
   @Access('OPERATOR')
   async markPayoutPaid(@Args('id', { type: () => ID }) id: string, @Args('reference') reference: string): Promise<PayoutModel> {
-    return toPayoutModel(await this.service.markPaid(id, reference));
+    return toPayoutModel(await this.service.decide(parseMarkPayoutPaid(id, reference)));
   }
 
   @Mutation(() => PayoutModel, { description: 'Operator: refuses a payout with a reason; the money returns to the wallet (PENDING → REJECTED).' })
   @Access('OPERATOR')
   async rejectPayout(@Args('id', { type: () => ID }) id: string, @Args('reason') reason: string): Promise<PayoutModel> {
-    return toPayoutModel(await this.service.reject(id, reason));
+    return toPayoutModel(await this.service.decide(parseRejectPayout(id, reason)));
   }
 
   @ResolveField(() => OrganizationModel)

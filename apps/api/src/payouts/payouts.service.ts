@@ -4,13 +4,13 @@ import { DomainError, ErrorCode, InvalidStateError, NotFoundError } from '@ccx/c
 import { Ledger, withTransaction } from '@ccx/ledger';
 import type { Principal } from '../auth/principal.js';
 import { ClockService } from '../clock/clock.service.js';
-import { textInput, usdInput } from '../common/amounts.js';
-import { newId, parseId } from '../common/ids.js';
+import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
-import { transition, type PayoutEvent, type PayoutState } from './domain/payout-rules.js';
+import type { PayoutDecisionCommand, RequestPayoutCommand } from './domain/payout-commands.js';
+import { transition, type PayoutState } from './domain/payout-rules.js';
 import { PayoutEntity } from './payout.entity.js';
 
 const MAX_LIST = 500;
@@ -32,9 +32,8 @@ export class PayoutsService {
     private readonly clock: ClockService,
   ) {}
 
-  async request(cmd: { organizationId: string; amount: unknown; idempotencyKey: unknown }): Promise<PayoutEntity> {
-    const amount = usdInput(cmd.amount, 'amount');
-    const key = textInput(cmd.idempotencyKey, 'idempotencyKey', 200);
+  async request(cmd: RequestPayoutCommand): Promise<PayoutEntity> {
+    const { amount, idempotencyKey: key } = cmd;
     const hash = requestHash({ amount: amount.toFixed(2) });
     for (let attempt = 1; ; attempt++) {
       try {
@@ -46,14 +45,6 @@ export class PayoutsService {
         throw error;
       }
     }
-  }
-
-  async markPaid(id: string, reference: unknown): Promise<PayoutEntity> {
-    return this.decide(id, { type: 'MARK_PAID', reference: textInput(reference, 'reference', 200) });
-  }
-
-  async reject(id: string, reason: unknown): Promise<PayoutEntity> {
-    return this.decide(id, { type: 'REJECT', reason: textInput(reason, 'reason', 500) });
   }
 
   /** Own payouts; the operator sees all. Newest first, at most 500. */
@@ -107,12 +98,14 @@ export class PayoutsService {
     return payout;
   }
 
-  /** The operator's decision: lock the payout, apply the state machine, post its effect. */
-  private decide(id: string, event: PayoutEvent): Promise<PayoutEntity> {
-    const payoutId = parseId(id, 'payout');
+  /**
+   * The operator's decision (PAID with a reference, or REJECTED with a reason): lock the payout,
+   * apply the state machine, post its effect.
+   */
+  decide({ payoutId, event }: PayoutDecisionCommand): Promise<PayoutEntity> {
     return withTransaction(this.dataSource, async (manager) => {
       const payout = await manager.findOne(PayoutEntity, { where: { id: payoutId }, lock: { mode: 'pessimistic_write' } });
-      if (!payout) throw new NotFoundError(`payout ${id} not found`);
+      if (!payout) throw new NotFoundError(`payout ${payoutId} not found`);
       const verdict = transition(payout, event);
       if (!verdict.ok) throw new InvalidStateError(verdict.reason);
       if (!verdict.patch) return payout;

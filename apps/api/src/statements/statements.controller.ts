@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { Access } from '../auth/access.decorator.js';
 import type { Principal } from '../auth/principal.js';
 import { StatementsService } from './statements.service.js';
+import { parseStatementMonth } from './domain/statement-commands.js';
 
 /** The monthly statement as CSV (SPEC §13), with the same access rules as `statement`. */
 @Controller('v1/wallet')
@@ -19,7 +20,7 @@ export class StatementsController {
     @Query('organizationId') organizationId?: string,
   ): Promise<void> {
     const owner = await this.statements.target(req.principal, organizationId);
-    const statement = await this.statements.statement(owner, month);
+    const statement = await this.statements.statement(owner, parseStatementMonth(month));
     res
       .status(200)
       .type('text/csv; charset=utf-8')

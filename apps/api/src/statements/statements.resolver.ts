@@ -4,6 +4,7 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
 import { StatementModel, WalletEntryConnection } from './models/wallet-entry.model.js';
 import { StatementsService } from './statements.service.js';
+import { parseEntriesPage, parseStatementMonth } from './domain/statement-commands.js';
 
 @Resolver()
 export class StatementsResolver {
@@ -19,8 +20,9 @@ export class StatementsResolver {
     @Args('after', { type: () => String, nullable: true }) after?: string | null,
     @Args('organizationId', { type: () => ID, nullable: true }) organizationId?: string | null,
   ): Promise<WalletEntryConnection> {
+    // Who may read the wallet is decided before the page is looked at (FORBIDDEN comes first).
     const owner = await this.statements.target(principal, organizationId);
-    const page = await this.statements.entries(owner, { first, after });
+    const page = await this.statements.entries(owner, parseEntriesPage({ first, after }));
     const edges = page.items.map((node) => ({ cursor: node.id, node }));
     return {
       edges,
@@ -38,6 +40,7 @@ export class StatementsResolver {
     @Args('month') month: string,
     @Args('organizationId', { type: () => ID, nullable: true }) organizationId?: string | null,
   ): Promise<StatementModel> {
-    return this.statements.statement(await this.statements.target(principal, organizationId), month);
+    const owner = await this.statements.target(principal, organizationId);
+    return this.statements.statement(owner, parseStatementMonth(month));
   }
 }

@@ -7,12 +7,9 @@ import type { Principal } from '../auth/principal.js';
 import { parseId } from '../common/ids.js';
 import { OrganizationsService } from '../organizations/organizations.service.js';
 import type { OrganizationEntity } from '../organizations/organization.entity.js';
+import type { EntriesPage, StatementMonth } from './domain/statement-commands.js';
 import { describeWalletEntry } from './domain/wallet-entry-kind.js';
 import type { WalletEntryModel } from './models/wallet-entry.model.js';
-
-export const ENTRIES_DEFAULT_PAGE = 50;
-export const ENTRIES_MAX_PAGE = 200;
-const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
 export interface StatementView {
   month: string;
@@ -42,13 +39,7 @@ export class StatementsService {
     return this.organizations.get(parseId(organizationId, 'organization'));
   }
 
-  async entries(owner: OrganizationEntity, page: { first?: number | null; after?: string | null }) {
-    const first = page.first ?? ENTRIES_DEFAULT_PAGE;
-    if (!Number.isInteger(first) || first < 1 || first > ENTRIES_MAX_PAGE) {
-      throw new BadInputError(`first must be from 1 to ${ENTRIES_MAX_PAGE}`, { field: 'first' });
-    }
-    const after = page.after ?? null;
-    if (after !== null && !/^[1-9][0-9]{0,17}$/.test(after)) throw new BadInputError('after is not a cursor of this list', { field: 'after' });
+  async entries(owner: OrganizationEntity, { first, after }: EntriesPage) {
     const history = await this.snapshot((m) => this.ledger.entriesOf(m, owner.walletAccountId, { before: after, limit: first })).catch((error) => {
       if (error instanceof LedgerRefusal && error.reason === 'INVALID_TRANSACTION') throw new BadInputError('after is not a cursor of this list', { field: 'after' });
       throw error;
@@ -56,16 +47,10 @@ export class StatementsService {
     return { items: history.entries.map((e) => toModel(e, owner.role)), hasNextPage: history.hasMore, totalCount: history.total };
   }
 
-  async statement(owner: OrganizationEntity, month: unknown): Promise<StatementView> {
-    const match = typeof month === 'string' ? MONTH.exec(month) : null;
-    if (!match) throw new BadInputError('month must be YYYY-MM, e.g. "2026-01"', { field: 'month' });
-    const year = Number(match[1]);
-    const index = Number(match[2]) - 1;
-    const from = new Date(Date.UTC(year, index, 1));
-    const to = new Date(Date.UTC(year, index + 1, 1));
+  async statement(owner: OrganizationEntity, { month, from, to }: StatementMonth): Promise<StatementView> {
     const s = await this.snapshot((m) => this.ledger.statementOf(m, owner.walletAccountId, from, to));
     return {
-      month: month as string,
+      month,
       openingBalance: formatAmount(s.openingBalance, 2),
       closingBalance: formatAmount(s.closingBalance, 2),
       entries: s.entries.map((e) => toModel(e, owner.role)),

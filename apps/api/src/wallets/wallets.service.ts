@@ -5,9 +5,8 @@ import { formatAmount, InvalidStateError, NotFoundError } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { parseId } from '../common/ids.js';
-import { textInput, usdInput } from '../common/amounts.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
+import type { RecordDepositCommand } from './domain/deposit-command.js';
 
 export interface WalletView {
   currency: 'USD';
@@ -38,10 +37,7 @@ export class WalletsService {
    * key: the same reference with the same organization and amount is applied once; with anything
    * else it is IDEMPOTENCY_CONFLICT.
    */
-  async recordDeposit(input: { organizationId: string; amount: unknown; reference: unknown }): Promise<WalletView> {
-    const organizationId = parseId(input.organizationId, 'organization');
-    const amount = usdInput(input.amount, 'amount');
-    const reference = textInput(input.reference, 'reference', 200);
+  async recordDeposit({ organizationId, amount, reference }: RecordDepositCommand): Promise<WalletView> {
     await withTransaction(this.dataSource, async (manager) => {
       const org = await manager.findOneBy(OrganizationEntity, { id: organizationId });
       if (!org) throw new NotFoundError(`organization ${organizationId} not found`);
