@@ -40,7 +40,7 @@ export class CreditsService {
    * Creates a block and its (empty) ledger account; the caller posts the credits into it in the
    * same transaction. The block id is chosen by the caller's flow so it can name the account.
    */
-  async createBlock(manager: EntityManager, input: NewBlock): Promise<CreditBlockEntity> {
+  async createBlockInTransaction(manager: EntityManager, input: NewBlock): Promise<CreditBlockEntity> {
     const id = newId();
     const account = await this.platform.createLimited(manager, blockAccountCode(id), 'CREDIT', input.organizationId);
     const block = manager.create(CreditBlockEntity, {
@@ -72,7 +72,7 @@ export class CreditsService {
   }
 
   /** Blocks as the API shows them, with remaining and held read from the ledger. */
-  async views(manager: EntityManager, blocks: CreditBlockEntity[]): Promise<CreditBlockModel[]> {
+  private async views(manager: EntityManager, blocks: CreditBlockEntity[]): Promise<CreditBlockModel[]> {
     const balances = await this.ledger.balances(manager, blocks.map((b) => b.ledgerAccountId));
     return blocks.map((b) => {
       const bal = balances.get(b.ledgerAccountId);
@@ -139,7 +139,7 @@ export class CreditsService {
    * expiry — or, with `includeDue`, also those whose expiry has come but that are not swept yet.
    * Read inside the caller's transaction, after the buyer's lock, to judge a low-balance crossing.
    */
-  async availableOf(manager: EntityManager, organizationId: string, now: Date, includeDue = false): Promise<Decimal> {
+  async availableOfInTransaction(manager: EntityManager, organizationId: string, now: Date, includeDue = false): Promise<Decimal> {
     const rows: { account: string }[] = await manager.query(
       `SELECT ledger_account_id::text AS account FROM credit_blocks
         WHERE organization_id = $1 AND status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2 OR $3)`,
@@ -156,7 +156,7 @@ export class CreditsService {
    * Expires due blocks; returns how many, and for each buyer what it could spend before and
    * after (an expiry lowers it: a low-balance crossing, SPEC §8 — the caller raises the alert).
    */
-  async expireDueWithDrops(manager: EntityManager, now: Date): Promise<{ expired: number; drops: { organizationId: string; before: Decimal; after: Decimal }[] }> {
+  async expireDueWithDropsInTransaction(manager: EntityManager, now: Date): Promise<{ expired: number; drops: { organizationId: string; before: Decimal; after: Decimal }[] }> {
     const owners: { organization_id: string }[] = await manager.query(
       `SELECT DISTINCT organization_id FROM credit_blocks
        WHERE status = 'ACTIVE' AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY organization_id`,
@@ -164,14 +164,14 @@ export class CreditsService {
     );
     for (const { organization_id } of owners) await lockBuyerCredits(manager, organization_id);
     const before = new Map<string, Decimal>();
-    for (const { organization_id } of owners) before.set(organization_id, await this.availableOf(manager, organization_id, now, true));
+    for (const { organization_id } of owners) before.set(organization_id, await this.availableOfInTransaction(manager, organization_id, now, true));
     const expired = await this.expireDue(manager, now);
     const drops = [];
-    for (const [organizationId, was] of before) drops.push({ organizationId, before: was, after: await this.availableOf(manager, organizationId, now) });
+    for (const [organizationId, was] of before) drops.push({ organizationId, before: was, after: await this.availableOfInTransaction(manager, organizationId, now) });
     return { expired, drops };
   }
 
-  async expireDue(manager: EntityManager, now: Date): Promise<number> {
+  private async expireDue(manager: EntityManager, now: Date): Promise<number> {
     const dueOwners: { organization_id: string }[] = await manager.query(
       `SELECT DISTINCT organization_id FROM credit_blocks
        WHERE status = 'ACTIVE' AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY organization_id`,

@@ -111,7 +111,7 @@ export class FacilitiesService {
   /** Accepting an already accepted facility answers it again (a safe retry), changing nothing. */
   async accept({ borrowerId, facilityId }: BorrowerFacilityCommand): Promise<FacilityEntity> {
     return withTransaction(this.dataSource, async (manager) => {
-      await this.market.lockMarket(manager);
+      await this.market.lockMarketInTransaction(manager);
       const facility = await this.lockForBorrower(manager, borrowerId, facilityId);
       // Decided before anything moves; the patch is written with the acceptance's terms below.
       const acceptance = this.lifecycle.decide(facility, { type: 'ACCEPT' });
@@ -128,7 +128,7 @@ export class FacilitiesService {
       }
       const now = this.clock.now();
       const purchaseAmount = facility.principal.minus(facility.financingFee);
-      const found = await this.market.fillForAmount(manager, purchaseAmount, now);
+      const found = await this.market.fillForAmountInTransaction(manager, purchaseAmount, now);
       if (!found || !found.fill.credits.gt(0)) {
         throw new DomainError(ErrorCode.INSUFFICIENT_CAPACITY, `the market cannot supply ${purchaseAmount.toFixed(2)} of capacity at wholesale`);
       }

@@ -61,7 +61,7 @@ export class FreezeService {
   ) {}
 
   async freezeInTransaction(manager: EntityManager, subject: FreezeSubject, block: LockedBlock, act: FreezeAct): Promise<void> {
-    const before = await this.credits.availableOf(manager, block.organizationId, act.at);
+    const before = await this.credits.availableOfInTransaction(manager, block.organizationId, act.at);
     await this.credits.setBlockStatusInTransaction(manager, block, 'FROZEN');
     // Frozen credits cannot be spent: open holds on them are released now.
     for (const hold of await this.ledger.pendingHolds(manager, block.ledgerAccountId)) {
@@ -69,7 +69,7 @@ export class FreezeService {
     }
     await this.audit(manager, subject, block, 'FREEZE', act);
     // A freeze lowers what the buyer can spend: a low-balance crossing like usage (SPEC §8).
-    const after = await this.credits.availableOf(manager, block.organizationId, act.at);
+    const after = await this.credits.availableOfInTransaction(manager, block.organizationId, act.at);
     await this.alerts.balanceChanged(manager, { organizationId: block.organizationId, before, after, at: act.at });
   }
 

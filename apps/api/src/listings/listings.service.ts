@@ -102,7 +102,7 @@ export class ListingsService {
   async withdraw(sellerId: string, id: string): Promise<ListingEntity> {
     const listingId = parseId(id, 'listing');
     return withTransaction(this.dataSource, async (manager) => {
-      await this.market.lockMarket(manager);
+      await this.market.lockMarketInTransaction(manager);
       const listing = await manager.findOneBy(ListingEntity, { id: listingId });
       if (!listing) throw new NotFoundError(`listing ${id} not found`);
       if (listing.sellerId !== sellerId) throw new DomainError(ErrorCode.FORBIDDEN, 'only the seller of a listing may withdraw it');
@@ -150,8 +150,8 @@ export class ListingsService {
    * Servicing: listings whose window closed become EXPIRED (sold out or not, SPEC §4) and their
    * remainder, if any, leaves the market.
    */
-  async expireDue(manager: EntityManager, now: Date): Promise<number> {
-    await this.market.lockMarket(manager);
+  async expireDueInTransaction(manager: EntityManager, now: Date): Promise<number> {
+    await this.market.lockMarketInTransaction(manager);
     const due = await manager
       .getRepository(ListingEntity)
       .createQueryBuilder('l')

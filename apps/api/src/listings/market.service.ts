@@ -47,7 +47,7 @@ const ALLOCATION_LOCK = 'ccx:allocation';
  * The matching engine: reads open capacity, prices it and allocates it cheapest first.
  *
  * Every path that changes a listing's allocated or withdrawn credits holds one transaction-level
- * advisory lock (`lockMarket`), like an exchange's single matching thread: fills are
+ * advisory lock (`lockMarketInTransaction`), like an exchange's single matching thread: fills are
  * deterministic, the utilization a price uses is the one "before the order", and no two
  * allocations can take the same capacity. The listing's ledger account (which cannot go
  * negative) is the second, independent guard.
@@ -56,7 +56,7 @@ const ALLOCATION_LOCK = 'ccx:allocation';
 export class MarketService {
   constructor(private readonly platform: PlatformAccounts) {}
 
-  async lockMarket(manager: EntityManager): Promise<void> {
+  async lockMarketInTransaction(manager: EntityManager): Promise<void> {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [ALLOCATION_LOCK]);
   }
 
@@ -65,7 +65,7 @@ export class MarketService {
    * order). Only listings whose window `[availableFrom, availableUntil)` holds `now`: capacity is
    * never sold before its window opens nor after it closes (SPEC §4, §6).
    */
-  openListings(manager: EntityManager, now: Date): Promise<ListingEntity[]> {
+  private openListings(manager: EntityManager, now: Date): Promise<ListingEntity[]> {
     return manager
       .getRepository(ListingEntity)
       .createQueryBuilder('l')
@@ -83,7 +83,7 @@ export class MarketService {
    * demand; counting it would push u (and the price) up for ever as history accumulates. One whose
    * window has not opened is not on sale yet, so it is not supply either.
    */
-  async snapshot(manager: EntityManager, now: Date): Promise<MarketSnapshot> {
+  async snapshotInTransaction(manager: EntityManager, now: Date): Promise<MarketSnapshot> {
     const [row] = await manager.query(
       `SELECT coalesce(sum(total_credits), 0)::text AS total, coalesce(sum(allocated_credits), 0)::text AS allocated
        FROM listings WHERE status IN ('OPEN', 'SOLD_OUT') AND available_from <= $1 AND available_until > $1`,
@@ -95,7 +95,7 @@ export class MarketService {
   }
 
   /** The cheapest fill of `credits` now, or null when the market cannot supply it. */
-  async fill(manager: EntityManager, credits: Decimal, now: Date): Promise<MarketFill | null> {
+  async fillInTransaction(manager: EntityManager, credits: Decimal, now: Date): Promise<MarketFill | null> {
     const open = await this.openListings(manager, now);
     const fill = cheapestFill(open.map(capacityOf), credits);
     return fill ? { fill, listings: new Map(open.map((l) => [l.id, l])) } : null;
@@ -105,7 +105,7 @@ export class MarketService {
    * What `amount` buys at wholesale now (financed credits, SPEC §7): the same open listings in the
    * same order as `fill`, so a facility and a purchase never see a different market.
    */
-  async fillForAmount(manager: EntityManager, amount: Decimal, now: Date): Promise<MarketFill | null> {
+  async fillForAmountInTransaction(manager: EntityManager, amount: Decimal, now: Date): Promise<MarketFill | null> {
     const open = await this.openListings(manager, now);
     const fill = cheapestFillForAmount(open.map(capacityOf), amount);
     return fill ? { fill, listings: new Map(open.map((l) => [l.id, l])) } : null;
@@ -116,7 +116,7 @@ export class MarketService {
    * `deliveries[k]`, cheapest first; null when some month cannot be covered. Listings that open
    * later are candidates for the later months only.
    */
-  async reservationFill(
+  async reservationFillInTransaction(
     manager: EntityManager,
     creditsPerMonth: Decimal,
     deliveries: Date[],
@@ -293,7 +293,7 @@ export class MarketService {
   }
 
   /** INSUFFICIENT_CAPACITY with what the market could supply. */
-  async insufficient(manager: EntityManager, credits: Decimal, now: Date): Promise<DomainError> {
+  async insufficientInTransaction(manager: EntityManager, credits: Decimal, now: Date): Promise<DomainError> {
     const open = await this.openListings(manager, now);
     const available = open.reduce((sum, l) => sum.plus(l.totalCredits.minus(l.allocatedCredits).minus(l.withdrawnCredits)), new Decimal(0));
     return new DomainError(

@@ -23,8 +23,8 @@ export class PricingService {
   async marketStats(): Promise<MarketStatsModel> {
     const now = this.clock.now();
     const manager = this.dataSource.manager;
-    const snapshot = await this.market.snapshot(manager, now);
-    const one = await this.market.fill(manager, new Decimal(1), now);
+    const snapshot = await this.market.snapshotInTransaction(manager, now);
+    const one = await this.market.fillInTransaction(manager, new Decimal(1), now);
     return {
       totalCredits: formatAmount(snapshot.totalCredits, 6),
       allocatedCredits: formatAmount(snapshot.allocatedCredits, 6),
@@ -38,17 +38,17 @@ export class PricingService {
     const { credits, termMonths } = input;
     const now = this.clock.now();
     const manager = this.dataSource.manager;
-    const snapshot = await this.market.snapshot(manager, now);
-    let found: Awaited<ReturnType<MarketService['fill']>>;
+    const snapshot = await this.market.snapshotInTransaction(manager, now);
+    let found: Awaited<ReturnType<MarketService['fillInTransaction']>>;
     if (termMonths !== null) {
       // Priced on the fill reserveCredits would make: each month from the listings open at its delivery.
       const deliveries = monthlyDeliveries(now, termMonths);
       const perMonth = credits.div(termMonths);
-      found = await this.market.reservationFill(manager, perMonth, deliveries, now);
+      found = await this.market.reservationFillInTransaction(manager, perMonth, deliveries, now);
       if (!found) throw this.market.insufficientForReservation(perMonth, deliveries);
     } else {
-      found = await this.market.fill(manager, credits, now);
-      if (!found) throw await this.market.insufficient(manager, credits, now);
+      found = await this.market.fillInTransaction(manager, credits, now);
+      if (!found) throw await this.market.insufficientInTransaction(manager, credits, now);
     }
     let unitPrice: Decimal;
     let discountRate = new Decimal(0);

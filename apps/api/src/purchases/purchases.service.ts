@@ -42,7 +42,7 @@ export class PurchasesService {
     const hash = requestHash({ credits: credits.toFixed(6), maxUnitPrice: maxUnitPrice?.toFixed(6) ?? null });
 
     return withTransaction(this.dataSource, async (manager) => {
-      await this.market.lockMarket(manager);
+      await this.market.lockMarketInTransaction(manager);
       const existing = await manager.findOneBy(PurchaseEntity, { buyerId: cmd.buyerId, idempotencyKey: key });
       if (existing) {
         if (existing.requestHash !== hash) {
@@ -63,9 +63,9 @@ export class PurchasesService {
   private async execute(manager: EntityManager, buyerId: string, credits: Decimal, maxUnitPrice: Decimal | null, key: string, hash: string) {
     const now = this.clock.now();
     const buyerWallet = await this.walletOf(manager, buyerId);
-    const snapshot = await this.market.snapshot(manager, now);
-    const found = await this.market.fill(manager, credits, now);
-    if (!found) throw await this.market.insufficient(manager, credits, now);
+    const snapshot = await this.market.snapshotInTransaction(manager, now);
+    const found = await this.market.fillInTransaction(manager, credits, now);
+    if (!found) throw await this.market.insufficientInTransaction(manager, credits, now);
     const unitPrice = standardUnitPrice(found.fill, snapshot.utilization, now, this.config.rules.pricing);
     if (maxUnitPrice && unitPrice.gt(maxUnitPrice)) {
       throw new DomainError(ErrorCode.PRICE_LIMIT_EXCEEDED, `the unit price is ${unitPrice.toFixed(6)}, above maxUnitPrice ${maxUnitPrice.toFixed(6)}`);

@@ -52,7 +52,7 @@ export class ReservationsService {
     const commitment = creditsPerMonth.times(termMonths);
 
     return withTransaction(this.dataSource, async (manager) => {
-      await this.market.lockMarket(manager);
+      await this.market.lockMarketInTransaction(manager);
       const existing = await manager.findOneBy(ReservationEntity, { buyerId: cmd.buyerId, idempotencyKey: key });
       if (existing) {
         if (existing.requestHash !== hash) {
@@ -61,11 +61,11 @@ export class ReservationsService {
         return existing;
       }
       const now = this.clock.now();
-      const snapshot = await this.market.snapshot(manager, now);
+      const snapshot = await this.market.snapshotInTransaction(manager, now);
       // Each month from the listings open at its delivery (SPEC §6): a listing never sells
       // capacity outside its window, so a reservation cannot outlive the listings it draws on.
       const deliveries = monthlyDeliveries(now, termMonths);
-      const found = await this.market.reservationFill(manager, creditsPerMonth, deliveries, now);
+      const found = await this.market.reservationFillInTransaction(manager, creditsPerMonth, deliveries, now);
       if (!found) throw this.market.insufficientForReservation(creditsPerMonth, deliveries);
       const discountRate = termDiscount(termMonths, rules.pricing);
       const unitPrice = reservedUnitPrice(standardUnitPrice(found.fill, snapshot.utilization, now, rules.pricing), discountRate);
@@ -116,7 +116,7 @@ export class ReservationsService {
   async cancel(buyerId: string, id: string): Promise<ReservationEntity> {
     const reservationId = parseId(id, 'reservation');
     return withTransaction(this.dataSource, async (manager) => {
-      await this.market.lockMarket(manager);
+      await this.market.lockMarketInTransaction(manager);
       const reservation = await manager.findOne(ReservationEntity, { where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
       if (!reservation || reservation.buyerId !== buyerId) throw new NotFoundError(`reservation ${id} not found`);
       if (reservation.status !== 'ACTIVE' && reservation.status !== 'PAST_DUE') {

@@ -98,13 +98,13 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async steps(now: Date): Promise<ServicingReport> {
-    const listingsExpired = await withTransaction(this.dataSource, (m) => this.listings.expireDue(m, now));
+    const listingsExpired = await withTransaction(this.dataSource, (m) => this.listings.expireDueInTransaction(m, now));
     const deliveries = await this.reservations.deliverDue(now);
     // Before block expiry: a facility that defaulted before maturity freezes its block (at the
     // default instant) rather than letting it expire.
     const facilitiesMoved = await this.facilities.serviceFacilities(now);
     const blocksExpired = await withTransaction(this.dataSource, async (m) => {
-      const { expired, drops } = await this.credits.expireDueWithDrops(m, now);
+      const { expired, drops } = await this.credits.expireDueWithDropsInTransaction(m, now);
       // An expiry lowers what a buyer can spend: a low-balance crossing like any other (SPEC §8).
       for (const d of drops) await this.alerts.balanceChanged(m, { organizationId: d.organizationId, before: d.before, after: d.after, at: now });
       return expired;

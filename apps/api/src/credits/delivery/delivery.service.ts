@@ -63,7 +63,7 @@ export class DeliveryService {
   async deliverInTransaction(manager: EntityManager, input: DeliveryInput): Promise<Delivered> {
     const { from, at } = input;
     const granted = from.kind === 'MARKET' ? from.found.fill.credits : from.credits;
-    const block = await this.credits.createBlock(manager, { ...input.block, granted, createdAt: at });
+    const block = await this.credits.createBlockInTransaction(manager, { ...input.block, granted, createdAt: at });
     const parts: AllocatedPart[] =
       from.kind === 'MARKET'
         ? await this.market.allocateInTransaction(manager, from.found, from.purpose, from.purposeId, at)
