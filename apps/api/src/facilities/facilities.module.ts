@@ -11,6 +11,7 @@ import { FacilitiesResolver } from './facilities.resolver.js';
 import { FacilitiesService } from './facilities.service.js';
 import { FacilityEntity } from './facility.entity.js';
 import { FacilityLifecycleService } from './facility-lifecycle.service.js';
+import { FacilityParties } from './facility-parties.js';
 import { FacilityViews } from './facility-views.js';
 import { InstallmentEntity } from './installment.entity.js';
 import { RepaymentEntity } from './repayment.entity.js';
@@ -27,7 +28,7 @@ import { RepaymentsService } from './repayments.service.js';
     FinancingRequestsModule,
     AlertsModule,
   ],
-  providers: [FacilitiesService, RepaymentsService, FacilityLifecycleService, FacilityViews, FacilitiesResolver],
+  providers: [FacilitiesService, RepaymentsService, FacilityLifecycleService, FacilityParties, FacilityViews, FacilitiesResolver],
   exports: [FacilitiesService, FacilityLifecycleService],
 })
 export class FacilitiesModule {}

@@ -12,12 +12,12 @@ import { CreditsService } from '../credits/credits.service.js';
 import { DeliveryService } from '../credits/delivery/delivery.service.js';
 import { FinancingRequestsService } from '../financing-requests/index.js';
 import { MarketService } from '../listings/market.service.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
 import type { BorrowerFacilityCommand, OfferFacilityCommand } from './domain/facility-commands.js';
 import { INITIAL_STATUS } from './domain/facility-lifecycle.js';
 import { costBasis } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
 import { FacilityLifecycleService } from './facility-lifecycle.service.js';
+import { FacilityParties } from './facility-parties.js';
 import { InstallmentEntity } from './installment.entity.js';
 
 /**
@@ -38,6 +38,7 @@ export class FacilitiesService {
     private readonly delivery: DeliveryService,
     private readonly financingRequests: FinancingRequestsService,
     private readonly lifecycle: FacilityLifecycleService,
+    private readonly parties: FacilityParties,
   ) {}
 
   /** The command comes parsed, defaults applied and the fee computed (domain/facility-commands.ts). */
@@ -62,7 +63,7 @@ export class FacilitiesService {
     });
 
     return withTransaction(this.dataSource, async (manager) => {
-      const borrower = await manager.findOneBy(OrganizationEntity, { id: borrowerId });
+      const borrower = await this.parties.findInTransaction(manager, borrowerId);
       if (!borrower || borrower.role !== 'BUYER') throw new NotFoundError(`borrower ${borrowerId} is not a buyer on CCX`, { field: 'borrowerId' });
       if (borrower.status !== 'ACTIVE') throw new InvalidStateError(`the borrower is ${borrower.status}`);
       const facility = manager.create(FacilityEntity, {
@@ -116,9 +117,9 @@ export class FacilitiesService {
       // Decided before anything moves; the patch is written with the acceptance's terms below.
       const acceptance = this.lifecycle.decide(facility, { type: 'ACCEPT' });
       if (!acceptance) return facility;
-      const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: borrowerId });
+      const borrower = await this.parties.getInTransaction(manager, borrowerId);
       if (borrower.status !== 'ACTIVE') throw new DomainError(ErrorCode.FORBIDDEN, `a ${borrower.status} organization cannot accept`);
-      const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
+      const lender = await this.parties.getInTransaction(manager, facility.lenderId);
       if (lender.status !== 'ACTIVE') throw new InvalidStateError(`the lender is ${lender.status}; this offer cannot be accepted now`);
       // An offer that answers a financing request funds it (SPEC §13), or is refused if it was funded or withdrawn.
       await this.financingRequests.fundByFacility(manager, facility.id);

@@ -5,7 +5,6 @@ import { Ledger, withTransaction, type Posting } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { CreditsService } from '../credits/credits.service.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { FreezeService } from '../freeze/freeze.service.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { AlertKind } from '../alerts/domain/alert-kind.js';
@@ -14,6 +13,7 @@ import { daysPastDue, oldestUnpaidDue } from './domain/facility-rules.js';
 import { isLive, transition, type FacilityPatch, type LifecycleEvent, type LifecycleState } from './domain/facility-lifecycle.js';
 import { applyRecovery } from './domain/recovery.js';
 import { FacilityEntity } from './facility.entity.js';
+import { FacilityParties } from './facility-parties.js';
 import { InstallmentEntity } from './installment.entity.js';
 
 const subjectOf = (f: FacilityEntity) => ({ facilityId: f.id, borrowerId: f.borrowerId });
@@ -54,6 +54,7 @@ export class FacilityLifecycleService {
     private readonly alerts: AlertsService,
     private readonly credits: CreditsService,
     private readonly freeze: FreezeService,
+    private readonly parties: FacilityParties,
   ) {}
 
   async freezeByLender({ lenderId, facilityId, reason }: LenderFreezeCommand): Promise<FacilityEntity> {
@@ -145,8 +146,8 @@ export class FacilityLifecycleService {
     outcome: ReturnType<typeof applyRecovery>,
     now: Date,
   ) {
-    const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
-    const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: facility.borrowerId });
+    const lender = await this.parties.getInTransaction(manager, facility.lenderId);
+    const borrower = await this.parties.getInTransaction(manager, facility.borrowerId);
     const postings: Posting[] = [];
     const leg = (accountId: string, direction: 'DEBIT' | 'CREDIT', amount: Decimal) => {
       if (amount.gt(0)) postings.push({ accountId, direction, amount });
@@ -255,7 +256,7 @@ export class FacilityLifecycleService {
     for (const i of due) {
       i.owed = formatAmount(i.owed, 2);
       for (const organizationId of [facility.borrowerId, facility.lenderId]) {
-        await this.alerts.emit(manager, {
+        await this.alerts.emitInTransaction(manager, {
           organizationId,
           kind: AlertKind.PAYMENT_OVERDUE,
           message: `Installment ${i.number} of facility ${facility.id} (${i.owed} due ${new Date(i.due_date).toISOString()}) is overdue.`,

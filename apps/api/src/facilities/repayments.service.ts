@@ -7,10 +7,10 @@ import { ClockService } from '../clock/clock.service.js';
 import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
 import type { RepayFacilityCommand } from './domain/facility-commands.js';
 import { daysPastDue, totalOutstanding } from './domain/facility-rules.js';
 import { FacilityEntity } from './facility.entity.js';
+import { FacilityParties } from './facility-parties.js';
 import { InstallmentEntity } from './installment.entity.js';
 import { RepaymentEntity } from './repayment.entity.js';
 import { FacilityLifecycleService } from './facility-lifecycle.service.js';
@@ -29,6 +29,7 @@ export class RepaymentsService {
     private readonly ledger: Ledger,
     private readonly clock: ClockService,
     private readonly lifecycle: FacilityLifecycleService,
+    private readonly parties: FacilityParties,
   ) {}
 
   async repay(cmd: RepayFacilityCommand): Promise<{ repayment: RepaymentEntity; facility: FacilityEntity }> {
@@ -63,8 +64,8 @@ export class RepaymentsService {
       const lines = applied.lines;
       const interestPaid = lines.reduce((s, l) => s.plus(l.interest), new Decimal(0));
       const principalPaid = lines.reduce((s, l) => s.plus(l.principal), new Decimal(0));
-      const borrower = await manager.findOneByOrFail(OrganizationEntity, { id: facility.borrowerId });
-      const lender = await manager.findOneByOrFail(OrganizationEntity, { id: facility.lenderId });
+      const borrower = await this.parties.getInTransaction(manager, facility.borrowerId);
+      const lender = await this.parties.getInTransaction(manager, facility.lenderId);
       const repaymentId = newId();
       const charge = { walletAccountId: borrower.walletAccountId, amount, what: 'this repayment is' };
       const tx = await chargingWallet(this.ledger, manager, charge, () => this.ledger.post(manager, {
