@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { InvalidStateError, NotFoundError } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
+import { CatalogService } from '../catalog/catalog.service.js';
+import { ListingsService } from '../listings/listings.service.js';
 import { newId } from '../common/ids.js';
 import type { Principal } from '../auth/principal.js';
 import type { CreateEndpointCommand, SetEndpointEnabledCommand } from './domain/endpoint-command.js';
@@ -17,18 +19,21 @@ export class EndpointsService {
     private readonly store: EndpointStore,
     private readonly secrets: SecretBox,
     private readonly clock: ClockService,
+    private readonly listings: ListingsService,
+    private readonly catalog: CatalogService,
   ) {}
 
   async create(cmd: CreateEndpointCommand): Promise<EndpointRow> {
     const { listingId, baseUrl, apiKey, models } = cmd;
     const id = newId();
     await withTransaction(this.dataSource, async (manager) => {
-      const [listing] = await manager.query(`SELECT seller_id, status, available_until FROM listings WHERE id = $1 FOR SHARE`, [listingId]);
-      if (!listing || listing.seller_id !== cmd.sellerId) throw new NotFoundError(`listing ${listingId} not found`, { field: 'listingId' });
-      if (listing.status === 'WITHDRAWN' || listing.status === 'EXPIRED' || new Date(listing.available_until) <= this.clock.now()) {
+      // Share-locked: the listing cannot be withdrawn while its endpoint is being attached.
+      const listing = await this.listings.shareLockInTransaction(manager, listingId);
+      if (!listing || listing.sellerId !== cmd.sellerId) throw new NotFoundError(`listing ${listingId} not found`, { field: 'listingId' });
+      if (listing.status === 'WITHDRAWN' || listing.status === 'EXPIRED' || listing.availableUntil <= this.clock.now()) {
         throw new InvalidStateError(`the listing is ${listing.status === 'OPEN' ? 'EXPIRED' : listing.status}: it can no longer serve`);
       }
-      const known: { id: string }[] = await manager.query(`SELECT id FROM models WHERE id = ANY($1::text[])`, [models.map((m) => m.model)]);
+      const known = await this.catalog.modelsInTransaction(manager, models.map((m) => m.model));
       const missing = models.find((m) => !known.some((k) => k.id === m.model));
       if (missing) throw new NotFoundError(`model ${missing.model} is not in the catalog`, { field: 'models' });
       await this.store.insertInTransaction(

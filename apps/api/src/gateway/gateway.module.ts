@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module.js';
 import { ListingsModule } from '../listings/listings.module.js';
 import { OrganizationsModule } from '../organizations/organizations.module.js';
 import { UsageModule } from '../usage/usage.module.js';
@@ -17,7 +18,7 @@ import { SecretBox } from './secret-box.js';
 
 /** The inference gateway (SPEC §12): supply, routing, the breaker, credits and the request log. */
 @Module({
-  imports: [UsageModule, ListingsModule, OrganizationsModule],
+  imports: [UsageModule, ListingsModule, OrganizationsModule, CatalogModule],
   providers: [
     SecretBox,
     EndpointStore,

@@ -120,6 +120,12 @@ export class ListingsService {
     return found;
   }
 
+  /** A listing's seller, stored status and window, share-locked in the caller's transaction (not withdrawn meanwhile). */
+  async shareLockInTransaction(manager: EntityManager, id: string): Promise<{ sellerId: string; status: ListingStatus; availableUntil: Date } | null> {
+    const [row] = await manager.query(`SELECT seller_id, status, available_until FROM listings WHERE id = $1 FOR SHARE`, [id]);
+    return row ? { sellerId: row.seller_id, status: row.status, availableUntil: new Date(row.available_until) } : null;
+  }
+
   /** Listings ordered by creation, filtered, as a cursor page. Status filters use the status at `now`. */
   async page(query: ListingQuery): Promise<{ items: ListingEntity[]; hasNextPage: boolean; totalCount: number }> {
     const now = this.clock.now();
