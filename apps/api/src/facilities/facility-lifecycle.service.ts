@@ -86,8 +86,7 @@ export class FacilityLifecycleService {
     return withTransaction(this.dataSource, async (manager) => {
       const facility = await this.lockForLender(manager, lenderId, facilityId);
       // Refused before any further lock when the facility is not DEFAULTED.
-      const guard = transition(lifecycleStateOf(facility), { type: 'RECOVER', at: this.clock.now(), proceeds: facility.recoveredAmount, chargedOff: facility.chargedOffAmount });
-      if (guard.kind === 'refused') throw new InvalidStateError(guard.reason);
+      this.decide(facility, { type: 'RECOVER_REQUESTED' });
       const installments = await this.installments(manager, facility.id, true);
       const block = await this.lockBlock(manager, facility);
       const now = this.clock.now();

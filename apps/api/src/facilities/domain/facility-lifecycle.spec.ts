@@ -148,6 +148,8 @@ const cases: [string, LifecycleState, LifecycleEvent, LifecycleStep][] = [
   ],
 
   // Recovery.
+  ['a recovery of a DEFAULTED facility may proceed', state('DEFAULTED'), { type: 'RECOVER_REQUESTED' }, moved({})],
+  ['a recovery is refused unless DEFAULTED', state('DELINQUENT'), { type: 'RECOVER_REQUESTED' }, refused('only a DEFAULTED facility can be recovered; this one is DELINQUENT')],
   ['only a DEFAULTED facility is recovered', state('DELINQUENT', { block: block('FROZEN') }), recover('0'), refused('only a DEFAULTED facility can be recovered; this one is DELINQUENT')],
   ['refused on status before the block is looked at', state('REPAID'), recover('0'), refused('only a DEFAULTED facility can be recovered; this one is REPAID')],
   ['recovery needs the block', state('DEFAULTED'), recover('0'), NEEDS_BLOCK],

@@ -36,6 +36,8 @@ export type LifecycleEvent =
   | { type: 'SERVICE'; dpd: number; /** The due date of the oldest unpaid installment due, if any. */ oldestUnpaidDue: Date | null }
   | { type: 'LENDER_FREEZE'; at: Date; actorId: string; reason: string }
   | { type: 'LENDER_UNFREEZE'; at: Date; actorId: string; reason: string; dpd: number }
+  /** A recovery is asked for: refused unless DEFAULTED, before anything is locked or priced. */
+  | { type: 'RECOVER_REQUESTED' }
   | { type: 'RECOVER'; at: Date; proceeds: Decimal; chargedOff: Decimal };
 
 export type LifecycleEffect =
@@ -70,6 +72,7 @@ export const isLive = (status: FacilityStatus): boolean => LIVE_STATUSES.include
 
 const moved = (patch: FacilityPatch, effects: LifecycleEffect[] = []): LifecycleStep => ({ kind: 'moved', patch, effects });
 const refused = (reason: string): LifecycleStep => ({ kind: 'refused', reason });
+const refusedRecovery = (status: FacilityStatus) => refused(`only a DEFAULTED facility can be recovered; this one is ${status}`);
 const UNCHANGED: LifecycleStep = { kind: 'unchanged' };
 const NEEDS_BLOCK: LifecycleStep = { kind: 'needsBlock' };
 
@@ -149,8 +152,11 @@ export function transition(state: LifecycleState, event: LifecycleEvent): Lifecy
       return moved({ defaultSticky: false, status: statusForDpd(event.dpd, state.graceDays, state.defaultAfterDaysPastDue) }, unfreeze);
     }
 
+    case 'RECOVER_REQUESTED':
+      return status === 'DEFAULTED' ? moved({}) : refusedRecovery(status);
+
     case 'RECOVER':
-      if (status !== 'DEFAULTED') return refused(`only a DEFAULTED facility can be recovered; this one is ${status}`);
+      if (status !== 'DEFAULTED') return refusedRecovery(status);
       if (!block) return NEEDS_BLOCK;
       if (block.status === 'ACTIVE') return refused('freeze the credits before recovering them');
       return moved(
