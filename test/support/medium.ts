@@ -14,6 +14,8 @@ import { CreditsService } from '../../apps/api/src/credits/credits.service.js';
 import { PlatformAccounts, type PlatformAccountName } from '../../apps/api/src/ledger/platform-accounts.js';
 import { OrganizationsService } from '../../apps/api/src/organizations/organizations.service.js';
 import { WalletsService } from '../../apps/api/src/wallets/wallets.service.js';
+import { CatalogService } from '../../apps/api/src/catalog/catalog.service.js';
+import { parseCreateListingCommand } from '../../apps/api/src/listings/domain/create-listing-command.js';
 import { ListingsService } from '../../apps/api/src/listings/listings.service.js';
 import { testConfig } from './app.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -142,13 +144,14 @@ export async function deposit(m: MediumApp, organizationId: string, amount: stri
 
 /** A seller's H100 listing (1 credit per GPU-hour), open from before the test clock to 2027. */
 export async function listing(m: MediumApp, sellerId: string, gpuHours: string, wholesalePricePerGpuHour: string) {
-  return m.get(ListingsService).create({
-    sellerId,
-    gpuType: 'H100',
-    region: 'us-east',
-    gpuHours,
-    wholesalePricePerGpuHour,
-    availableFrom: new Date('2026-01-01T00:00:00Z'),
-    availableUntil: new Date('2027-12-31T00:00:00Z'),
-  });
+  const gpu = await m.get(CatalogService).gpuType('H100');
+  return m.get(ListingsService).create(
+    parseCreateListingCommand(sellerId, gpu, {
+      region: 'us-east',
+      gpuHours,
+      wholesalePricePerGpuHour,
+      availableFrom: new Date('2026-01-01T00:00:00Z'),
+      availableUntil: new Date('2027-12-31T00:00:00Z'),
+    }),
+  );
 }

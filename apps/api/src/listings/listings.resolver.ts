@@ -2,9 +2,11 @@ import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver
 import { Access } from '../auth/access.decorator.js';
 import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
+import { CatalogService } from '../catalog/catalog.service.js';
 import { ClockService } from '../clock/clock.service.js';
 import { OrganizationLoader } from '../organizations/organization.loader.js';
 import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
+import { parseCreateListingCommand } from './domain/create-listing-command.js';
 import { CreateListingInput, ListingFilter } from './dto/listing.inputs.js';
 import { ListingConnection, ListingModel, toListingModel } from './models/listing.model.js';
 import { encodeCursor, ListingsService } from './listings.service.js';
@@ -15,6 +17,7 @@ export class ListingsResolver {
     private readonly listingsService: ListingsService,
     private readonly clock: ClockService,
     private readonly organizations: OrganizationLoader,
+    private readonly catalog: CatalogService,
   ) {}
 
   @Query(() => ListingConnection, { description: 'Every listing, oldest first; `first` is at most 100.' })
@@ -38,7 +41,9 @@ export class ListingsResolver {
   @Mutation(() => ListingModel)
   @Access('SELLER')
   async createListing(@CurrentPrincipal() principal: Principal, @Args('input') input: CreateListingInput): Promise<ListingModel> {
-    const listing = await this.listingsService.create({ sellerId: principal.organizationId, ...input });
+    // An unknown GPU type is NOT_FOUND before any other field is judged.
+    const gpu = await this.catalog.gpuType(input.gpuType);
+    const listing = await this.listingsService.create(parseCreateListingCommand(principal.organizationId, gpu, input));
     return toListingModel(listing, this.clock.now());
   }
 

@@ -5,22 +5,13 @@ import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { listingAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { CatalogService } from '../catalog/catalog.service.js';
-import { inputAmount, PRICE_SCALE, textInput } from '../common/amounts.js';
 import { newId, parseId } from '../common/ids.js';
+import type { CreateListingCommand } from './domain/create-listing-command.js';
 import type { ListingStatus } from './domain/listing-status.js';
 import { availableCredits, effectiveStatus, ListingEntity } from './listing.entity.js';
 import { MarketService } from './market.service.js';
 
-export interface CreateListingCommand {
-  sellerId: string;
-  gpuType: unknown;
-  region: unknown;
-  gpuHours: unknown;
-  wholesalePricePerGpuHour: unknown;
-  availableFrom: Date;
-  availableUntil: Date;
-}
+export type { CreateListingCommand } from './domain/create-listing-command.js';
 
 export interface ListingQuery {
   filter?: { gpuType?: string; region?: string; status?: ListingStatus };
@@ -39,19 +30,12 @@ export class ListingsService {
     private readonly ledger: Ledger,
     private readonly platform: PlatformAccounts,
     private readonly clock: ClockService,
-    private readonly catalog: CatalogService,
     private readonly market: MarketService,
   ) {}
 
   async create(cmd: CreateListingCommand): Promise<ListingEntity> {
     const now = this.clock.now();
-    const gpu = await this.catalog.gpuType(cmd.gpuType as string);
-    const region = textInput(cmd.region, 'region', 64);
-    const gpuHours = inputAmount(cmd.gpuHours, 'gpuHours', { scale: 2 });
-    const price = inputAmount(cmd.wholesalePricePerGpuHour, 'wholesalePricePerGpuHour', { scale: PRICE_SCALE });
-    if (!(cmd.availableUntil.getTime() > cmd.availableFrom.getTime())) {
-      throw new BadInputError('availableUntil must be after availableFrom', { field: 'availableUntil' });
-    }
+    const { gpu, region, gpuHours, wholesalePricePerGpuHour: price } = cmd;
     if (!(cmd.availableUntil.getTime() > now.getTime())) {
       throw new BadInputError('availableUntil must be in the future', { field: 'availableUntil' });
     }
