@@ -4,7 +4,7 @@ import { DomainError, ErrorCode, InvalidStateError, NotFoundError, formatAmount,
 import { Ledger, withTransaction, type Posting } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { CreditsService } from '../credits/credits.service.js';
+import { CreditsService, type CreditBlock } from '../credits/credits.service.js';
 import { FreezeService } from '../freeze/freeze.service.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { AlertKind } from '../alerts/domain/alert-kind.js';
@@ -18,10 +18,8 @@ import { InstallmentEntity } from './installment.entity.js';
 
 const subjectOf = (f: FacilityEntity) => ({ facilityId: f.id, borrowerId: f.borrowerId });
 
-type LockedBlock = NonNullable<Awaited<ReturnType<CreditsService['lockBlockInTransaction']>>>;
-
 /** What the lifecycle machine needs of a facility (and of its block, once locked). */
-export function lifecycleStateOf(f: FacilityEntity, block?: LockedBlock): LifecycleState {
+export function lifecycleStateOf(f: FacilityEntity, block?: CreditBlock): LifecycleState {
   return {
     status: f.status,
     defaultSticky: f.defaultSticky,
@@ -193,7 +191,7 @@ export class FacilityLifecycleService {
     manager: EntityManager,
     facility: FacilityEntity,
     event: LifecycleEvent,
-    options: { block?: LockedBlock; recover?: () => Promise<void> } = {},
+    options: { block?: CreditBlock; recover?: () => Promise<void> } = {},
   ): Promise<boolean> {
     let block = options.block;
     let step = transition(lifecycleStateOf(facility, block), event);

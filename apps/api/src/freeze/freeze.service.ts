@@ -4,14 +4,11 @@ import { In } from 'typeorm';
 import type { Decimal } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
 import { newId } from '../common/ids.js';
-import { CreditsService } from '../credits/credits.service.js';
+import { CreditsService, type CreditBlock } from '../credits/credits.service.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { AlertKind } from '../alerts/domain/alert-kind.js';
 import { FreezeEventEntity } from './freeze-event.entity.js';
 import { RecoveryEntity } from './recovery.entity.js';
-
-/** A locked credit block as CreditsService.lockBlockInTransaction returns it. */
-type LockedBlock = NonNullable<Awaited<ReturnType<CreditsService['lockBlockInTransaction']>>>;
 
 /**
  * Whose credits and why: the freeze controller acts on a borrower's block on behalf of a
@@ -60,7 +57,7 @@ export class FreezeService {
     private readonly credits: CreditsService,
   ) {}
 
-  async freezeInTransaction(manager: EntityManager, subject: FreezeSubject, block: LockedBlock, act: FreezeAct): Promise<void> {
+  async freezeInTransaction(manager: EntityManager, subject: FreezeSubject, block: CreditBlock, act: FreezeAct): Promise<void> {
     const before = await this.credits.availableOfInTransaction(manager, block.organizationId, act.at);
     await this.credits.setBlockStatusInTransaction(manager, block, 'FROZEN');
     // Frozen credits cannot be spent: open holds on them are released now.
@@ -73,7 +70,7 @@ export class FreezeService {
     await this.alerts.balanceChanged(manager, { organizationId: block.organizationId, before, after, at: act.at });
   }
 
-  async unfreezeInTransaction(manager: EntityManager, subject: FreezeSubject, block: LockedBlock, act: FreezeAct): Promise<void> {
+  async unfreezeInTransaction(manager: EntityManager, subject: FreezeSubject, block: CreditBlock, act: FreezeAct): Promise<void> {
     await this.credits.setBlockStatusInTransaction(manager, block, 'ACTIVE');
     await this.audit(manager, subject, block, 'UNFREEZE', act);
   }
@@ -82,7 +79,7 @@ export class FreezeService {
   async recordRecoveryInTransaction(
     manager: EntityManager,
     subject: FreezeSubject,
-    block: LockedBlock,
+    block: CreditBlock,
     recovery: RecoveryRecord,
   ): Promise<RecoveryEntity> {
     await this.credits.setBlockStatusInTransaction(manager, block, 'RECOVERED');
@@ -97,7 +94,7 @@ export class FreezeService {
     return manager.find(FreezeEventEntity, { where: { facilityId: In(facilityIds) }, order: { id: 'ASC' } });
   }
 
-  private async audit(manager: EntityManager, subject: FreezeSubject, block: LockedBlock, action: 'FREEZE' | 'UNFREEZE', act: FreezeAct): Promise<void> {
+  private async audit(manager: EntityManager, subject: FreezeSubject, block: CreditBlock, action: 'FREEZE' | 'UNFREEZE', act: FreezeAct): Promise<void> {
     const { at, actorId, reason } = act;
     await manager.insert(FreezeEventEntity, { facilityId: subject.facilityId, blockId: block.id, action, actorId, reason, at });
     // The borrower hears of it in the same transaction (alert + webhook outbox).
