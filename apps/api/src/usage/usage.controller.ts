@@ -5,7 +5,7 @@ import { Access } from '../auth/access.decorator.js';
 import type { Principal } from '../auth/principal.js';
 import { reportTarget } from './usage.resolver.js';
 import { UsageReportsService } from './usage-reports.service.js';
-import type { UsageGroupBy } from './domain/usage-report.js';
+import { parseUsageReportQuery } from './domain/usage-report.js';
 import { UsageService, type UsageOutcome } from './usage.service.js';
 import { parseUsageEventCommand } from './domain/usage-event.js';
 
@@ -55,12 +55,14 @@ export class UsageController {
       if (Number.isNaN(d.getTime())) throw new BadInputError(`${field} must be an ISO-8601 instant`, { field });
       return d;
     };
-    const rows = await this.reports.report({
-      organizationId: reportTarget(req.principal, organizationId),
-      from: instant(from, 'from'),
-      to: instant(to, 'to'),
-      groupBy: (groupBy ?? 'DAY') as UsageGroupBy,
-    });
+    const rows = await this.reports.report(
+      parseUsageReportQuery({
+        organizationId: reportTarget(req.principal, organizationId),
+        from: instant(from, 'from'),
+        to: instant(to, 'to'),
+        groupBy: groupBy ?? 'DAY',
+      }),
+    );
     res.status(200).type('text/csv; charset=utf-8').send(this.reports.toCsv(rows));
   }
 }

@@ -18,6 +18,7 @@ import { UsageReportsService } from './usage-reports.service.js';
 import { UsageService } from './usage.service.js';
 import { parseUsageEventCommand } from './domain/usage-event.js';
 import { parseAuthorizeUsage, parseCaptureUsage } from './domain/usage-hold.js';
+import { parseUsageReportQuery } from './domain/usage-report.js';
 
 @Resolver()
 export class UsageResolver {
@@ -58,7 +59,7 @@ export class UsageResolver {
     @Args('input') input: UsageReportInput,
     @Args('organizationId', { type: () => ID, nullable: true }) organizationId?: string,
   ): Promise<UsageReportRowModel[]> {
-    return this.reports.report({ ...input, organizationId: reportTarget(principal, organizationId) });
+    return this.reports.report(parseUsageReportQuery({ ...input, organizationId: reportTarget(principal, organizationId) }));
   }
 }
 
