@@ -6,7 +6,6 @@ import { FinancingRequestsModule } from '../financing-requests/index.js';
 import { FreezeModule } from '../freeze/freeze.module.js';
 import { ListingsModule } from '../listings/listings.module.js';
 import { OrganizationsModule } from '../organizations/organizations.module.js';
-import { PurchasesModule } from '../purchases/purchases.module.js';
 import { FacilitiesResolver } from './facilities.resolver.js';
 import { FacilitiesService } from './facilities.service.js';
 import { FacilityEntity } from './facility.entity.js';
@@ -22,7 +21,6 @@ import { RepaymentsService } from './repayments.service.js';
     TypeOrmModule.forFeature([FacilityEntity, InstallmentEntity, RepaymentEntity]),
     CreditsModule,
     ListingsModule,
-    PurchasesModule,
     OrganizationsModule,
     FreezeModule,
     FinancingRequestsModule,
