@@ -33,7 +33,7 @@ import { blocksOf, creditBalanceOf } from './support/drivers/market.js';
 import { integrity } from './support/drivers/operator.js';
 import { type Org, register, registerPending } from './support/drivers/organizations.js';
 import { deposit, walletOf } from './support/drivers/wallets.js';
-import { expectedDisclosedApr, expectedFee, expectedSchedule, sumOf } from './support/oracles.js';
+import { expectedDisclosedApr, expectedFee, expectedSchedule, FINANCING, sumOf } from './support/oracles.js';
 
 /**
  * SPEC §7 end to end: offers and their validation, the disclosure, acceptance (the lender's
@@ -195,7 +195,7 @@ describe('offers, acceptance, the schedule and repayments (one listing at 1.50 p
       });
       expect(f.financingFee).toBe('2000.00');
       expect(D(f.apr).eq('0.18')).toBe(true);
-      expect(D(f.recoveryRate).eq('0.80')).toBe(true);
+      expect(D(f.recoveryRate).eq(FINANCING.recoveryRate)).toBe(true);
       // Before acceptance the schedule is the one acceptance now would give.
       expect(f.schedule).toEqual(schedule.map((i) => ({ ...i, principalPaid: '0.00', interestPaid: '0.00', status: 'DUE' })));
       // An offer moves no money and no credits.

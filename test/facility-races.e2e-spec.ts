@@ -26,7 +26,7 @@ import {
 import { integrity } from './support/drivers/operator.js';
 import { type Org, register } from './support/drivers/organizations.js';
 import { deposit, walletOf } from './support/drivers/wallets.js';
-import { expectedSchedule, plusDays, sumOf } from './support/oracles.js';
+import { expectedSchedule, FINANCING, plusDays, sumOf } from './support/oracles.js';
 
 /**
  * SPEC §7 under concurrency: requests that race for the same facility, wallet or market. Each
@@ -275,7 +275,7 @@ describe('racing the servicing run and each other on delinquent and defaulted fa
     expect(codes(results)).toEqual(['INVALID_STATE']);
     // Owed at due + 31 days: all the principal and the interest of #1 and #2; proceeds 0.80 × 11,760.00.
     const owed = D('12000.00').plus(sumOf(SMALL_SCHEDULE, 'interest', 1, 2));
-    const proceeds = D('0.80').times('11760.00').decimalPlaces(2, Decimal.ROUND_DOWN);
+    const proceeds = D(FINANCING.recoveryRate).times('11760.00').decimalPlaces(2, Decimal.ROUND_DOWN);
     expect(succeeded(results)[0].data.recoverFrozenCredits).toMatchObject({
       amountRecovered: proceeds.toFixed(2),
       chargedOffAmount: owed.minus(proceeds).toFixed(2),

@@ -27,7 +27,7 @@ import { creditBalanceOf, purchase } from './support/drivers/market.js';
 import { integrity } from './support/drivers/operator.js';
 import { type Org, register } from './support/drivers/organizations.js';
 import { deposit, walletOf } from './support/drivers/wallets.js';
-import { expectedSchedule, plusDays, sumOf, wholeDays } from './support/oracles.js';
+import { expectedSchedule, FINANCING, plusDays, sumOf, wholeDays } from './support/oracles.js';
 
 /**
  * SPEC §7 over time: days past due and the status they give, the freeze controller (automatic on
@@ -523,7 +523,7 @@ describe('recovery', () => {
     const dueInterest = D('66.50');
     const owed = principalLeft.plus(dueInterest);
     const credits = creditsFor('9800.00');
-    const proceeds = D('0.80').times(credits).times('9800.00').div(credits).decimalPlaces(2, Decimal.ROUND_DOWN);
+    const proceeds = D(FINANCING.recoveryRate).times(credits).times('9800.00').div(credits).decimalPlaces(2, Decimal.ROUND_DOWN);
     const extra = proceeds.minus(owed);
     expect([owed.toFixed(2), proceeds.toFixed(2), extra.toFixed(2)]).toEqual(['6716.28', '7840.00', '1123.72']);
 
@@ -569,7 +569,7 @@ describe('recovery', () => {
     expect(await facilityOf(w.t, used.id)).toMatchObject({ status: 'DEFAULTED', frozen: true, creditBlock: { remaining: '7839.999000' } });
     const remaining = D('7839.999');
     // 0.80 × 7,839.999 × 11,760.00 ÷ 7,840 = 9,407.9988 → 9,407.99 (HALF_UP would give 9,408.00).
-    const proceeds = D('0.80').times(remaining).times('11760.00').div('7840').decimalPlaces(2, Decimal.ROUND_DOWN);
+    const proceeds = D(FINANCING.recoveryRate).times(remaining).times('11760.00').div('7840').decimalPlaces(2, Decimal.ROUND_DOWN);
     expect(proceeds.toFixed(2)).toBe('9407.99');
     // Owed on Mar 16: all the principal, the interest of #1 and #2.
     const owed = D('12000.00').plus(sumOf(SMALL_SCHEDULE, 'interest', 1, 2));

@@ -6,6 +6,7 @@ import { blocksOf, marketStats, purchase, quote } from './support/drivers/market
 import { advanceClock, integrity } from './support/drivers/operator.js';
 import { type Org, register } from './support/drivers/organizations.js';
 import { deposit, walletOf } from './support/drivers/wallets.js';
+import { DEMAND_THRESHOLD, MARKUP } from './support/oracles.js';
 
 /**
  * Supply (SPEC §4): creating, validating, withdrawing, expiring and paging listings, and the
@@ -261,7 +262,7 @@ describe('withdrawing after a partial purchase', () => {
     const bought = await purchase(t, buyer, '40');
     expect(bought.errors).toBeUndefined();
     // u = 0 before the order, noon: 1.50 × 1.2 = 1.80 a credit.
-    const price = new Decimal('1.50').times('1.2');
+    const price = new Decimal('1.50').times(MARKUP);
     expect(bought.data.purchaseCredits).toMatchObject({ credits: '40.000000', unitPrice: price.toFixed(6), totalPrice: price.times(40).toFixed(2) });
     const blockBefore = await blocksOf(t, buyer);
     expect(blockBefore).toHaveLength(1);
@@ -361,7 +362,7 @@ describe('status transitions', () => {
     const bought = await purchase(t, buyer, '3');
     expect(bought.errors).toBeUndefined();
     // Only the 2.00 listing is open: 2.00 × 1.2 = 2.40.
-    expect(bought.data.purchaseCredits.unitPrice).toBe(new Decimal('2.00').times('1.2').toFixed(6));
+    expect(bought.data.purchaseCredits.unitPrice).toBe(new Decimal('2.00').times(MARKUP).toFixed(6));
     expect(await listingById(t, old.id)).toMatchObject({ status: 'EXPIRED', allocatedCredits: '0.000000' });
     expect(await listingById(t, fresh.id)).toMatchObject({ status: 'OPEN', allocatedCredits: '3.000000' });
   });
@@ -528,8 +529,8 @@ describe('concurrency: buyers race for the last capacity', () => {
     // The purchases were serialized: the k-th winner saw u = (20 + k) / 30 before its order.
     const expectedPrices = Array.from({ length: 10 }, (_, k) => {
       const u = new Decimal(20 + k).div(30);
-      const multiplier = new Decimal(1).plus(Decimal.max(0, u.minus('0.5')));
-      return new Decimal('1.50').times('1.2').times(multiplier).decimalPlaces(6, Decimal.ROUND_HALF_UP).toFixed(6);
+      const multiplier = new Decimal(1).plus(Decimal.max(0, u.minus(DEMAND_THRESHOLD)));
+      return new Decimal('1.50').times(MARKUP).times(multiplier).decimalPlaces(6, Decimal.ROUND_HALF_UP).toFixed(6);
     }).sort();
     expect(won.map((r) => r.data.purchaseCredits.unitPrice).sort()).toEqual(expectedPrices);
 

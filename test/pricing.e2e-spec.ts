@@ -5,6 +5,7 @@ import { blocksOf, marketStats, purchase, quote } from './support/drivers/market
 import { advanceClock, integrity, ledgerCounts } from './support/drivers/operator.js';
 import { type Org, register } from './support/drivers/organizations.js';
 import { deposit, walletOf } from './support/drivers/wallets.js';
+import { DEMAND_THRESHOLD, MARKUP, NIGHT_FACTOR } from './support/oracles.js';
 
 /**
  * Pricing (SPEC §5): quotes and market stats are public and read-only; a purchase charges what
@@ -13,8 +14,6 @@ import { deposit, walletOf } from './support/drivers/wallets.js';
  * because utilization and cheapest-first fills depend on every listing in the market.
  */
 
-const MARGIN = new Decimal('0.20');
-const NIGHT = new Decimal('0.90');
 
 const round6 = (d: Decimal) => d.decimalPlaces(6, Decimal.ROUND_HALF_UP);
 const cents = (d: Decimal) => d.decimalPlaces(2, Decimal.ROUND_HALF_UP);
@@ -26,8 +25,8 @@ function wholesale(parts: [string | number, string][]): Decimal {
 
 /** SPEC §5 standard unit price: cost ÷ q × (1 + margin) × (1 + max(0, u − 0.5)) × time-of-day, 6 dp. */
 function standardUnit(wholesaleCost: Decimal, credits: string | number, u: Decimal = new Decimal(0), tod: Decimal = new Decimal(1)): Decimal {
-  const demand = new Decimal(1).plus(Decimal.max(0, u.minus('0.5')));
-  return round6(wholesaleCost.div(credits).times(new Decimal(1).plus(MARGIN)).times(demand).times(tod));
+  const demand = new Decimal(1).plus(Decimal.max(0, u.minus(DEMAND_THRESHOLD)));
+  return round6(wholesaleCost.div(credits).times(MARKUP).times(demand).times(tod));
 }
 
 /** The whole observable state a read-only call must leave alone. */
@@ -249,7 +248,7 @@ describe('demand multiplier', () => {
 
   it('at night the demand multiplier and the night factor both apply', async () => {
     await advanceClock(t, '2026-01-05T23:00:00Z');
-    const unit = standardUnit(wholesale([[100, cost]]), 100, new Decimal('0.9'), NIGHT);
+    const unit = standardUnit(wholesale([[100, cost]]), 100, new Decimal('0.9'), NIGHT_FACTOR);
     expect(unit.toFixed(6)).toBe('2.268000');
     expect((await quote(t, { type: 'STANDARD', credits: '100' })).data.quote.unitPrice).toBe(unit.toFixed(6));
     expect((await marketStats(t)).standardPricePerCredit).toBe(unit.toFixed(6));
@@ -309,7 +308,7 @@ describe('time-of-day factor', () => {
   });
 
   const day = standardUnit(wholesale([[1000, '1.50']]), 1000);
-  const night = standardUnit(wholesale([[1000, '1.50']]), 1000, new Decimal(0), NIGHT);
+  const night = standardUnit(wholesale([[1000, '1.50']]), 1000, new Decimal(0), NIGHT_FACTOR);
 
   it.each([
     ['2026-01-05T12:00:00Z', day, '1.800000'],
@@ -337,7 +336,7 @@ describe('time-of-day factor', () => {
     await advanceClock(t, '2026-01-06T23:00:00Z');
     const res = await purchase(t, buyer, '100');
     expect(res.errors).toBeUndefined();
-    const unit = standardUnit(wholesale([[100, '1.50']]), 100, new Decimal(0), NIGHT);
+    const unit = standardUnit(wholesale([[100, '1.50']]), 100, new Decimal(0), NIGHT_FACTOR);
     expect(res.data.purchaseCredits).toMatchObject({ unitPrice: unit.toFixed(6), totalPrice: cents(unit.times(100)).toFixed(2) });
     expect(res.data.purchaseCredits.totalPrice).toBe('162.00');
     expect(await walletOf(t, buyer)).toBe('838.00');

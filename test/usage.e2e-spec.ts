@@ -9,7 +9,7 @@ import { clockNow, integrity } from './support/drivers/operator.js';
 import { type Org, register, suspend } from './support/drivers/organizations.js';
 import { recordUsage, recordUsageOk, upsertGpuType, upsertModel, usageReport } from './support/drivers/usage.js';
 import { deposit } from './support/drivers/wallets.js';
-import { D, expectedGpuCost, expectedTokenCost, GPU_CATALOG, h100For, monthsAfter, plusDays } from './support/oracles.js';
+import { D, expectedFee, expectedGpuCost, expectedTokenCost, GPU_CATALOG, h100For, monthsAfter, plusDays } from './support/oracles.js';
 
 /**
  * SPEC §6 and §8 through GraphQL `recordUsage` and `usageReport`: rating to the micro-credit, the
@@ -84,7 +84,7 @@ async function usageState(): Promise<Record<string, unknown>> {
 async function financedBlock(buyer: Org, principal: string, termMonths = 12): Promise<{ facility: any; credits: Decimal }> {
   const offered = await offerOk(t, lender, { borrowerId: buyer.id, principal, apr: '0.12', termMonths });
   const facility = await acceptOk(t, buyer, offered.id);
-  const fee = D(principal).times('0.02').decimalPlaces(2, Decimal.ROUND_HALF_UP);
+  const fee = D(expectedFee(principal));
   const credits = D(principal).minus(fee).div('1.50').decimalPlaces(6, Decimal.ROUND_DOWN);
   expect(facility.creditBlock).toMatchObject({ type: 'FINANCED', status: 'ACTIVE', granted: cr(credits), remaining: cr(credits) });
   expect(facility.creditBlock.expiresAt).toBe(monthsAfter(facility.acceptedAt, termMonths).toISOString());

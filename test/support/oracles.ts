@@ -17,17 +17,24 @@ export const cr = (v: Decimal) => v.toFixed(6);
 
 // ---- pricing (SPEC §5) -----------------------------------------------------------------------
 
+/** The platform's margin (default 0.20) and the standard price's markup over wholesale, 1 + margin. */
+export const MARGIN = D(RULES.pricing.margin);
+export const MARKUP = D(1).plus(MARGIN);
+/** The night discount factor (default 0.90, from 22:00 to 06:00 UTC). */
+export const NIGHT_FACTOR = D(RULES.pricing.nightFactor);
+/** Utilization above which the demand multiplier rises (default 0.5). */
+export const DEMAND_THRESHOLD = D(RULES.pricing.demandThreshold);
+
 /**
  * SPEC §5 standard unit price of a fill given as [credits, wholesaleCostPerCredit] parts:
  * wholesale ÷ q × (1 + margin) × (1 + max(0, u − threshold)) × (night factor at night, else 1),
  * 6 decimals HALF_UP (defaults: margin 0.20, threshold 0.5, night 0.90).
  */
 export function expectedStandardUnit(parts: [string | Decimal, string | Decimal][], u: Decimal | string = '0', night = false): Decimal {
-  const { margin, demandThreshold, nightFactor } = RULES.pricing;
   const q = parts.reduce((s, [c]) => s.plus(c), D(0));
   const w = parts.reduce((s, [c, p]) => s.plus(D(c).times(p)), D(0));
-  const demand = D(1).plus(Decimal.max(0, D(u).minus(demandThreshold)));
-  return round6(w.div(q).times(D(1).plus(margin)).times(demand).times(night ? nightFactor : '1'));
+  const demand = D(1).plus(Decimal.max(0, D(u).minus(DEMAND_THRESHOLD)));
+  return round6(w.div(q).times(MARKUP).times(demand).times(night ? NIGHT_FACTOR : '1'));
 }
 
 /** SPEC §5 term discount bands (defaults: 1–2 months 5%, 3–5 10%, 6–11 15%, 12–36 25%). */
