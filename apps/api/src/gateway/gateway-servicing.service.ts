@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { Decimal } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
+import { ListingsService } from '../listings/listings.service.js';
+import { OrganizationsService } from '../organizations/organizations.service.js';
 import { CircuitStore } from './circuit-store.js';
 import { IdempotencyStore } from './idempotency-store.js';
 
@@ -20,6 +22,8 @@ export class GatewayServicingService {
     private readonly platform: PlatformAccounts,
     private readonly circuits: CircuitStore,
     private readonly idempotency: IdempotencyStore,
+    private readonly listings: ListingsService,
+    private readonly organizations: OrganizationsService,
   ) {}
 
   async run(now: Date, holdMinutes: number): Promise<{ overflowPayouts: number }> {
@@ -40,11 +44,12 @@ export class GatewayServicingService {
     );
     let paid = 0;
     for (const { listing_id } of due) {
+      // The seller's wallet through its owners (a listing's seller never changes), read before the
+      // payout's transaction so that it holds one connection only.
+      const wallet = (await this.organizations.get((await this.listings.get(listing_id)).sellerId)).walletAccountId;
       await withTransaction(this.dataSource, async (manager) => {
         const [row] = await manager.query(
-          `SELECT s.overflow_accrued::text AS accrued, s.overflow_paid::text AS paid, o.wallet_account_id::text AS wallet
-             FROM listing_service s JOIN listings l ON l.id = s.listing_id JOIN organizations o ON o.id = l.seller_id
-            WHERE s.listing_id = $1 FOR UPDATE OF s`,
+          `SELECT overflow_accrued::text AS accrued, overflow_paid::text AS paid FROM listing_service WHERE listing_id = $1 FOR UPDATE`,
           [listing_id],
         );
         const owed = new Decimal(row.accrued).minus(row.paid);
@@ -59,7 +64,7 @@ export class GatewayServicingService {
           effectiveAt: now,
           postings: [
             { accountId: this.platform.id('treasury'), direction: 'DEBIT', amount: cents },
-            { accountId: row.wallet, direction: 'CREDIT', amount: cents },
+            { accountId: wallet, direction: 'CREDIT', amount: cents },
           ],
         });
         await manager.query(`UPDATE listing_service SET overflow_paid = $2 WHERE listing_id = $1`, [listing_id, paidTotal.toFixed(2)]);
