@@ -150,7 +150,9 @@ export class EndpointStore {
    * The rate cards of `models` and the endpoints that may serve them now (SPEC §12 eligibility,
    * circuit aside): enabled, the seller ACTIVE, the listing OPEN or SOLD_OUT with `businessNow`
    * inside its window — with their circuit and the last minute's attempts (per-second buckets).
-   * One statement: a model with no eligible endpoint comes back once, without an endpoint.
+   * One statement: a model with no eligible endpoint comes back once, without an endpoint. It
+   * reads catalog, listing and organization rows (never writes them) because every request routes
+   * through it: one round trip instead of one per owning module.
    */
   async routing(models: string[], businessNow: Date, wallNow: Date): Promise<{ rates: Map<string, RateCard>; rows: CandidateRow[] }> {
     const found = await this.dataSource.query(

@@ -207,7 +207,9 @@ export class GatewayCreditsService {
 
   /**
    * Served credits per listing, and what a listing serves beyond its allocation earns its seller
-   * `wholesaleCostPerCredit` per credit from the platform (SPEC §12), accrued here exactly.
+   * `wholesaleCostPerCredit` per credit from the platform (SPEC §12), accrued here exactly. The
+   * listing's allocation and price are read in the same statement that locks the gateway's rows
+   * (read only: listings are their module's), to keep a request's close at one trip.
    */
   private async recordServed(manager: EntityManager, items: CloseRequest[], outcomes: CloseOutcome[]): Promise<void> {
     const perListing = new Map<string, Decimal>();

@@ -54,7 +54,10 @@ export class GatewayService implements OnApplicationShutdown {
     await this.upstream.close();
   }
 
-  /** `GET /v1/models`: catalog models that at least one eligible endpoint serves, with their rates. */
+  /**
+   * `GET /v1/models`: catalog models that at least one eligible endpoint serves, with their rates
+   * (one read across the catalog's, listings' and organizations' tables, as routing does).
+   */
   async models(): Promise<object> {
     const rows: { id: string; input: string; output: string; max_output_tokens: number; updated_at: Date }[] = await this.dataSource.query(
       `SELECT DISTINCT md.id, md.input_credits_per_million_tokens::text AS input, md.output_credits_per_million_tokens::text AS output,
