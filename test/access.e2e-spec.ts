@@ -124,7 +124,7 @@ const blockStatusOf = (facilityId: unknown) =>
 const facilityStatusOf = (facilityId: unknown) => scalar(`SELECT status FROM facilities WHERE id = $1`, [facilityId]);
 /** A spare key of `org` (made directly, so PENDING and SUSPENDED callers have one too). */
 const spareKeyOf = (org: Org) =>
-  t.app.get(ApiKeysService).insertKey(t.db.dataSource.manager, { organizationId: org.id, secret: generateApiKey(), name: unique('spare') });
+  t.app.get(ApiKeysService).insertKeyInTransaction(t.db.dataSource.manager, { organizationId: org.id, secret: generateApiKey(), name: unique('spare') });
 const keyRevokedAt = (id: unknown) => scalar(`SELECT revoked_at FROM api_keys WHERE id = $1`, [id]);
 
 /** A fresh listing of the seller, for endpoint rows. */

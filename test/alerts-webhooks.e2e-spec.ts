@@ -224,7 +224,7 @@ describe('concurrency and restarts', () => {
       const alerts = server.app.get(AlertsService);
       await server.app
         .get(DataSource)
-        .transaction((m) => alerts.emit(m, { organizationId: buyer.id, kind: AlertKind.CREDITS_FROZEN, message: 'frozen before the restart', at: new Date(CLOCK_START) }));
+        .transaction((m) => alerts.emitInTransaction(m, { organizationId: buyer.id, kind: AlertKind.CREDITS_FROZEN, message: 'frozen before the restart', at: new Date(CLOCK_START) }));
       await server.close();
       server = null;
       const [pending] = await db.dataSource.query(`SELECT id, delivered_at FROM webhook_deliveries`);

@@ -153,7 +153,7 @@ describe('alerts', () => {
     const alerts = t.app.get(AlertsService);
     await expect(
       t.app.get(DataSource).transaction(async (m) => {
-        await alerts.emit(m, { organizationId: buyer.id, kind: AlertKind.CREDITS_FROZEN, message: 'frozen', at: new Date(CLOCK_START) });
+        await alerts.emitInTransaction(m, { organizationId: buyer.id, kind: AlertKind.CREDITS_FROZEN, message: 'frozen', at: new Date(CLOCK_START) });
         throw new Error('the cause failed');
       }),
     ).rejects.toThrow('the cause failed');
@@ -227,7 +227,7 @@ describe('balanceChanged (SPEC §8: crossing below the threshold emits one alert
     const alerts = t.app.get(AlertsService);
     await expect(
       t.app.get(DataSource).transaction(async (m) => {
-        await alerts.balanceChanged(m, { organizationId: buyer.id, before: new Decimal(20), after: new Decimal(1), at: new Date(CLOCK_START) });
+        await alerts.balanceChangedInTransaction(m, { organizationId: buyer.id, before: new Decimal(20), after: new Decimal(1), at: new Date(CLOCK_START) });
         throw new Error('usage batch failed');
       }),
     ).rejects.toThrow('usage batch failed');

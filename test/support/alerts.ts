@@ -46,7 +46,7 @@ export async function emit(
 ): Promise<void> {
   const alerts = t.app.get(AlertsService);
   await t.app.get(DataSource).transaction((m) =>
-    alerts.emit(m, {
+    alerts.emitInTransaction(m, {
       organizationId: org.id,
       kind: input.kind ?? AlertKind.LOW_BALANCE,
       message: input.message ?? 'Your available credits fell below 10.000000: 5.000000 left.',
@@ -60,7 +60,7 @@ export async function emit(
 export async function balanceChanged(t: TestApp, org: Org, before: string, after: string): Promise<void> {
   const alerts = t.app.get(AlertsService);
   await t.app.get(DataSource).transaction((m) =>
-    alerts.balanceChanged(m, { organizationId: org.id, before: new Decimal(before), after: new Decimal(after), at: new Date(CLOCK_START) }),
+    alerts.balanceChangedInTransaction(m, { organizationId: org.id, before: new Decimal(before), after: new Decimal(after), at: new Date(CLOCK_START) }),
   );
 }
 

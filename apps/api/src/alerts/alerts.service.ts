@@ -39,7 +39,7 @@ interface SettingsRow {
 const decimalOrNull = (value: string | null) => (value === null ? null : new Decimal(value));
 
 /**
- * Alerts (SPEC §8). Other modules call `emit` and `balanceChanged` inside their own transaction,
+ * Alerts (SPEC §8). Other modules call `emitInTransaction` and `balanceChangedInTransaction` inside their own transaction,
  * so an alert, its webhook delivery and an auto-refill job are written with their cause or not
  * at all (the transactional outbox); the WebhookDispatcher and AutoRefillWorker act on them later.
  */
@@ -51,7 +51,7 @@ export class AlertsService {
    * Records an alert for `organizationId` and, when it has a webhook URL, queues its delivery —
    * both through `manager`, in the caller's transaction. One indexed read of balance_settings.
    */
-  async emit(manager: EntityManager, input: EmitAlertInput): Promise<void> {
+  async emitInTransaction(manager: EntityManager, input: EmitAlertInput): Promise<void> {
     const [row] = await manager.query(`SELECT webhook_url FROM balance_settings WHERE organization_id = $1`, [input.organizationId]);
     await this.insert(manager, input, row?.webhook_url ?? null);
   }
@@ -62,7 +62,7 @@ export class AlertsService {
    * queues one auto-refill job; anything else does nothing. Hot path: no query when the balance
    * did not fall, otherwise one primary-key read of balance_settings (plus the writes it causes).
    */
-  async balanceChanged(manager: EntityManager, input: BalanceChangedInput): Promise<void> {
+  async balanceChangedInTransaction(manager: EntityManager, input: BalanceChangedInput): Promise<void> {
     if (!input.after.lt(input.before)) return;
     const [row]: SettingsRow[] = await manager.query(
       `SELECT low_balance_threshold, auto_refill_threshold, auto_refill_credits, auto_refill_max_unit_price, webhook_url

@@ -179,7 +179,7 @@ export class AutoRefillWorker implements OnApplicationBootstrap, BeforeApplicati
       JSON.stringify(outcome.result),
     ]);
     if (outcome.message) {
-      await this.alerts.emit(manager, {
+      await this.alerts.emitInTransaction(manager, {
         organizationId: job.organizationId,
         kind: AlertKind.AUTO_REFILL,
         message: outcome.message,

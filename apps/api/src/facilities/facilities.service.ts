@@ -95,7 +95,7 @@ export class FacilitiesService {
       });
       await manager.insert(FacilityEntity, facility);
       if (cmd.financingRequestId !== null) {
-        await this.financingRequests.attachOffer(manager, { financingRequestId: cmd.financingRequestId, borrowerId, lenderId: cmd.lenderId, facilityId: facility.id });
+        await this.financingRequests.attachOfferInTransaction(manager, { financingRequestId: cmd.financingRequestId, borrowerId, lenderId: cmd.lenderId, facilityId: facility.id });
       }
       return facility;
     });
@@ -122,7 +122,7 @@ export class FacilitiesService {
       const lender = await this.parties.getInTransaction(manager, facility.lenderId);
       if (lender.status !== 'ACTIVE') throw new InvalidStateError(`the lender is ${lender.status}; this offer cannot be accepted now`);
       // An offer that answers a financing request funds it (SPEC §13), or is refused if it was funded or withdrawn.
-      await this.financingRequests.fundByFacility(manager, facility.id);
+      await this.financingRequests.fundByFacilityInTransaction(manager, facility.id);
       const lenderFunds = await this.ledger.balance(manager, lender.walletAccountId);
       if (lenderFunds.available.lt(facility.principal)) {
         throw new DomainError(ErrorCode.INSUFFICIENT_FUNDS, "the lender's wallet cannot fund this facility's principal");

@@ -253,7 +253,7 @@ export class FacilityLifecycleService {
     for (const i of due) {
       i.owed = formatAmount(i.owed, 2);
       for (const organizationId of [facility.borrowerId, facility.lenderId]) {
-        await this.alerts.emit(manager, {
+        await this.alerts.emitInTransaction(manager, {
           organizationId,
           kind: AlertKind.PAYMENT_OVERDUE,
           message: `Installment ${i.number} of facility ${facility.id} (${i.owed} due ${new Date(i.due_date).toISOString()}) is overdue.`,

@@ -14,7 +14,7 @@ import { transition, type FinancingRequestEvent, type FinancingRequestState } fr
  * Financing requests (SPEC §13): a buyer publishes what it needs; lenders answer with
  * `offerFacility(financingRequestId)`; accepting such an offer funds the request in the
  * acceptance's own transaction. This module owns `financing_requests` and
- * `financing_request_offers`; the facilities module calls `attachOffer` and `fundByFacility`.
+ * `financing_request_offers`; the facilities module calls `attachOfferInTransaction` and `fundByFacilityInTransaction`.
  */
 @Injectable()
 export class FinancingRequestsService {
@@ -77,7 +77,7 @@ export class FinancingRequestsService {
    * In the offer's transaction: the request must be OPEN and `borrowerId` its borrower. Locks the
    * request (shared) so that a concurrent withdrawal waits for the offer, or the offer sees it.
    */
-  async attachOffer(manager: EntityManager, offer: { financingRequestId: unknown; borrowerId: string; lenderId: string; facilityId: string }): Promise<void> {
+  async attachOfferInTransaction(manager: EntityManager, offer: { financingRequestId: string; borrowerId: string; lenderId: string; facilityId: string }): Promise<void> {
     const requestId = parseId(offer.financingRequestId, 'financing request');
     const [found] = await manager.query(`SELECT borrower_id, status FROM financing_requests WHERE id = $1 FOR SHARE`, [requestId]);
     if (!found) throw new NotFoundError(`financing request ${requestId} not found`, { field: 'financingRequestId' });
@@ -97,7 +97,7 @@ export class FinancingRequestsService {
    * becomes FUNDED — or, when it is no longer OPEN (funded by another offer, or withdrawn), the
    * acceptance is refused. A facility that names no request changes nothing here.
    */
-  async fundByFacility(manager: EntityManager, facilityId: string): Promise<void> {
+  async fundByFacilityInTransaction(manager: EntityManager, facilityId: string): Promise<void> {
     const [link] = await manager.query(`SELECT financing_request_id FROM financing_request_offers WHERE facility_id = $1`, [facilityId]);
     if (!link) return;
     const found = await this.lock(manager, link.financing_request_id);

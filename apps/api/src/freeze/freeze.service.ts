@@ -67,7 +67,7 @@ export class FreezeService {
     await this.audit(manager, subject, block, 'FREEZE', act);
     // A freeze lowers what the buyer can spend: a low-balance crossing like usage (SPEC §8).
     const after = await this.credits.availableOfInTransaction(manager, block.organizationId, act.at);
-    await this.alerts.balanceChanged(manager, { organizationId: block.organizationId, before, after, at: act.at });
+    await this.alerts.balanceChangedInTransaction(manager, { organizationId: block.organizationId, before, after, at: act.at });
   }
 
   async unfreezeInTransaction(manager: EntityManager, subject: FreezeSubject, block: CreditBlock, act: FreezeAct): Promise<void> {
@@ -98,7 +98,7 @@ export class FreezeService {
     const { at, actorId, reason } = act;
     await manager.insert(FreezeEventEntity, { facilityId: subject.facilityId, blockId: block.id, action, actorId, reason, at });
     // The borrower hears of it in the same transaction (alert + webhook outbox).
-    await this.alerts.emit(manager, {
+    await this.alerts.emitInTransaction(manager, {
       organizationId: subject.borrowerId,
       kind: action === 'FREEZE' ? AlertKind.CREDITS_FROZEN : AlertKind.CREDITS_UNFROZEN,
       message: action === 'FREEZE' ? `Your financed credits are frozen: ${reason}.` : `Your financed credits are unfrozen: ${reason}.`,

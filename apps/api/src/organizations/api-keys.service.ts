@@ -119,7 +119,7 @@ export class ApiKeysService implements ApiKeyAuthenticator, BeforeApplicationShu
       await manager.query(`SELECT pg_advisory_xact_lock(hashtext('ccx:api-keys:' || $1))`, [organizationId]);
       const [{ active }] = await manager.query(`SELECT count(*)::int AS active FROM api_keys WHERE organization_id = $1 AND revoked_at IS NULL`, [organizationId]);
       if (active >= MAX_ACTIVE_KEYS) throw new InvalidStateError(`an organization may hold at most ${MAX_ACTIVE_KEYS} active API keys; revoke one first`);
-      return this.insertKey(manager, { organizationId, secret, name, monthlyCreditLimit: limit });
+      return this.insertKeyInTransaction(manager, { organizationId, secret, name, monthlyCreditLimit: limit });
     });
     return { apiKey: await this.view(organizationId, id), secret };
   }
@@ -163,7 +163,7 @@ export class ApiKeysService implements ApiKeyAuthenticator, BeforeApplicationShu
    * `created_at` is the business clock, nudged a microsecond past the organization's newest key
    * so that "newest first" is exact even while a test clock stands still.
    */
-  async insertKey(
+  async insertKeyInTransaction(
     manager: EntityManager,
     key: { organizationId: string; secret: string; name: string; monthlyCreditLimit?: Decimal | null },
   ): Promise<string> {

@@ -135,6 +135,6 @@ export class OrganizationsService {
   }
 
   private async insertKey(manager: EntityManager, organizationId: string, secret: string, name: string): Promise<void> {
-    await this.apiKeys.insertKey(manager, { organizationId, secret, name });
+    await this.apiKeys.insertKeyInTransaction(manager, { organizationId, secret, name });
   }
 }

@@ -106,7 +106,7 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     const blocksExpired = await withTransaction(this.dataSource, async (m) => {
       const { expired, drops } = await this.credits.expireDueWithDropsInTransaction(m, now);
       // An expiry lowers what a buyer can spend: a low-balance crossing like any other (SPEC §8).
-      for (const d of drops) await this.alerts.balanceChanged(m, { organizationId: d.organizationId, before: d.before, after: d.after, at: now });
+      for (const d of drops) await this.alerts.balanceChangedInTransaction(m, { organizationId: d.organizationId, before: d.before, after: d.after, at: now });
       return expired;
     });
     // Usage holds first (they release their ledger legs), then any other ledger hold due.

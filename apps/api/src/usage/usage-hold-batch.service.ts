@@ -144,7 +144,7 @@ export class UsageHoldBatchService {
     }
     // A hold lowers what is available: it can cross a low-balance threshold (SPEC §8).
     for (const buyer of credits.values()) {
-      await this.alerts.balanceChanged(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
+      await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
     }
     return outcomes;
   }
@@ -254,7 +254,7 @@ export class UsageHoldBatchService {
       // "Before" is what was available while the holds stood: a capture never lowers it below that.
       const { after } = this.accounts.availability(buyer);
       const before = this.availableAtStart(buyer).minus(releasedByOrg.get(buyer.organizationId) ?? 0);
-      await this.alerts.balanceChanged(manager, { organizationId: buyer.organizationId, before, after, at: now });
+      await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, before, after, at: now });
     }
     return outcomes as CaptureOutcome[];
   }

@@ -88,7 +88,7 @@ export class UsageHoldsService {
         ledgerHolds.push(hold.id);
       }
       // A hold lowers what is available: it can cross a low-balance threshold too.
-      await this.alerts.balanceChanged(manager, { organizationId, ...this.accounts.availability(buyer), at: now });
+      await this.alerts.balanceChangedInTransaction(manager, { organizationId, ...this.accounts.availability(buyer), at: now });
       const [row] = await manager.query(
         `INSERT INTO usage_holds (id, organization_id, event_id, credits, status, expires_at, ledger_hold_ids, created_at)
          VALUES ($1, $2, $3, $4, 'OPEN', $5, $6::bigint[], $7) RETURNING *`,
@@ -161,7 +161,7 @@ export class UsageHoldsService {
         });
         txIds.push(tx.id);
         await this.accounts.settleInTransaction(manager, new Map([[hold.organization_id, buyer]]));
-        await this.alerts.balanceChanged(manager, { organizationId: hold.organization_id, ...this.accounts.availability(buyer), at: now });
+        await this.alerts.balanceChangedInTransaction(manager, { organizationId: hold.organization_id, ...this.accounts.availability(buyer), at: now });
       }
       const q = event.quantity;
       await manager.query(

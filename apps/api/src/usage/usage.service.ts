@@ -227,7 +227,7 @@ export class UsageService {
     await this.accounts.settleInTransaction(manager, credits);
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
     for (const buyer of credits.values()) {
-      await this.alerts.balanceChanged(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
+      await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
     }
     return outcomes;
   }
