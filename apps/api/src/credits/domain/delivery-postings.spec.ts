@@ -10,7 +10,7 @@ const part = (source: string, credits: string, cost: string, wallet: string): De
 });
 const summary = (charge: string, parts: DeliveredPart[]) =>
   deliveryPostings({ payerAccountId: 'payer', charge: D(charge), revenueAccountId: 'revenue', blockAccountId: 'block', parts }).map(
-    (p) => `${p.direction} ${p.accountId} ${p.amount.toFixed()}`,
+    (p) => `${p.direction} ${p.accountId} ${new Decimal(p.amount).toFixed()}`,
   );
 
 describe('sellerPayout: credits × wholesale cost, cents HALF_UP', () => {
