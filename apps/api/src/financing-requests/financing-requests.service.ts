@@ -5,7 +5,7 @@ import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { newId, parseId } from '../common/ids.js';
 import type { Principal } from '../auth/principal.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { OrganizationsService } from '../organizations/organizations.service.js';
 import { FinancingRequestEntity } from './financing-request.entity.js';
 import type { RequestFinancingCommand } from './domain/financing-request-commands.js';
 import { transition, type FinancingRequestEvent, type FinancingRequestState } from './domain/financing-request-rules.js';
@@ -21,12 +21,13 @@ export class FinancingRequestsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly clock: ClockService,
+    private readonly organizations: OrganizationsService,
   ) {}
 
   async request(cmd: RequestFinancingCommand): Promise<FinancingRequestEntity> {
     const { amount, termMonths, purpose } = cmd;
     return withTransaction(this.dataSource, async (manager) => {
-      const borrower = await manager.findOneBy(OrganizationEntity, { id: cmd.borrowerId });
+      const borrower = await this.organizations.findInTransaction(manager, cmd.borrowerId);
       if (!borrower || borrower.role !== 'BUYER') throw new DomainError(ErrorCode.FORBIDDEN, 'only a buyer may request financing');
       const entity = manager.create(FinancingRequestEntity, {
         id: newId(),

@@ -14,6 +14,7 @@ import { ApiKeyEntity } from './api-key.entity.js';
 import { generateApiKey, hashApiKey, lastFourOf } from './api-keys.js';
 import { ApiKeysService, REGISTRATION_KEY_NAME } from './api-keys.service.js';
 import { OPERATOR_KEY_NAME, type RegisterOrganizationCommand } from './domain/organization-commands.js';
+import type { OrganizationFacts } from './domain/organization-facts.js';
 
 /** Organizations, their API keys and wallets' ledger accounts (SPEC §2, §3). */
 @Injectable()
@@ -38,6 +39,16 @@ export class OrganizationsService {
     const found = await this.dataSource.manager.findOneBy(OrganizationEntity, { id: parseId(id, 'organization') });
     if (!found) throw new NotFoundError(`organization ${id} not found`);
     return found;
+  }
+
+  /** One organization by a valid id; null when there is none. */
+  find(id: string): Promise<OrganizationFacts | null> {
+    return this.dataSource.manager.findOneBy(OrganizationEntity, { id });
+  }
+
+  /** One organization by a valid id, read in the caller's transaction; null when there is none. */
+  findInTransaction(manager: EntityManager, id: string): Promise<OrganizationFacts | null> {
+    return manager.findOneBy(OrganizationEntity, { id });
   }
 
   async findMany(ids: readonly string[]): Promise<OrganizationEntity[]> {

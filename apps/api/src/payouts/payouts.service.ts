@@ -8,7 +8,7 @@ import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { OrganizationsService } from '../organizations/organizations.service.js';
 import type { PayoutDecisionCommand, RequestPayoutCommand } from './domain/payout-commands.js';
 import { transition, type PayoutState } from './domain/payout-rules.js';
 import { PayoutEntity } from './payout.entity.js';
@@ -30,6 +30,7 @@ export class PayoutsService {
     private readonly ledger: Ledger,
     private readonly platform: PlatformAccounts,
     private readonly clock: ClockService,
+    private readonly organizations: OrganizationsService,
   ) {}
 
   async request(cmd: RequestPayoutCommand): Promise<PayoutEntity> {
@@ -65,7 +66,7 @@ export class PayoutsService {
       }
       return existing;
     }
-    const org = await manager.findOneBy(OrganizationEntity, { id: organizationId });
+    const org = await this.organizations.findInTransaction(manager, organizationId);
     if (!org || (org.role !== 'SELLER' && org.role !== 'LENDER')) throw new DomainError(ErrorCode.FORBIDDEN, 'only a seller or a lender may ask for a payout');
     const id = newId();
     const now = this.clock.now();
@@ -121,7 +122,8 @@ export class PayoutsService {
           amount: payout.amount,
         });
       } else if (verdict.effect === 'RETURN_FUNDS') {
-        const org = await manager.findOneByOrFail(OrganizationEntity, { id: payout.organizationId });
+        const org = await this.organizations.findInTransaction(manager, payout.organizationId);
+        if (!org) throw new Error(`payout ${payout.id} names organization ${payout.organizationId}, which does not exist`);
         await this.ledger.transfer(manager, {
           idempotencyKey: `payout:${payout.id}:return`,
           kind: 'payout.return',

@@ -6,7 +6,7 @@ import { LedgerRefusal } from '../ledger/ledger-refusals.js';
 import type { Principal } from '../auth/principal.js';
 import { parseId } from '../common/ids.js';
 import { OrganizationsService } from '../organizations/organizations.service.js';
-import type { OrganizationEntity } from '../organizations/organization.entity.js';
+import type { OrganizationFacts } from '../organizations/domain/organization-facts.js';
 import type { EntriesPage, StatementMonth } from './domain/statement-commands.js';
 import { describeWalletEntry } from './domain/wallet-entry-kind.js';
 import type { WalletEntryModel } from './models/wallet-entry.model.js';
@@ -31,7 +31,7 @@ export class StatementsService {
   ) {}
 
   /** The operator may name any organization; everyone else reads its own wallet only. */
-  async target(principal: Principal, organizationId?: string | null): Promise<OrganizationEntity> {
+  async target(principal: Principal, organizationId?: string | null): Promise<OrganizationFacts> {
     if (organizationId === undefined || organizationId === null) return this.organizations.get(principal.organizationId);
     if (principal.role !== 'OPERATOR' && organizationId !== principal.organizationId) {
       throw new DomainError(ErrorCode.FORBIDDEN, "only the operator may read another organization's wallet");
@@ -39,7 +39,7 @@ export class StatementsService {
     return this.organizations.get(parseId(organizationId, 'organization'));
   }
 
-  async entries(owner: OrganizationEntity, { first, after }: EntriesPage) {
+  async entries(owner: OrganizationFacts, { first, after }: EntriesPage) {
     const history = await this.snapshot((m) => this.ledger.entriesOf(m, owner.walletAccountId, { before: after, limit: first })).catch((error) => {
       if (error instanceof LedgerRefusal && error.reason === 'INVALID_TRANSACTION') throw new BadInputError('after is not a cursor of this list', { field: 'after' });
       throw error;
@@ -47,7 +47,7 @@ export class StatementsService {
     return { items: history.entries.map((e) => toModel(e, owner.role)), hasNextPage: history.hasMore, totalCount: history.total };
   }
 
-  async statement(owner: OrganizationEntity, { month, from, to }: StatementMonth): Promise<StatementView> {
+  async statement(owner: OrganizationFacts, { month, from, to }: StatementMonth): Promise<StatementView> {
     const s = await this.snapshot((m) => this.ledger.statementOf(m, owner.walletAccountId, from, to));
     return {
       month,

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { OrganizationsModule } from '../organizations/organizations.module.js';
 import { WalletsResolver } from './wallets.resolver.js';
 import { WalletsService } from './wallets.service.js';
 
-@Module({ providers: [WalletsService, WalletsResolver], exports: [WalletsService] })
+@Module({ imports: [OrganizationsModule], providers: [WalletsService, WalletsResolver], exports: [WalletsService] })
 export class WalletsModule {}

@@ -5,7 +5,7 @@ import { formatAmount, InvalidStateError, NotFoundError } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { OrganizationEntity } from '../organizations/organization.entity.js';
+import { OrganizationsService } from '../organizations/organizations.service.js';
 import type { RecordDepositCommand } from './domain/deposit-command.js';
 
 export interface WalletView {
@@ -23,10 +23,11 @@ export class WalletsService {
     private readonly ledger: Ledger,
     private readonly platform: PlatformAccounts,
     private readonly clock: ClockService,
+    private readonly organizations: OrganizationsService,
   ) {}
 
   async walletOf(organizationId: string): Promise<WalletView> {
-    const org = await this.dataSource.manager.findOneBy(OrganizationEntity, { id: organizationId });
+    const org = await this.organizations.find(organizationId);
     if (!org) throw new NotFoundError(`organization ${organizationId} not found`);
     const balance = await this.ledger.balance(this.dataSource.manager, org.walletAccountId);
     return { currency: 'USD', available: formatAmount(balance.available, 2), held: formatAmount(balance.held, 2) };
@@ -39,7 +40,7 @@ export class WalletsService {
    */
   async recordDeposit({ organizationId, amount, reference }: RecordDepositCommand): Promise<WalletView> {
     await withTransaction(this.dataSource, async (manager) => {
-      const org = await manager.findOneBy(OrganizationEntity, { id: organizationId });
+      const org = await this.organizations.findInTransaction(manager, organizationId);
       if (!org) throw new NotFoundError(`organization ${organizationId} not found`);
       if (org.role === 'OPERATOR') throw new InvalidStateError('the operator organization has no wallet to fund');
       await this.ledger.transfer(manager, {
