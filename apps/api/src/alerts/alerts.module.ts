@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { PurchasesModule } from '../purchases/purchases.module.js';
+import { PurchasesModule } from '../purchases/index.js';
 import { AlertEntity } from './alert.entity.js';
 import { AlertsResolver } from './alerts.resolver.js';
 import { AlertsService } from './alerts.service.js';

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ListingsModule } from '../listings/listings.module.js';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { ListingsModule } from '../listings/index.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { CreditBlockEntity } from './credit-block.entity.js';
 import { CreditsResolver } from './credits.resolver.js';
 import { CreditsService } from './credits.service.js';

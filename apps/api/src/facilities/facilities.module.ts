@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AlertsModule } from '../alerts/alerts.module.js';
-import { CreditsModule } from '../credits/credits.module.js';
+import { AlertsModule } from '../alerts/index.js';
+import { CreditsModule } from '../credits/index.js';
 import { FinancingRequestsModule } from '../financing-requests/index.js';
-import { FreezeModule } from '../freeze/freeze.module.js';
-import { ListingsModule } from '../listings/listings.module.js';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { FreezeModule } from '../freeze/index.js';
+import { ListingsModule } from '../listings/index.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { FacilitiesResolver } from './facilities.resolver.js';
 import { FacilitiesService } from './facilities.service.js';
 import { FacilityEntity } from './facility.entity.js';

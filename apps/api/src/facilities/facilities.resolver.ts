@@ -4,8 +4,8 @@ import { formatAmount } from '@ccx/core';
 import { Access } from '../auth/access.decorator.js';
 import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
-import { OrganizationLoader } from '../organizations/organization.loader.js';
-import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
+import { OrganizationLoader } from '../organizations/index.js';
+import { OrganizationModel, toOrganizationModel } from '../organizations/index.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import {

@@ -4,10 +4,10 @@ import { DomainError, ErrorCode, InvalidStateError, NotFoundError, formatAmount,
 import { Ledger, withTransaction, type Posting } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { CreditsService, type CreditBlock } from '../credits/credits.service.js';
-import { FreezeService } from '../freeze/freeze.service.js';
-import { AlertsService } from '../alerts/alerts.service.js';
-import { AlertKind } from '../alerts/domain/alert-kind.js';
+import { CreditsService, type CreditBlock } from '../credits/index.js';
+import { FreezeService } from '../freeze/index.js';
+import { AlertsService } from '../alerts/index.js';
+import { AlertKind } from '../alerts/index.js';
 import type { LenderFacilityCommand, LenderFreezeCommand, LenderUnfreezeCommand } from './domain/facility-commands.js';
 import { daysPastDue, oldestUnpaidDue } from './domain/facility-rules.js';
 import { isLive, transition, type FacilityPatch, type LifecycleEvent, type LifecycleState } from './domain/facility-lifecycle.js';

@@ -3,8 +3,8 @@ import { DataSource, In } from 'typeorm';
 import { Decimal, formatAmount } from '@ccx/core';
 import { amortizationSchedule, payoffAmount } from '@ccx/finance';
 import { ClockService } from '../clock/clock.service.js';
-import { CreditsService } from '../credits/credits.service.js';
-import { FreezeService } from '../freeze/freeze.service.js';
+import { CreditsService } from '../credits/index.js';
+import { FreezeService } from '../freeze/index.js';
 import {
   daysPastDue,
   installmentStatus,

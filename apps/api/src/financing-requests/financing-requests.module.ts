@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { BorrowerProfiles } from './borrower-profiles.js';
 import { FinancingRequestEntity } from './financing-request.entity.js';
 import { FinancingRequestsResolver } from './financing-requests.resolver.js';

@@ -5,7 +5,7 @@ import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { newId, parseId } from '../common/ids.js';
 import type { Principal } from '../auth/principal.js';
-import { OrganizationsService } from '../organizations/organizations.service.js';
+import { OrganizationsService } from '../organizations/index.js';
 import { FinancingRequestEntity } from './financing-request.entity.js';
 import type { RequestFinancingCommand } from './domain/financing-request-commands.js';
 import { transition, type FinancingRequestEvent, type FinancingRequestState } from './domain/financing-request-rules.js';

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { AlertsModule } from '../alerts/alerts.module.js';
-import { CreditsModule } from '../credits/credits.module.js';
+import { AlertsModule } from '../alerts/index.js';
+import { CreditsModule } from '../credits/index.js';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FreezeEventEntity } from './freeze-event.entity.js';
 import { FreezeService } from './freeze.service.js';

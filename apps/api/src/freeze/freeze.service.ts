@@ -4,9 +4,9 @@ import { In } from 'typeorm';
 import type { Decimal } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
 import { newId } from '../common/ids.js';
-import { CreditsService, type CreditBlock } from '../credits/credits.service.js';
-import { AlertsService } from '../alerts/alerts.service.js';
-import { AlertKind } from '../alerts/domain/alert-kind.js';
+import { CreditsService, type CreditBlock } from '../credits/index.js';
+import { AlertsService } from '../alerts/index.js';
+import { AlertKind } from '../alerts/index.js';
 import { FreezeEventEntity } from './freeze-event.entity.js';
 import { RecoveryEntity } from './recovery.entity.js';
 

@@ -4,7 +4,7 @@ import { Decimal } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { GroupCommit } from '../common/group-commit.js';
-import { UsageHoldBatchService } from '../usage/usage-hold-batch.service.js';
+import { UsageHoldBatchService } from '../usage/index.js';
 import type { InferenceRequestStatus } from './domain/inference-request.js';
 
 type Work = { kind: 'open'; request: OpenRequest } | { kind: 'close'; request: CloseRequest };

@@ -3,8 +3,8 @@ import { DataSource } from 'typeorm';
 import { Decimal } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { ListingsService } from '../listings/listings.service.js';
-import { OrganizationsService } from '../organizations/organizations.service.js';
+import { ListingsService } from '../listings/index.js';
+import { OrganizationsService } from '../organizations/index.js';
 import { CircuitStore } from './circuit-store.js';
 import { IdempotencyStore } from './idempotency-store.js';
 

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
-import { CatalogModule } from '../catalog/catalog.module.js';
-import { ListingsModule } from '../listings/listings.module.js';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
-import { UsageModule } from '../usage/usage.module.js';
+import { CatalogModule } from '../catalog/index.js';
+import { ListingsModule } from '../listings/index.js';
+import { OrganizationsModule } from '../organizations/index.js';
+import { UsageModule } from '../usage/index.js';
 import { CircuitStore } from './circuit-store.js';
 import { EndpointStore } from './endpoint-store.js';
 import { EndpointsService } from './endpoints.service.js';

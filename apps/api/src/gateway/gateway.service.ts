@@ -7,7 +7,7 @@ import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
 import { newId } from '../common/ids.js';
 import type { Principal } from '../auth/principal.js';
-import { ApiKeysService } from '../organizations/api-keys.service.js';
+import { ApiKeysService } from '../organizations/index.js';
 import { safeConnector } from '../net/index.js';
 import { retryAfterSeconds, routable } from './domain/breaker.js';
 import { parseChatRequest, parseEmbeddingsRequest, type ChatRequest, type EmbeddingsRequest } from './domain/chat-request.js';

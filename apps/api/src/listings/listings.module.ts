@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { CatalogModule } from '../catalog/catalog.module.js';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { CatalogModule } from '../catalog/index.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { AllocationEntity } from './allocation.entity.js';
 import { ListingEntity } from './listing.entity.js';
 import { ListingsResolver } from './listings.resolver.js';

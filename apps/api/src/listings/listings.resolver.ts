@@ -2,10 +2,10 @@ import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver
 import { Access } from '../auth/access.decorator.js';
 import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
-import { CatalogService } from '../catalog/catalog.service.js';
+import { CatalogService } from '../catalog/index.js';
 import { ClockService } from '../clock/clock.service.js';
-import { OrganizationLoader } from '../organizations/organization.loader.js';
-import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
+import { OrganizationLoader } from '../organizations/index.js';
+import { OrganizationModel, toOrganizationModel } from '../organizations/index.js';
 import { parseCreateListingCommand } from './domain/create-listing-command.js';
 import { CreateListingInput, ListingFilter } from './dto/listing.inputs.js';
 import { ListingConnection, ListingModel, toListingModel } from './models/listing.model.js';

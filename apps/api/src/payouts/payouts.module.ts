@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { PayoutEntity } from './payout.entity.js';
 import { PayoutsResolver } from './payouts.resolver.js';
 import { PayoutsService } from './payouts.service.js';

@@ -2,8 +2,8 @@ import { Args, Context, ID, Mutation, Parent, Query, ResolveField, Resolver } fr
 import { Access } from '../auth/access.decorator.js';
 import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
-import { OrganizationLoader } from '../organizations/organization.loader.js';
-import { OrganizationModel, toOrganizationModel } from '../organizations/models/organization.model.js';
+import { OrganizationLoader } from '../organizations/index.js';
+import { OrganizationModel, toOrganizationModel } from '../organizations/index.js';
 import { parseMarkPayoutPaid, parseRejectPayout, parseRequestPayout } from './domain/payout-commands.js';
 import { RequestPayoutInput } from './dto/request-payout.input.js';
 import { PayoutModel, PayoutStatus, toPayoutModel } from './models/payout.model.js';

@@ -8,7 +8,7 @@ import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { OrganizationsService } from '../organizations/organizations.service.js';
+import { OrganizationsService } from '../organizations/index.js';
 import type { PayoutDecisionCommand, RequestPayoutCommand } from './domain/payout-commands.js';
 import { transition, type PayoutState } from './domain/payout-rules.js';
 import { PayoutEntity } from './payout.entity.js';

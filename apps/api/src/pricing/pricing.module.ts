@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ListingsModule } from '../listings/listings.module.js';
+import { ListingsModule } from '../listings/index.js';
 import { PricingResolver } from './pricing.resolver.js';
 import { PricingService } from './pricing.service.js';
 

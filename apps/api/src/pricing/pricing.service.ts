@@ -4,11 +4,11 @@ import { Decimal, formatAmount, roundUsd } from '@ccx/core';
 import { ClockService } from '../clock/clock.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { MarketService } from '../listings/market.service.js';
+import { MarketService } from '../listings/index.js';
 import { monthlyDeliveries, reservedUnitPrice, standardUnitPrice, termDiscount, totalPrice, wholesaleUnitPrice } from './domain/pricing.js';
 import type { QuoteCommand } from './domain/quote-command.js';
 import type { MarketStatsModel, QuoteModel } from './models/pricing.models.js';
-import { CreditType } from '../credits/domain/credit-type.js';
+import { CreditType } from '../credits/index.js';
 
 /** Read-only prices (SPEC §5): what a purchase would cost now, changing nothing. */
 @Injectable()

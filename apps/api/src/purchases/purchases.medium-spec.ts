@@ -1,7 +1,7 @@
 import { Decimal } from '@ccx/core';
 import { deposit, listing, mediumAppPerBlock, organization } from '../../../../test/support/medium.js';
 import { expectedStandardUnit, round2 } from '../../../../test/support/oracles.js';
-import { OrganizationsService } from '../organizations/organizations.service.js';
+import { OrganizationsService } from '../organizations/index.js';
 import { parsePurchaseCommand } from './domain/purchase-command.js';
 import { PurchasesService } from './purchases.service.js';
 

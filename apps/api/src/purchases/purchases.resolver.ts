@@ -2,7 +2,7 @@ import { Args, Mutation, Resolver } from '@nestjs/graphql';
 import { Access } from '../auth/access.decorator.js';
 import { CurrentPrincipal } from '../auth/current-principal.decorator.js';
 import type { Principal } from '../auth/principal.js';
-import { CreditsService } from '../credits/credits.service.js';
+import { CreditsService } from '../credits/index.js';
 import { parsePurchaseCommand } from './domain/purchase-command.js';
 import { PurchaseCreditsInput, PurchaseModel, toPurchaseModel } from './models/purchase.model.js';
 import { PurchasesService } from './purchases.service.js';

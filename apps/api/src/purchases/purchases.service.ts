@@ -8,11 +8,11 @@ import { APP_CONFIG } from '../config/tokens.js';
 import { newId } from '../common/ids.js';
 import { chargingWallet } from '../common/refusals.js';
 import { requestHash } from '../common/request-hash.js';
-import { CreditsService, type CreditBlock } from '../credits/credits.service.js';
-import { DeliveryService } from '../credits/delivery/delivery.service.js';
-import { MarketService } from '../listings/market.service.js';
-import { OrganizationsService } from '../organizations/organizations.service.js';
-import { standardUnitPrice, totalPrice } from '../pricing/domain/pricing.js';
+import { CreditsService, type CreditBlock } from '../credits/index.js';
+import { DeliveryService } from '../credits/index.js';
+import { MarketService } from '../listings/index.js';
+import { OrganizationsService } from '../organizations/index.js';
+import { standardUnitPrice, totalPrice } from '../pricing/index.js';
 import type { PurchaseCommand } from './domain/purchase-command.js';
 import { PurchaseEntity } from './purchase.entity.js';
 

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { CreditsModule } from '../credits/credits.module.js';
-import { ListingsModule } from '../listings/listings.module.js';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { CreditsModule } from '../credits/index.js';
+import { ListingsModule } from '../listings/index.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { ReservationEntity } from './reservation.entity.js';
 import { ReservationsResolver } from './reservations.resolver.js';
 import { ReservationsService } from './reservations.service.js';

@@ -4,13 +4,13 @@ import { Ledger, withTransaction } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
-import { CreditsService } from '../credits/credits.service.js';
-import { ListingsService } from '../listings/listings.service.js';
-import { ReservationsService } from '../reservations/reservations.service.js';
-import { FacilityLifecycleService } from '../facilities/facility-lifecycle.service.js';
-import { UsageHoldsService } from '../usage/usage-holds.service.js';
-import { GatewayServicingService } from '../gateway/gateway-servicing.service.js';
-import { AlertsService } from '../alerts/alerts.service.js';
+import { CreditsService } from '../credits/index.js';
+import { ListingsService } from '../listings/index.js';
+import { ReservationsService } from '../reservations/index.js';
+import { FacilityLifecycleService } from '../facilities/index.js';
+import { UsageHoldsService } from '../usage/index.js';
+import { GatewayServicingService } from '../gateway/index.js';
+import { AlertsService } from '../alerts/index.js';
 import { MetricsService } from '../observability/metrics.service.js';
 
 export interface ServicingReport {

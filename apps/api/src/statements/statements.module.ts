@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { StatementsController } from './statements.controller.js';
 import { StatementsResolver } from './statements.resolver.js';
 import { StatementsService } from './statements.service.js';

@@ -2,11 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
 import { Ledger } from '@ccx/ledger';
-import { CatalogService } from '../catalog/catalog.service.js';
+import { CatalogService } from '../catalog/index.js';
 import { creditsText, insufficientCredits } from '../common/refusals.js';
-import { lockBuyerCredits } from '../credits/buyer-lock.js';
-import { CreditsService } from '../credits/credits.service.js';
-import { OrganizationsService } from '../organizations/organizations.service.js';
+import { lockBuyerCredits } from '../credits/index.js';
+import { CreditsService } from '../credits/index.js';
+import { OrganizationsService } from '../organizations/index.js';
 import { burnDownOrder, type Rate, type SpendableBlock } from './domain/usage-rules.js';
 import type { ParsedUsageEvent } from './domain/usage-event.js';
 

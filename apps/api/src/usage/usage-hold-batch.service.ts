@@ -7,7 +7,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { newId } from '../common/ids.js';
-import { AlertsService } from '../alerts/alerts.service.js';
+import { AlertsService } from '../alerts/index.js';
 import { drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
 import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
 import type { ParsedUsageEvent } from './domain/usage-event.js';

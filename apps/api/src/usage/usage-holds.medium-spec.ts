@@ -1,8 +1,8 @@
 import { Decimal } from '@ccx/core';
 import { deposit, listing, mediumAppPerBlock, organization } from '../../../../test/support/medium.js';
 import { expectedGpuCost, GPU_CATALOG, h100For } from '../../../../test/support/oracles.js';
-import { parsePurchaseCommand } from '../purchases/domain/purchase-command.js';
-import { PurchasesService } from '../purchases/purchases.service.js';
+import { parsePurchaseCommand } from '../purchases/index.js';
+import { PurchasesService } from '../purchases/index.js';
 import { parseAuthorizeUsage, parseCaptureUsage } from './domain/usage-hold.js';
 import { UsageHoldsService } from './usage-holds.service.js';
 

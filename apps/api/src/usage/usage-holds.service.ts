@@ -11,8 +11,8 @@ import { drawCredits, eventCost } from './domain/usage-rules.js';
 import type { ParsedUsageEvent } from './domain/usage-event.js';
 import type { AuthorizeUsageCommand, CaptureUsageCommand, UsageHoldStatus } from './domain/usage-hold.js';
 import { UsageAccounts } from './usage-accounts.js';
-import { AlertsService } from '../alerts/alerts.service.js';
-import { CreditsService } from '../credits/credits.service.js';
+import { AlertsService } from '../alerts/index.js';
+import { CreditsService } from '../credits/index.js';
 
 
 export interface UsageHoldView {

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
-import { AlertsModule } from '../alerts/alerts.module.js';
-import { CatalogModule } from '../catalog/catalog.module.js';
-import { CreditsModule } from '../credits/credits.module.js';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { AlertsModule } from '../alerts/index.js';
+import { CatalogModule } from '../catalog/index.js';
+import { CreditsModule } from '../credits/index.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { UsageAccounts } from './usage-accounts.js';
 import { UsageController } from './usage.controller.js';
 import { UsageHoldsService } from './usage-holds.service.js';

@@ -9,7 +9,7 @@ import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { burnDownOrder, drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
 import type { ParsedUsageEvent, UsageEventCommand } from './domain/usage-event.js';
 import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
-import { AlertsService } from '../alerts/alerts.service.js';
+import { AlertsService } from '../alerts/index.js';
 import { MetricsService } from '../observability/metrics.service.js';
 
 export type UsageOutcome =

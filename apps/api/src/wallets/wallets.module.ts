@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { OrganizationsModule } from '../organizations/organizations.module.js';
+import { OrganizationsModule } from '../organizations/index.js';
 import { WalletsResolver } from './wallets.resolver.js';
 import { WalletsService } from './wallets.service.js';
 

@@ -5,7 +5,7 @@ import { formatAmount, InvalidStateError, NotFoundError } from '@ccx/core';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { OrganizationsService } from '../organizations/organizations.service.js';
+import { OrganizationsService } from '../organizations/index.js';
 import type { RecordDepositCommand } from './domain/deposit-command.js';
 
 export interface WalletView {

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { Decimal } from '@ccx/core';
 import { Ledger, type Posting } from '@ccx/ledger';
 import { PlatformAccounts } from '../../ledger/platform-accounts.js';
-import { MarketService, type AllocatedPart, type MarketFill } from '../../listings/market.service.js';
+import { MarketService, type AllocatedPart, type MarketFill } from '../../listings/index.js';
 import type { CreditBlockEntity } from '../credit-block.entity.js';
 import { CreditsService, type NewBlock } from '../credits.service.js';
 import { deliveryPostings } from '../domain/delivery-postings.js';

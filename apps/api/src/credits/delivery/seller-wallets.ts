@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { OrganizationsService } from '../../organizations/organizations.service.js';
+import { OrganizationsService } from '../../organizations/index.js';
 
 /** Seller organization id → wallet ledger account id, for paying sellers on delivery. */
 @Injectable()

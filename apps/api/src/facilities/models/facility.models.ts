@@ -1,8 +1,8 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { CreditBlockModel } from '../../credits/models/credit-block.model.js';
-import { OrganizationModel } from '../../organizations/models/organization.model.js';
-import { FreezeAction } from '../../freeze/domain/freeze-action.js';
+import { CreditBlockModel } from '../../credits/index.js';
+import { OrganizationModel } from '../../organizations/index.js';
+import { FreezeAction } from '../../freeze/index.js';
 import { FacilityStatus, InstallmentStatus } from '../domain/facility-status.js';
 
 registerEnumType(FacilityStatus, { name: 'FacilityStatus' });

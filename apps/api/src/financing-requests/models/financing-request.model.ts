@@ -1,6 +1,6 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { OrganizationModel } from '../../organizations/models/organization.model.js';
+import { OrganizationModel } from '../../organizations/index.js';
 
 export enum FinancingRequestStatus {
   OPEN = 'OPEN',

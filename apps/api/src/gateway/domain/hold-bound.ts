@@ -1,5 +1,5 @@
 import { Decimal } from '@ccx/core';
-import { eventCost, type Rate } from '../../usage/domain/usage-rules.js';
+import { eventCost, type Rate } from '../../usage/index.js';
 
 /** Tokens a call can at most be billed for (SPEC §12), before any provider is asked. */
 export interface TokenBound {

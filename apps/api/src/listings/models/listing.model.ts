@@ -2,7 +2,7 @@ import { PageInfo } from '../../graphql/page-info.js';
 import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount, type Decimal } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { OrganizationModel } from '../../organizations/models/organization.model.js';
+import { OrganizationModel } from '../../organizations/index.js';
 import { ListingStatus } from '../domain/listing-status.js';
 import { availableCredits, effectiveStatus, type ListingEntity } from '../listing.entity.js';
 

@@ -1,7 +1,7 @@
 import { Field, ID, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { formatAmount } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { OrganizationModel } from '../../organizations/models/organization.model.js';
+import { OrganizationModel } from '../../organizations/index.js';
 import type { PayoutEntity } from '../payout.entity.js';
 
 export enum PayoutStatus {

@@ -1,6 +1,6 @@
 import { Decimal } from '@ccx/core';
 import { defaultBusinessRules } from '../../config/business-rules.js';
-import { cheapestFill, type Capacity } from '../../listings/domain/fill.js';
+import { cheapestFill, type Capacity } from '../../listings/index.js';
 import { demandMultiplier, reservedUnitPrice, standardUnitPrice, termDiscount, timeOfDayFactor, totalPrice } from './pricing.js';
 
 const rules = defaultBusinessRules().pricing;

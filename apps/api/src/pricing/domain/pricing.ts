@@ -1,7 +1,7 @@
 import { Decimal, roundUnitPrice, roundUsd } from '@ccx/core';
 import { addMonthsClamped } from '@ccx/finance';
 import type { BusinessRules } from '../../config/business-rules.js';
-import type { Fill } from '../../listings/domain/fill.js';
+import type { Fill } from '../../listings/index.js';
 
 /** A reservation's delivery instants (SPEC §6): now, then each monthly anniversary (clamped). */
 export function monthlyDeliveries(anchor: Date, termMonths: number): Date[] {

@@ -1,6 +1,6 @@
 import { BadInputError, type Decimal } from '@ccx/core';
 import { CREDIT_SCALE, creditsInput, intInput } from '../../common/amounts.js';
-import { CreditType } from '../../credits/domain/credit-type.js';
+import { CreditType } from '../../credits/index.js';
 
 /** A quote as the service takes it: `termMonths` is set for RESERVED only. */
 export interface QuoteCommand {

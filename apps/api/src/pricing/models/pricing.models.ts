@@ -1,6 +1,6 @@
 import { Field, InputType, Int, ObjectType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { CreditType } from '../../credits/domain/credit-type.js';
+import { CreditType } from '../../credits/index.js';
 
 @ObjectType('MarketStats')
 export class MarketStatsModel {

@@ -1,8 +1,8 @@
 import { Field, ID, InputType, ObjectType } from '@nestjs/graphql';
 import { formatAmount } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
-import { CreditType } from '../../credits/domain/credit-type.js';
-import { CreditBlockModel } from '../../credits/models/credit-block.model.js';
+import { CreditType } from '../../credits/index.js';
+import { CreditBlockModel } from '../../credits/index.js';
 import type { PurchaseEntity } from '../purchase.entity.js';
 
 @ObjectType('Purchase')
