@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
-import type { FinancingRequestState } from './domain/financing-request-rules.js';
+import type { FinancingRequestStatus } from './domain/financing-request-rules.js';
 
 @Entity('financing_requests')
 export class FinancingRequestEntity {
@@ -24,7 +24,7 @@ export class FinancingRequestEntity {
   purpose: string;
 
   @Column('text')
-  status: FinancingRequestState;
+  status: FinancingRequestStatus;
 
   @Column('uuid', { name: 'funded_by_facility_id', nullable: true })
   fundedByFacilityId: string | null;

@@ -11,7 +11,8 @@ import { parseRequestFinancing } from './domain/financing-request-commands.js';
 import { FinancingRequestInput } from './dto/financing-request.input.js';
 import type { FinancingRequestEntity } from './financing-request.entity.js';
 import { FinancingRequestsService } from './financing-requests.service.js';
-import { BorrowerProfileModel, FinancingRequestModel, FinancingRequestStatus } from './models/financing-request.model.js';
+import { FinancingRequestStatus } from './domain/financing-request-rules.js';
+import { BorrowerProfileModel, FinancingRequestModel } from './models/financing-request.model.js';
 
 function toModel(r: FinancingRequestEntity): FinancingRequestModel {
   return {
@@ -20,7 +21,7 @@ function toModel(r: FinancingRequestEntity): FinancingRequestModel {
     amount: formatAmount(r.amount, 2),
     termMonths: r.termMonths,
     purpose: r.purpose,
-    status: r.status as FinancingRequestStatus,
+    status: r.status,
     createdAt: r.createdAt,
   };
 }

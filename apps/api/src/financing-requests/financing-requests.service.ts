@@ -8,7 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import { OrganizationsService } from '../organizations/index.js';
 import { FinancingRequestEntity } from './financing-request.entity.js';
 import type { RequestFinancingCommand } from './domain/financing-request-commands.js';
-import { transition, type FinancingRequestEvent, type FinancingRequestState } from './domain/financing-request-rules.js';
+import { transition, type FinancingRequestEvent, type FinancingRequestStatus } from './domain/financing-request-rules.js';
 
 /**
  * Financing requests (SPEC §13): a buyer publishes what it needs; lenders answer with
@@ -59,7 +59,7 @@ export class FinancingRequestsService {
    * and those its facilities funded (a lender that is not ACTIVE: only the latter); the operator
    * all. Newest first.
    */
-  async visibleTo(principal: Principal, status?: FinancingRequestState | null): Promise<FinancingRequestEntity[]> {
+  async visibleTo(principal: Principal, status?: FinancingRequestStatus | null): Promise<FinancingRequestEntity[]> {
     const qb = this.dataSource.manager.getRepository(FinancingRequestEntity).createQueryBuilder('r');
     if (principal.role === 'BUYER') {
       qb.andWhere('r.borrower_id = :me', { me: principal.organizationId });

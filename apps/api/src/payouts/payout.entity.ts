@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { numericTransformer, type Decimal } from '@ccx/core';
-import type { PayoutState } from './domain/payout-rules.js';
+import type { PayoutStatus } from './domain/payout-rules.js';
 
 @Entity('payouts')
 export class PayoutEntity {
@@ -24,7 +24,7 @@ export class PayoutEntity {
   amount: Decimal;
 
   @Column('text')
-  status: PayoutState;
+  status: PayoutStatus;
 
   @Column('text', { nullable: true })
   reference: string | null;

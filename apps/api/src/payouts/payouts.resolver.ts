@@ -6,7 +6,8 @@ import { OrganizationLoader } from '../organizations/index.js';
 import { OrganizationModel, toOrganizationModel } from '../organizations/index.js';
 import { parseMarkPayoutPaid, parseRejectPayout, parseRequestPayout } from './domain/payout-commands.js';
 import { RequestPayoutInput } from './dto/request-payout.input.js';
-import { PayoutModel, PayoutStatus, toPayoutModel } from './models/payout.model.js';
+import { PayoutStatus } from './domain/payout-rules.js';
+import { PayoutModel, toPayoutModel } from './models/payout.model.js';
 import { PayoutsService } from './payouts.service.js';
 
 @Resolver(() => PayoutModel)

@@ -10,7 +10,7 @@ import { requestHash } from '../common/request-hash.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { OrganizationsService } from '../organizations/index.js';
 import type { PayoutDecisionCommand, RequestPayoutCommand } from './domain/payout-commands.js';
-import { transition, type PayoutState } from './domain/payout-rules.js';
+import { transition, type PayoutStatus } from './domain/payout-rules.js';
 import { PayoutEntity } from './payout.entity.js';
 
 const MAX_LIST = 500;
@@ -49,7 +49,7 @@ export class PayoutsService {
   }
 
   /** Own payouts; the operator sees all. Newest first, at most 500. */
-  async visibleTo(principal: Principal, status?: PayoutState | null): Promise<PayoutEntity[]> {
+  async visibleTo(principal: Principal, status?: PayoutStatus | null): Promise<PayoutEntity[]> {
     const qb = this.dataSource.manager.getRepository(PayoutEntity).createQueryBuilder('p');
     if (principal.role !== 'OPERATOR') qb.andWhere('p.organization_id = :me', { me: principal.organizationId });
     if (status) qb.andWhere('p.status = :status', { status });

@@ -1,14 +1,7 @@
+import { refusalOf } from '../../../../../test/support/refusal.js';
 import { parseRequestFinancing } from './financing-request-commands.js';
 
-const refusal = (input: Parameters<typeof parseRequestFinancing>[1]) => {
-  try {
-    parseRequestFinancing('buyer', input);
-  } catch (e) {
-    const { code, message, details } = e as { code: string; message: string; details: { field?: string } };
-    return { code, field: details.field, message };
-  }
-  return null;
-};
+const refusal = (input: Parameters<typeof parseRequestFinancing>[1]) => refusalOf(() => parseRequestFinancing('buyer', input));
 
 describe('parseRequestFinancing', () => {
   it('gives a Decimal amount, the term and the trimmed purpose', () => {

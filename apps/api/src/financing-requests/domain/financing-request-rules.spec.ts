@@ -1,7 +1,7 @@
-import { transition, type FinancingRequestEvent, type FinancingRequestState } from './financing-request-rules.js';
+import { transition, type FinancingRequestEvent, type FinancingRequestStatus } from './financing-request-rules.js';
 
 const FUND: FinancingRequestEvent = { type: 'FUND', facilityId: 'f1' };
-const cases: [FinancingRequestState, FinancingRequestEvent, 'refused' | null | { status: string; fundedByFacilityId?: string }][] = [
+const cases: [FinancingRequestStatus, FinancingRequestEvent, 'refused' | null | { status: string; fundedByFacilityId?: string }][] = [
   ['OPEN', { type: 'OFFER' }, null],
   ['FUNDED', { type: 'OFFER' }, 'refused'],
   ['WITHDRAWN', { type: 'OFFER' }, 'refused'],

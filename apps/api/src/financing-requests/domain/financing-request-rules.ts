@@ -3,7 +3,9 @@
  * it OPEN; it becomes FUNDED when a facility offered on it is accepted, or WITHDRAWN by the buyer.
  * Both are final.
  */
-export type FinancingRequestState = 'OPEN' | 'FUNDED' | 'WITHDRAWN';
+/** Defined once: the table's column, this machine and the GraphQL enum `FinancingRequestStatus`. */
+export const FinancingRequestStatus = { OPEN: 'OPEN', FUNDED: 'FUNDED', WITHDRAWN: 'WITHDRAWN' } as const;
+export type FinancingRequestStatus = (typeof FinancingRequestStatus)[keyof typeof FinancingRequestStatus];
 
 export type FinancingRequestEvent =
   | { type: 'WITHDRAW' }
@@ -12,10 +14,10 @@ export type FinancingRequestEvent =
   | { type: 'OFFER' };
 
 export type Transition =
-  | { ok: true; patch: { status: FinancingRequestState; fundedByFacilityId?: string } | null }
+  | { ok: true; patch: { status: FinancingRequestStatus; fundedByFacilityId?: string } | null }
   | { ok: false; reason: string };
 
-export function transition(state: FinancingRequestState, event: FinancingRequestEvent): Transition {
+export function transition(state: FinancingRequestStatus, event: FinancingRequestEvent): Transition {
   switch (event.type) {
     case 'OFFER':
       return state === 'OPEN' ? { ok: true, patch: null } : { ok: false, reason: `a ${state} financing request takes no offers` };

@@ -1,12 +1,8 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import { OrganizationModel } from '../../organizations/index.js';
+import { FinancingRequestStatus } from '../domain/financing-request-rules.js';
 
-export enum FinancingRequestStatus {
-  OPEN = 'OPEN',
-  FUNDED = 'FUNDED',
-  WITHDRAWN = 'WITHDRAWN',
-}
 registerEnumType(FinancingRequestStatus, { name: 'FinancingRequestStatus' });
 
 @ObjectType('BorrowerProfile', { description: "Built from CCX's own records of the borrower; nothing else about it is shown to lenders." })

@@ -1,14 +1,5 @@
 import { parseCreateApiKey, parseRegisterOrganization } from './organization-commands.js';
-
-const refusal = (run: () => unknown) => {
-  try {
-    run();
-  } catch (e) {
-    const { code, message, details } = e as { code: string; message: string; details: { field?: string } };
-    return { code, field: details.field, message };
-  }
-  return null;
-};
+import { refusalOf as refusal } from '../../../../../test/support/refusal.js';
 
 describe('parseRegisterOrganization', () => {
   it.each(['BUYER', 'SELLER', 'LENDER'])('accepts a %s', (role) => {

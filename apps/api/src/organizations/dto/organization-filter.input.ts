@@ -1,11 +1,11 @@
 import { Field, InputType } from '@nestjs/graphql';
-import { OrganizationRole, OrganizationStatus } from '../models/organization.model.js';
+import { OrgStatus, Role } from '../../auth/principal.js';
 
 @InputType()
 export class OrganizationFilter {
-  @Field(() => OrganizationRole, { nullable: true })
-  role?: OrganizationRole | null;
+  @Field(() => Role, { nullable: true })
+  role?: Role | null;
 
-  @Field(() => OrganizationStatus, { nullable: true, description: 'PENDING: the approvals queue.' })
-  status?: OrganizationStatus | null;
+  @Field(() => OrgStatus, { nullable: true, description: 'PENDING: the approvals queue.' })
+  status?: OrgStatus | null;
 }

@@ -1,11 +1,11 @@
 import { Field, InputType } from '@nestjs/graphql';
-import { OrganizationRole } from '../models/organization.model.js';
+import { Role } from '../../auth/principal.js';
 
 @InputType()
 export class RegisterOrganizationInput {
   @Field()
   name: string;
 
-  @Field(() => OrganizationRole)
-  role: OrganizationRole;
+  @Field(() => Role)
+  role: Role;
 }

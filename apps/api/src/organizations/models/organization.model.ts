@@ -1,19 +1,9 @@
 import { Field, ID, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { OrgStatus, Role } from '../../auth/principal.js';
 import type { OrganizationEntity } from '../organization.entity.js';
 
-export enum OrganizationRole {
-  BUYER = 'BUYER',
-  SELLER = 'SELLER',
-  LENDER = 'LENDER',
-  OPERATOR = 'OPERATOR',
-}
-export enum OrganizationStatus {
-  PENDING = 'PENDING',
-  ACTIVE = 'ACTIVE',
-  SUSPENDED = 'SUSPENDED',
-}
-registerEnumType(OrganizationRole, { name: 'OrganizationRole' });
-registerEnumType(OrganizationStatus, { name: 'OrganizationStatus' });
+registerEnumType(Role, { name: 'OrganizationRole' });
+registerEnumType(OrgStatus, { name: 'OrganizationStatus' });
 
 @ObjectType('Organization')
 export class OrganizationModel {
@@ -23,11 +13,11 @@ export class OrganizationModel {
   @Field()
   name: string;
 
-  @Field(() => OrganizationRole)
-  role: OrganizationRole;
+  @Field(() => Role)
+  role: Role;
 
-  @Field(() => OrganizationStatus)
-  status: OrganizationStatus;
+  @Field(() => OrgStatus)
+  status: OrgStatus;
 
   @Field(() => Date)
   createdAt: Date;
@@ -37,8 +27,8 @@ export function toOrganizationModel(entity: OrganizationEntity): OrganizationMod
   return {
     id: entity.id,
     name: entity.name,
-    role: entity.role as OrganizationRole,
-    status: entity.status as OrganizationStatus,
+    role: entity.role,
+    status: entity.status,
     createdAt: entity.createdAt,
   };
 }

@@ -1,16 +1,7 @@
 import { parseMarkPayoutPaid, parseRejectPayout, parseRequestPayout } from './payout-commands.js';
+import { refusalOf as refusal } from '../../../../../test/support/refusal.js';
 
 const ID = '7d3c6f1e-2b4a-4c1d-9e8f-0a1b2c3d4e5f';
-
-const refusal = (run: () => unknown) => {
-  try {
-    run();
-  } catch (e) {
-    const { code, message, details } = e as { code: string; message: string; details: { field?: string } };
-    return { code, field: details.field, message };
-  }
-  return null;
-};
 
 describe('payout commands', () => {
   it('parse the request and the decisions', () => {

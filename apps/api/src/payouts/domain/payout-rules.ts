@@ -3,12 +3,14 @@
  * already out of the wallet); the operator marks it PAID with a bank reference, or REJECTED with a
  * reason, which returns the money. Both are final; repeating the same decision is a safe retry.
  */
-export type PayoutState = 'PENDING' | 'PAID' | 'REJECTED';
+/** Defined once: the payouts table's column, this machine and the GraphQL enum `PayoutStatus`. */
+export const PayoutStatus = { PENDING: 'PENDING', PAID: 'PAID', REJECTED: 'REJECTED' } as const;
+export type PayoutStatus = (typeof PayoutStatus)[keyof typeof PayoutStatus];
 
 export type PayoutEvent = { type: 'MARK_PAID'; reference: string } | { type: 'REJECT'; reason: string };
 
 export interface PayoutFacts {
-  status: PayoutState;
+  status: PayoutStatus;
   reference: string | null;
   reason: string | null;
 }
@@ -16,7 +18,7 @@ export interface PayoutFacts {
 export type PayoutEffect = 'SETTLE' | 'RETURN_FUNDS';
 
 export type PayoutTransition =
-  | { ok: true; patch: { status: PayoutState; reference?: string; reason?: string } | null; effect: PayoutEffect | null }
+  | { ok: true; patch: { status: PayoutStatus; reference?: string; reason?: string } | null; effect: PayoutEffect | null }
   | { ok: false; reason: string };
 
 export function transition(payout: PayoutFacts, event: PayoutEvent): PayoutTransition {

@@ -3,12 +3,8 @@ import { formatAmount } from '@ccx/core';
 import { DecimalScalar } from '../../graphql/decimal.scalar.js';
 import { OrganizationModel } from '../../organizations/index.js';
 import type { PayoutEntity } from '../payout.entity.js';
+import { PayoutStatus } from '../domain/payout-rules.js';
 
-export enum PayoutStatus {
-  PENDING = 'PENDING',
-  PAID = 'PAID',
-  REJECTED = 'REJECTED',
-}
 registerEnumType(PayoutStatus, { name: 'PayoutStatus' });
 
 @ObjectType('Payout', { description: 'Money out of a seller\'s or lender\'s wallet to its bank account.' })
@@ -43,7 +39,7 @@ export function toPayoutModel(p: PayoutEntity): PayoutModel {
     id: p.id,
     organizationId: p.organizationId,
     amount: formatAmount(p.amount, 2),
-    status: p.status as PayoutStatus,
+    status: p.status,
     reference: p.reference,
     reason: p.reason,
     createdAt: p.createdAt,

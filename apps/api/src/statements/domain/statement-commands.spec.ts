@@ -1,14 +1,5 @@
 import { parseEntriesPage, parseStatementMonth } from './statement-commands.js';
-
-const refusal = (run: () => unknown) => {
-  try {
-    run();
-  } catch (e) {
-    const { code, message, details } = e as { code: string; message: string; details: { field?: string } };
-    return { code, field: details.field, message };
-  }
-  return null;
-};
+import { refusalOf as refusal } from '../../../../../test/support/refusal.js';
 
 describe('parseStatementMonth', () => {
   it.each([

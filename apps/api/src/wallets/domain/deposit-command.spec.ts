@@ -1,16 +1,9 @@
+import { refusalOf } from '../../../../../test/support/refusal.js';
 import { parseRecordDeposit } from './deposit-command.js';
 
 const ORG = '7d3c6f1e-2b4a-4c1d-9e8f-0a1b2c3d4e5f';
 
-const refusal = (input: Parameters<typeof parseRecordDeposit>[0]) => {
-  try {
-    parseRecordDeposit(input);
-  } catch (e) {
-    const { code, message, details } = e as { code: string; message: string; details: { field?: string } };
-    return { code, field: details.field, message };
-  }
-  return null;
-};
+const refusal = (input: Parameters<typeof parseRecordDeposit>[0]) => refusalOf(() => parseRecordDeposit(input));
 
 describe('parseRecordDeposit', () => {
   it('gives a lower-case id, a Decimal amount and the trimmed reference', () => {
