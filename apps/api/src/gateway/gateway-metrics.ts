@@ -3,10 +3,22 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import { MetricsService } from '../observability/metrics.service.js';
 
 const STATE_VALUE = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 } as const;
+const OUTCOMES = ['ok', 'client_error', 'failed'] as const;
 
-/** Prometheus series of the gateway, per endpoint id (never an organization or a key). */
+/**
+ * Prometheus series of the gateway, per endpoint id (never an organization or a key).
+ *
+ * Label values are memory: each endpoint adds about 30 series (a counter per outcome, two
+ * histograms, a gauge) for the life of the process. So at most MAX_ENDPOINTS endpoints have series
+ * at once: past that, the least recently used endpoint's series are removed (as the upstream
+ * client closes its connection pool). If it is used again its series start again from zero,
+ * which Prometheus reads as a counter reset.
+ */
 @Injectable()
 export class GatewayMetrics {
+  static readonly MAX_ENDPOINTS = 1_000;
+  /** Endpoints that have series, least recently used first. */
+  private readonly endpoints = new Set<string>();
   readonly attempts: Counter<'endpoint' | 'outcome'>;
   readonly latency: Histogram<'endpoint'>;
   readonly ttft: Histogram<'endpoint'>;
@@ -50,6 +62,37 @@ export class GatewayMetrics {
   }
 
   circuitState(endpoint: string, state: keyof typeof STATE_VALUE): void {
-    this.circuit.set({ endpoint }, STATE_VALUE[state]);
+    this.circuit.set({ endpoint: this.seen(endpoint) }, STATE_VALUE[state]);
+  }
+
+  /** One provider attempt of `endpoint` and how it ended. */
+  attempt(endpoint: string, outcome: (typeof OUTCOMES)[number]): void {
+    this.attempts.inc({ endpoint: this.seen(endpoint), outcome });
+  }
+
+  /** A completed attempt's duration and time to first byte, seconds. */
+  timed(endpoint: string, seconds: number, ttftSeconds: number): void {
+    this.latency.observe({ endpoint: this.seen(endpoint) }, seconds);
+    this.ttft.observe({ endpoint }, ttftSeconds);
+  }
+
+  /** Endpoints that have series (for tests). */
+  get endpointCount(): number {
+    return this.endpoints.size;
+  }
+
+  /** Marks `endpoint` most recently used; past MAX_ENDPOINTS, removes the series of the least recently used. */
+  private seen(endpoint: string): string {
+    this.endpoints.delete(endpoint);
+    this.endpoints.add(endpoint);
+    if (this.endpoints.size > GatewayMetrics.MAX_ENDPOINTS) {
+      const oldest = this.endpoints.values().next().value!;
+      this.endpoints.delete(oldest);
+      for (const outcome of OUTCOMES) this.attempts.remove({ endpoint: oldest, outcome });
+      this.latency.remove({ endpoint: oldest });
+      this.ttft.remove({ endpoint: oldest });
+      this.circuit.remove({ endpoint: oldest });
+    }
+    return endpoint;
   }
 }

@@ -297,15 +297,14 @@ export class Relay {
 
   /** A failed attempt: counted, and judged by the breaker (a failed probe re-opens the circuit). */
   private async failed(candidate: RoutedCandidate): Promise<void> {
-    this.metrics.attempts.inc({ endpoint: candidate.endpointId, outcome: 'failed' });
+    this.metrics.attempt(candidate.endpointId, 'failed');
     const circuit = await this.circuits.recordFailure(candidate.endpointId, new Date());
     this.metrics.circuitState(candidate.endpointId, circuit.state);
   }
 
-  private async succeeded(candidate: RoutedCandidate, probe: boolean, since: number, ttfbMs: number, outcome = 'ok'): Promise<void> {
-    this.metrics.attempts.inc({ endpoint: candidate.endpointId, outcome });
-    this.metrics.latency.observe({ endpoint: candidate.endpointId }, (Date.now() - since) / 1000);
-    this.metrics.ttft.observe({ endpoint: candidate.endpointId }, ttfbMs / 1000);
+  private async succeeded(candidate: RoutedCandidate, probe: boolean, since: number, ttfbMs: number, outcome: 'ok' | 'client_error' = 'ok'): Promise<void> {
+    this.metrics.attempt(candidate.endpointId, outcome);
+    this.metrics.timed(candidate.endpointId, (Date.now() - since) / 1000, ttfbMs / 1000);
     await this.circuits.recordSuccess(candidate.endpointId, probe, new Date());
     if (probe) this.metrics.circuitState(candidate.endpointId, 'CLOSED');
   }
