@@ -11,6 +11,7 @@ import { dataSourceOptions } from './database/data-source.js';
 import { DateTimeScalar } from './graphql/date-time.scalar.js';
 import { formatGraphqlError } from './graphql/format-error.js';
 import { graphqlLimitRules } from './graphql/limits/graphql-limits.js';
+import { DocumentCache } from './graphql/document-cache.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ClockModule } from './clock/clock.module.js';
@@ -73,6 +74,8 @@ export class AppModule {
           // request is one operation and the limits below bound each request.
           allowBatchedHttpRequests: false,
           validationRules: graphqlLimitRules(config.graphqlLimits),
+          // Parsed operations kept by size (4 MiB as JSON), not Apollo's default 30 MiB (~130 MiB of heap).
+          documentStore: new DocumentCache(),
           includeStacktraceInErrorResponses: false,
           formatError: formatGraphqlError,
           context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
