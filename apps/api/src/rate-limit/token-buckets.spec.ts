@@ -1,4 +1,4 @@
-import { TokenBuckets } from './token-buckets.js';
+import { MAX_TRACKED, TokenBuckets } from './token-buckets.js';
 
 describe('TokenBuckets', () => {
   let clock = 0;
@@ -48,6 +48,20 @@ describe('TokenBuckets', () => {
     expect(buckets.size).toBe(2);
     clock += 61_000;
     buckets.take('c');
+    expect(buckets.size).toBe(1);
+  });
+
+  it(`tracks at most ${MAX_TRACKED} callers, forgetting the oldest, however many addresses call`, () => {
+    const buckets = new TokenBuckets(60, 1, now); // a caller's bucket refills in a second
+    for (let i = 0; i < MAX_TRACKED + 5_000; i++) buckets.take(`addr-${i}`);
+    expect(buckets.size).toBe(MAX_TRACKED);
+    // The newest are still limited; the oldest were forgotten and start again with a full bucket.
+    expect(buckets.take(`addr-${MAX_TRACKED + 4_999}`).allowed).toBe(false);
+    expect(buckets.take('addr-0').allowed).toBe(true);
+    expect(buckets.size).toBe(MAX_TRACKED);
+    // Once they have refilled, many callers are dropped within a second, not a minute.
+    clock += 1_000;
+    buckets.take('late');
     expect(buckets.size).toBe(1);
   });
 });

@@ -1,10 +1,11 @@
 export type TakeResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
-/** Above this many tracked callers, buckets that have refilled are dropped at once. */
+/** Above this many tracked callers, buckets that have refilled are dropped every second. */
 const SWEEP_ABOVE = 10_000;
 /** Hard cap on tracked callers: memory stays bounded whatever addresses an attacker sends from. */
-const MAX_TRACKED = 100_000;
+export const MAX_TRACKED = 100_000;
 const SWEEP_EVERY_MS = 60_000;
+const BUSY_SWEEP_EVERY_MS = 1_000;
 
 interface Bucket {
   tokens: number;
@@ -57,10 +58,13 @@ export class TokenBuckets {
   }
 
   private sweep(now: number): void {
-    if (this.buckets.size < SWEEP_ABOVE && now - this.lastSweep < SWEEP_EVERY_MS) return;
-    this.lastSweep = now;
-    for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + (now - bucket.at) * this.perMs >= this.burst) this.buckets.delete(key);
+    // A full pass over the callers at most once a second even when there are many (one per
+    // request would make each request cost as much as all the callers together).
+    if (now - this.lastSweep >= (this.buckets.size < SWEEP_ABOVE ? SWEEP_EVERY_MS : BUSY_SWEEP_EVERY_MS)) {
+      this.lastSweep = now;
+      for (const [key, bucket] of this.buckets) {
+        if (bucket.tokens + (now - bucket.at) * this.perMs >= this.burst) this.buckets.delete(key);
+      }
     }
     // Still too many active callers: forget the oldest (Map keeps insertion order). They start
     // again with a full bucket, which errs towards serving, never towards unbounded memory.
