@@ -30,11 +30,23 @@
  * judged (`memoryGrowthUnbounded: null`): its early samples are the warm-up. The ledger's
  * integrity is checked at the end. Progress goes to stderr.
  *
+ * RSS and "heap used" cannot tell a leak from V8 sizing its heap: both swing with how much garbage
+ * waits for the next collection. What can is the heap **after a major GC** (live data only): the
+ * server runs with `--trace-gc` and every Mark-Compact line it prints is parsed (`gc` lines on
+ * stdout: when, heap before and after, MiB). The summary's `heapAfterGc…` fields give the
+ * least-squares slope of heap-after-GC over the run's second half (MiB/min, ± 2 standard errors,
+ * and bytes per request) and `heapAfterGcBounded`, judged by the rule printed beside it
+ * (HEAP_RULE below). Each `sample` also carries the last heap-after-GC of its interval.
+ *
  * Environment: SOAK_SECONDS (default 600); BUYERS (default 8); SOAK_RATE_LIMITS=1;
- * SOAK_SERVER_LOG=1 to copy the server's standard output to stderr (its errors always are).
+ * SOAK_SERVER_LOG=1 to copy the server's standard output to stderr (its errors always are);
+ * SOAK_HEAP_SNAPSHOTS=<folder> to write two heap snapshots of the server there (at a quarter of
+ * the run and just before its end; `node dist/bench/heap-diff.js early late` compares them).
  * Exits non-zero only when the setup fails.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Api, GraphQLRequestError, cleanup, handleSignals, memoryOf, startLocalServer } from '../scripts/lib/local-server.js';
 import { TOKEN_MIX, positiveNumber, processSeconds } from './lib/measure.js';
 
@@ -49,6 +61,15 @@ const RUN = randomBytes(3).toString('hex');
 const REQUEST_TIMEOUT_MS = 60_000;
 /** Growth of the last window's average RSS over the second window's that counts as unbounded. */
 const GROWTH_LIMIT = { ratio: 0.1, mb: 16 };
+/**
+ * Heap after major GC over the run's second half: flat when its least-squares slope is at most
+ * `flatMbPerMin` (15 MiB an hour: below what a 15-minute half can tell from the few MiB of
+ * scatter that requests in flight at each collection add); growing when above that and more than
+ * two standard errors above zero; otherwise inconclusive (too few or too scattered collections).
+ */
+const HEAP_RULE = { flatMbPerMin: 0.25, minGcs: 4 };
+/** A Mark-Compact line of `--trace-gc`: heap in use before and after, MiB (V8 prints MB = 2^20). */
+const MARK_COMPACT = /Mark-Compact(?: \(reduce\))? ([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/;
 const log = (message: string) => process.stderr.write(`[bench:soak] ${message}\n`);
 const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -161,7 +182,8 @@ async function setUp(api: Api): Promise<Org[]> {
   const seller = await register('SELLER', `soak-seller-${RUN}`);
   await api.gql(`mutation($id: ID!) { approveOrganization(id: $id) { status } }`, { id: seller.id }, OPERATOR_KEY);
   // Deep enough that the buyers' 10M each plus everything bought during the run stays far below
-  // 50% utilization: the price does not drift with the demand multiplier.
+  // 50% utilization: the price does not drift with the demand multiplier. Open for 4 years: a
+  // RESERVED quote of up to 36 months is filled month by month from listings open at its delivery.
   await api.gql(
     `mutation($input: CreateListingInput!) { createListing(input: $input) { id } }`,
     {
@@ -171,7 +193,7 @@ async function setUp(api: Api): Promise<Org[]> {
         gpuHours: String(BUYERS * Number(CREDITS_PER_BUYER) * 20),
         wholesalePricePerGpuHour: '0.01',
         availableFrom: new Date(now - 86_400_000).toISOString(),
-        availableUntil: new Date(now + 2 * 365 * 86_400_000).toISOString(),
+        availableUntil: new Date(now + 4 * 365 * 86_400_000).toISOString(),
       },
     },
     seller.key,
@@ -186,7 +208,7 @@ async function setUp(api: Api): Promise<Org[]> {
         gpuHours: '1000',
         wholesalePricePerGpuHour: '5.00',
         availableFrom: new Date(now - 86_400_000).toISOString(),
-        availableUntil: new Date(now + 2 * 365 * 86_400_000).toISOString(),
+        availableUntil: new Date(now + 4 * 365 * 86_400_000).toISOString(),
       },
     },
     seller.key,
@@ -397,6 +419,95 @@ function memoryVerdict(samples: Sample[], seconds: number): Record<string, unkno
   return { ...figures, memoryGrowthUnbounded: grew && !levelled, memoryVerdict: verdict };
 }
 
+/** One major GC of the server (a Mark-Compact line of --trace-gc): when, and its heap before and after, MiB. */
+interface MajorGc {
+  atS: number;
+  beforeMb: number;
+  afterMb: number;
+}
+
+/** Least-squares fit of y over x: slope and its standard error (null below 3 points). */
+function fit(points: { x: number; y: number }[]): { slope: number; stdErr: number } | null {
+  const n = points.length;
+  if (n < 3) return null;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  if (!sxx) return null;
+  const slope = points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / sxx;
+  const rss = points.reduce((a, p) => a + (p.y - my - slope * (p.x - mx)) ** 2, 0);
+  return { slope, stdErr: Math.sqrt(rss / (n - 2) / sxx) };
+}
+
+/**
+ * Is the live heap flat? The heap after each major GC over the run's second half, judged by
+ * HEAP_RULE; the first half (after the first minute) is given for comparison. A short run is
+ * described but not judged.
+ */
+function heapAfterGcVerdict(gcs: MajorGc[], seconds: number, requests: number): Record<string, unknown> {
+  const rule =
+    `heap after major GC over the second half: flat when its slope ≤ ${HEAP_RULE.flatMbPerMin} MiB/min; ` +
+    `growing when above that and more than 2 standard errors above 0; else inconclusive; at least ${HEAP_RULE.minGcs} major GCs`;
+  const during = gcs.filter((g) => g.atS <= seconds);
+  const late = during.filter((g) => g.atS > seconds / 2);
+  const early = during.filter((g) => g.atS > 60 && g.atS <= seconds / 2);
+  const avg = (list: MajorGc[]) => (list.length ? round(list.reduce((a, g) => a + g.afterMb, 0) / list.length) : null);
+  const line = fit(late.map((g) => ({ x: g.atS / 60, y: g.afterMb })));
+  const slope = line ? round(line.slope, 3) : null;
+  const stdErr = line ? round(line.stdErr, 3) : null;
+  const perMinute = requests / (seconds / 60);
+  const figures = {
+    heapAfterGcRule: rule,
+    majorGcs: during.length,
+    majorGcsSecondHalf: late.length,
+    heapAfterGcFirstHalfAvgMb: avg(early),
+    heapAfterGcSecondHalfAvgMb: avg(late),
+    heapAfterGcSecondHalfMinMb: late.length ? Math.min(...late.map((g) => g.afterMb)) : null,
+    heapAfterGcSecondHalfMaxMb: late.length ? Math.max(...late.map((g) => g.afterMb)) : null,
+    heapAfterGcSlopeSecondHalfMbPerMin: slope,
+    heapAfterGcSlopeStdErrMbPerMin: stdErr,
+    // The slope spread over the requests: what a leak of that size would keep per request.
+    heapAfterGcBytesPerRequest: line && perMinute > 0 ? Math.round((line.slope * 1024 * 1024) / perMinute) : null,
+  };
+  if (seconds < MIN_JUDGED_SECONDS) {
+    return { ...figures, heapAfterGcBounded: null, heapAfterGcVerdict: `not judged: ${round(seconds)} s is too short (at least ${MIN_JUDGED_SECONDS} s)` };
+  }
+  if (!line || slope === null || stdErr === null || late.length < HEAP_RULE.minGcs) {
+    return { ...figures, heapAfterGcBounded: null, heapAfterGcVerdict: `inconclusive: ${late.length} major GCs in the second half (at least ${HEAP_RULE.minGcs})` };
+  }
+  const figure = `${slope} ± ${round(2 * stdErr, 3)} MiB/min over ${late.length} major GCs (${figures.heapAfterGcSecondHalfMinMb}–${figures.heapAfterGcSecondHalfMaxMb} MiB)`;
+  if (slope <= HEAP_RULE.flatMbPerMin) {
+    return { ...figures, heapAfterGcBounded: true, heapAfterGcVerdict: `flat: heap after major GC moves ${figure} in the second half, within ${HEAP_RULE.flatMbPerMin} MiB/min` };
+  }
+  if (slope - 2 * stdErr > 0) {
+    return { ...figures, heapAfterGcBounded: false, heapAfterGcVerdict: `growing: heap after major GC rises ${figure} in the second half — find what grows (SOAK_HEAP_SNAPSHOTS)` };
+  }
+  return { ...figures, heapAfterGcBounded: null, heapAfterGcVerdict: `inconclusive: ${figure}, above ${HEAP_RULE.flatMbPerMin} MiB/min but within 2 standard errors of 0` };
+}
+
+/** Asks the server (--heapsnapshot-signal=SIGUSR2) for a heap snapshot; resolves once the file is written. */
+async function heapSnapshot(pid: number, folder: string, label: string): Promise<void> {
+  const files = () => readdirSync(folder).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = new Set(files());
+  const t0 = performance.now();
+  process.kill(pid, 'SIGUSR2');
+  let last = -1;
+  while (performance.now() - t0 < 300_000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const made = files().find((f) => !before.has(f));
+    if (!made) continue;
+    const size = statSync(join(folder, made)).size;
+    if (size > 0 && size === last) {
+      const named = join(folder, `${label}.heapsnapshot`);
+      renameSync(join(folder, made), named);
+      log(`heap snapshot ${named} (${round(size / 1024 / 1024)} MiB, ${round((performance.now() - t0) / 1000)} s)`);
+      return;
+    }
+    last = size;
+  }
+  log(`heap snapshot ${label}: no file after 300 s`);
+}
+
 /** The server's V8 heap in use, MiB, from its Prometheus endpoint; null when unreadable. */
 async function heapUsedMb(base: string): Promise<number | null> {
   try {
@@ -417,7 +528,28 @@ async function run(): Promise<void> {
     env.CCX_RATE_LIMIT_PER_KEY = '0';
     env.CCX_RATE_LIMIT_PER_IP = '0';
   }
-  const server = await startLocalServer({ prefix: 'ccx-bench-soak-', operatorKey: OPERATOR_KEY, env, log, verbose: process.env.SOAK_SERVER_LOG === '1' });
+  const snapshots = process.env.SOAK_HEAP_SNAPSHOTS ? resolve(process.env.SOAK_HEAP_SNAPSHOTS) : null;
+  if (snapshots) mkdirSync(snapshots, { recursive: true });
+  const nodeArgs = ['--trace-gc', ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] : [])];
+  // Major GCs, from the server's --trace-gc lines; `began` is set once the load starts.
+  const gcs: MajorGc[] = [];
+  let began = Number.NaN;
+  const onServerLine = (line: string) => {
+    const m = MARK_COMPACT.exec(line);
+    if (!m || Number.isNaN(began)) return;
+    const gc = { atS: round((performance.now() - began) / 1000), beforeMb: Number(m[1]), afterMb: Number(m[3]) };
+    gcs.push(gc);
+    emit({ type: 'gc', ...gc });
+  };
+  const server = await startLocalServer({
+    prefix: 'ccx-bench-soak-',
+    operatorKey: OPERATOR_KEY,
+    env,
+    log,
+    verbose: process.env.SOAK_SERVER_LOG === '1',
+    nodeArgs,
+    onServerLine,
+  });
   const booted = memoryOf(server.pid);
   const api = new Api(server.base, REQUEST_TIMEOUT_MS);
   log(`API pid ${server.pid}; RSS after boot ${booted?.rssMb ?? '?'} MiB; setting up ${BUYERS} buyers`);
@@ -428,7 +560,7 @@ async function run(): Promise<void> {
 
   const samples: Sample[] = [];
   let peakSampledMb = start?.rssMb ?? 0;
-  const began = performance.now();
+  began = performance.now();
   const deadline = began + SECONDS * 1000;
   let lastAt = began;
   let lastCpu = processSeconds(server.pid);
@@ -444,6 +576,7 @@ async function run(): Promise<void> {
     const cpuPct = Number.isNaN(cpu) ? null : Math.round(((cpu - lastCpu) / seconds) * 100);
     lastCpu = cpu;
     const heap = await heapUsedMb(server.base);
+    const gcsOfInterval = gcs.filter((g) => g.atS > atS - seconds && g.atS <= atS);
     if (mem) {
       samples.push({ atS, rssMb: mem.rssMb, heapUsedMb: heap });
       peakSampledMb = Math.max(peakSampledMb, mem.rssMb);
@@ -455,6 +588,9 @@ async function run(): Promise<void> {
       rssMb: mem?.rssMb ?? null,
       hwmMb: mem?.peakMb ?? null,
       heapUsedMb: heap,
+      // The last heap after a major GC in this interval (live data), and how many there were.
+      heapAfterGcMb: gcsOfInterval.length ? gcsOfInterval[gcsOfInterval.length - 1].afterMb : null,
+      majorGcs: gcsOfInterval.length,
       apiCpuPct: cpuPct,
       ops: intervals,
       serverExited: server.exited(),
@@ -464,13 +600,19 @@ async function run(): Promise<void> {
   const sampler = setInterval(() => {
     sampling = sampling.then(takeSample);
   }, SAMPLE_MS);
+  // The early heap snapshot, a quarter into the load (the late one follows the load).
+  let snapshotting: Promise<void> = Promise.resolve();
+  const early = snapshots ? setTimeout(() => (snapshotting = heapSnapshot(server.pid, snapshots, 'early')), SECONDS * 250) : null;
   await Promise.all(ops.flatMap((op) => Array.from({ length: op.stats.clients }, (_, c) => runClient(op, c, deadline))));
   clearInterval(sampler);
+  if (early) clearTimeout(early);
   await sampling;
   const elapsed = (performance.now() - began) / 1000;
   // The tail since the last sample, unless it is very short.
   if (performance.now() - lastAt > 2000) await takeSample();
   const end = memoryOf(server.pid);
+  await snapshotting;
+  if (snapshots) await heapSnapshot(server.pid, snapshots, 'late');
 
   for (const op of ops) {
     const t = op.stats.total;
@@ -507,6 +649,8 @@ async function run(): Promise<void> {
   const errorsByCode: Record<string, number> = {};
   for (const op of ops) for (const [code, n] of op.stats.total.errorCodes) errorsByCode[code] = (errorsByCode[code] ?? 0) + n;
   const verdict = memoryVerdict(samples, elapsed);
+  const requests = ops.reduce((a, o) => a + o.stats.total.ok, 0);
+  const heapVerdict = heapAfterGcVerdict(gcs, elapsed, requests);
   emit({
     type: 'summary',
     seconds: round(elapsed),
@@ -522,10 +666,12 @@ async function run(): Promise<void> {
     rssPeakSampledMb: peakSampledMb || null,
     rssPeakHwmMb: end?.peakMb ?? null,
     ...verdict,
+    ...heapVerdict,
     ...ledger,
     serverExited: server.exited(),
   });
   log(String(verdict.memoryVerdict));
+  log(`${String(heapVerdict.heapAfterGcVerdict)} [rule: ${HEAP_RULE.flatMbPerMin} MiB/min]`);
 }
 
 async function main(): Promise<void> {

@@ -107,6 +107,8 @@ export interface SpawnApiOptions {
   cwd: string;
   /** The API's whole environment; PORT is set to 0 and NODE_OPTIONS removed. */
   env: NodeJS.ProcessEnv;
+  /** Node flags for the API process (e.g. `--trace-gc`), before the script. */
+  nodeArgs?: string[];
   /** Every line the server prints, as it prints it. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** How long to wait for the port and then for /health 200 (the database is reachable). */
@@ -120,7 +122,7 @@ export async function spawnApi(options: SpawnApiOptions): Promise<ApiProcess> {
   const env: NodeJS.ProcessEnv = { ...options.env, PORT: '0' };
   // jest's flags are not the server's business.
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [options.mainJs], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.mainJs], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const recent: string[] = [];
   const lines = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => {
     let pending = '';

@@ -82,6 +82,10 @@ export interface LocalServerOptions {
   log: Log;
   /** Copy the server's standard output to stderr (its standard error always is). */
   verbose?: boolean;
+  /** Node flags for the API process (e.g. `--trace-gc`). */
+  nodeArgs?: string[];
+  /** Sees every line the server prints. */
+  onServerLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface Database {
@@ -125,6 +129,10 @@ export interface ApiProcessOptions {
   log: Log;
   /** Copy the server's standard output to stderr (its standard error always is). */
   verbose?: boolean;
+  /** Node flags for the API process (e.g. `--trace-gc`). */
+  nodeArgs?: string[];
+  /** Sees every line the server prints (e.g. to parse `--trace-gc` output). */
+  onServerLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /** The built API (`node dist/apps/api/src/main.js`) as a child process; stopped by cleanup(). */
@@ -151,7 +159,9 @@ export async function startApiProcess(options: ApiProcessOptions): Promise<Local
     mainJs: MAIN_JS,
     cwd: options.root,
     env,
+    nodeArgs: options.nodeArgs,
     onLine: (line, stream) => {
+      options.onServerLine?.(line, stream);
       if (stream === 'stderr' || options.verbose) process.stderr.write(`[server] ${line}\n`);
     },
   });
