@@ -1,7 +1,7 @@
 import { BadInputError, Decimal, DomainError, NotFoundError, parseAmount, AmountParseError } from '@ccx/core';
 import type { Quantity } from './usage-rules.js';
 import { hasUnstorableCharacters } from '../../common/amounts.js';
-import { isRealInstant } from '../../graphql/date-time.scalar.js';
+import { isRealInstant } from '../../common/instants.js';
 
 /** An event as a gateway sends it (GraphQL input or one element of POST /v1/usage). */
 export interface RawUsageEvent {
