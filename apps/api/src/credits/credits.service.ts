@@ -85,7 +85,7 @@ export class CreditsService {
   }
 
   /** Views of these blocks (any owner), for modules that only hold block ids. */
-  async viewsByIds(manager: EntityManager, ids: string[]): Promise<CreditBlockModel[]> {
+  async viewsByIdsInTransaction(manager: EntityManager, ids: string[]): Promise<CreditBlockModel[]> {
     return ids.length ? this.views(manager, await manager.find(CreditBlockEntity, { where: { id: In(ids) } })) : [];
   }
 

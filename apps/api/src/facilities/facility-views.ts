@@ -39,7 +39,7 @@ export class FacilityViews {
     const ids = facilities.map((f) => f.id);
     const installments = await manager.find(InstallmentEntity, { where: { facilityId: In(ids) }, order: { number: 'ASC' } });
     const blockIds = facilities.map((f) => f.blockId).filter((id): id is string => !!id);
-    const blockViews = new Map((await this.credits.viewsByIds(manager, blockIds)).map((v) => [v.id, v]));
+    const blockViews = new Map((await this.credits.viewsByIdsInTransaction(manager, blockIds)).map((v) => [v.id, v]));
     const events = await this.freeze.eventsInTransaction(manager, ids);
     const now = this.clock.now();
 

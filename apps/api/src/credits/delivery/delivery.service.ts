@@ -68,7 +68,7 @@ export class DeliveryService {
       from.kind === 'MARKET'
         ? await this.market.allocateInTransaction(manager, from.found, from.purpose, from.purposeId, at)
         : await this.market.undeliveredInTransaction(manager, 'RESERVATION', from.reservationId, from.month, from.credits);
-    const wallets = await this.sellerWallets.of(manager, parts.map((p) => p.sellerId));
+    const wallets = await this.sellerWallets.ofInTransaction(manager, parts.map((p) => p.sellerId));
     const tx = await this.ledger.post(manager, {
       idempotencyKey: input.ledger.idempotencyKey,
       kind: input.ledger.kind,

@@ -7,7 +7,7 @@ import { OrganizationsService } from '../../organizations/index.js';
 export class SellerWallets {
   constructor(private readonly organizations: OrganizationsService) {}
 
-  async of(manager: EntityManager, sellerIds: string[]): Promise<Map<string, string>> {
+  async ofInTransaction(manager: EntityManager, sellerIds: string[]): Promise<Map<string, string>> {
     const ids = [...new Set(sellerIds)];
     if (!ids.length) return new Map();
     const orgs = await this.organizations.findManyInTransaction(manager, ids);
