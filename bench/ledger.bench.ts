@@ -4,14 +4,21 @@
  * Starts its own embedded PostgreSQL in a fresh temp folder with the normal durable settings
  * (fsync and synchronous_commit on), or, when DATABASE_URL is set, creates a throwaway database
  * `ccx_bench_<random>` on that server. Runs the migrations, then three scenarios:
- *   (a) 20 workers, one `ledger.transfer` per database transaction, random pairs of 1,000 wallets;
+ *   (a) 20 workers, one transfer at a time each, random pairs of 1,000 wallets: first
+ *       `withTransaction` + `ledger.transfer` (a caller's transaction), then
+ *       `ledger.transferAndCommit` (one autocommitted statement), then — with PGLEDGER_SQL —
+ *       pgledger's `pgledger_create_transfer` on the same server (bench/lib/pgledger.ts);
  *   (b) the same between just 2 wallets (both directions);
  *   (c) `ledger.postBatch` with 500 transfers a batch, all debiting one hot limited account,
  *       with 1, 2 and 4 concurrent batch workers.
  * Prints one JSON line per scenario (run) on stdout; progress goes to stderr. Each scenario ends
  * with `ledger.verify`; (c) also checks that the hot account moved by exactly the accepted sum.
  *
- * Environment: BENCH_SECONDS (default 20) per scenario run; DATABASE_URL to use an existing server.
+ * Environment: BENCH_SECONDS (default 20) per scenario run; DATABASE_URL to use an existing server;
+ * PGLEDGER_SQL, the path of pgledger.sql in a pgledger checkout, to measure pgledger too;
+ * BENCH_ONLY, letters of the scenarios to run (default abc). Figures beside their goals go to
+ * stderr at the end. The bench also runs against builds of the ledger without
+ * `transferAndCommit` (A/B against older commits): it measures the paths the build has.
  */
 import { cleanup, handleSignals, provisionDatabase, type Database } from '../scripts/lib/local-server.js';
 import { CpuMeter, percentile, positiveNumber, round } from './lib/measure.js';
@@ -20,8 +27,13 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { Ledger, withTransaction, type Account, type TransactionInput } from '@ccx/ledger';
 import { dataSourceOptions, runMigrations } from '../apps/api/src/database/data-source.js';
+import { Pgledger, pgledgerFiles } from './lib/pgledger.js';
 
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 20);
+/** pgledger's SQL (see bench/lib/pgledger.ts); unset: pgledger is not measured. */
+const PGLEDGER_SQL = process.env.PGLEDGER_SQL ?? '';
+/** Which scenarios run: letters of a, b, c (default all), e.g. BENCH_ONLY=ab for A/B rounds of single transfers. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'abc').toLowerCase());
 const WALLETS = 1000;
 const TRANSFER_WORKERS = 20;
 const BATCH_SIZE = 500;
@@ -33,7 +45,7 @@ const HOT_FUNDING = '100000000000.00';
 /** Distinguishes this run's idempotency keys (a reused DATABASE_URL server gets a new database anyway). */
 const RUN = randomBytes(3).toString('hex');
 
-interface ScenarioResult {
+interface Measured {
   scenario: string;
   workers: number;
   seconds: number;
@@ -42,9 +54,19 @@ interface ScenarioResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
-  verified: boolean;
   [extra: string]: unknown;
 }
+
+interface ScenarioResult extends Measured {
+  verified: boolean;
+}
+
+/**
+ * How a single transfer reaches the ledger: `withTransaction` + `ledger.transfer` (inside a
+ * caller's transaction, as the app's services post), or `ledger.transferAndCommit` (one
+ * autocommitted statement, for a caller with nothing else to commit, as pgledger's benchmark).
+ */
+type LedgerPath = 'withTransaction' | 'transferAndCommit';
 
 function log(message: string): void {
   process.stderr.write(`[bench:ledger] ${message}\n`);
@@ -123,8 +145,16 @@ class Bench {
     return BigInt(balance.posted.times(100).toFixed(0));
   }
 
-  /** Single transfers: `workers` loops, each `ledger.transfer` in its own `withTransaction`. */
-  async singleTransfers(scenario: string, accounts: Account[], workers: number): Promise<ScenarioResult> {
+  /**
+   * Single transfers: `workers` loops, each making one transfer at a time with `move` between a
+   * random distinct pair of `accountIds`.
+   */
+  async singleTransfers(
+    scenario: string,
+    accountIds: string[],
+    workers: number,
+    move: (worker: number, from: string, to: string, amount: string) => Promise<unknown>,
+  ): Promise<Measured> {
     const latencies: number[] = [];
     let transfers = 0;
     let errors = 0;
@@ -134,22 +164,13 @@ class Bench {
     const deadline = started + SECONDS * 1000;
     const worker = async (w: number) => {
       while (performance.now() < deadline) {
-        const i = randomInt(accounts.length);
-        let j = randomInt(accounts.length - 1);
+        const i = randomInt(accountIds.length);
+        let j = randomInt(accountIds.length - 1);
         if (j >= i) j++;
         const amount = randomAmount();
         const t0 = performance.now();
         try {
-          await withTransaction(this.dataSource, (manager) =>
-            this.ledger.transfer(manager, {
-              idempotencyKey: this.key(`${scenario}-w${w}`),
-              kind: 'bench_transfer',
-              effectiveAt: new Date(),
-              debitAccountId: accounts[i].id,
-              creditAccountId: accounts[j].id,
-              amount: amount.text,
-            }),
-          );
+          await move(w, accountIds[i], accountIds[j], amount.text);
           latencies.push(performance.now() - t0);
           transfers++;
         } catch (error) {
@@ -163,7 +184,6 @@ class Bench {
     const elapsed = (performance.now() - started) / 1000;
     const cpu = this.cpu.end();
     latencies.sort((x, y) => x - y);
-    const check = await this.verify();
     return {
       scenario,
       workers,
@@ -173,10 +193,34 @@ class Bench {
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       errors,
-      verified: check.verified,
-      verifyMs: check.verifyMs,
       ...cpu,
       ...(errorSamples.size ? { errorKinds: Object.fromEntries(errorSamples) } : {}),
+    };
+  }
+
+  /** Single transfers through CCX's ledger by `path`, then `ledger.verify`. */
+  async ledgerTransfers(scenario: string, accounts: Account[], path: LedgerPath): Promise<ScenarioResult> {
+    const ownTransaction = (this.ledger as unknown as { transferAndCommit?: Ledger['transfer'] }).transferAndCommit;
+    const result = await this.singleTransfers(scenario, accounts.map((a) => a.id), TRANSFER_WORKERS, (w, from, to, amount) => {
+      const input = { idempotencyKey: this.key(`${scenario}-w${w}`), kind: 'bench_transfer', effectiveAt: new Date(), debitAccountId: from, creditAccountId: to, amount };
+      return path === 'transferAndCommit'
+        ? ownTransaction!.call(this.ledger, this.dataSource as never, input)
+        : withTransaction(this.dataSource, (manager) => this.ledger.transfer(manager, input));
+    });
+    const check = await this.verify();
+    return { ...result, path, verified: check.verified, verifyMs: check.verifyMs, ...(check.problems.length ? { problems: check.problems.slice(0, 5) } : {}) };
+  }
+
+  /** The same workload through pgledger's transfer function, then pgledger's invariants. */
+  async pgledgerTransfers(scenario: string, pgl: Pgledger, accountIds: string[]): Promise<ScenarioResult> {
+    const result = await this.singleTransfers(scenario, accountIds, TRANSFER_WORKERS, (_w, from, to, amount) => pgl.transfer(from, to, amount));
+    const started = performance.now();
+    const check = await pgl.verify();
+    return {
+      ...result,
+      path: 'pgledger_create_transfer',
+      verified: check.verified,
+      verifyMs: Math.round(performance.now() - started),
       ...(check.problems.length ? { problems: check.problems.slice(0, 5) } : {}),
     };
   }
@@ -287,26 +331,87 @@ async function run({ url, postmasterPidFile }: Database): Promise<void> {
     const ledger = new Ledger();
     const bench = new Bench(dataSource, ledger, new CpuMeter('cpuBenchProcessPct', postmasterPidFile));
     const source = await bench.account('source', true);
-    const emit = (result: ScenarioResult) => process.stdout.write(`${JSON.stringify(result)}\n`);
+    const emit = (result: ScenarioResult, goal: string) => process.stdout.write(`${JSON.stringify({ ...result, goal })}\n`);
+    // The paths this build of the ledger has (the bench also runs against older builds, for A/B).
+    const paths: LedgerPath[] = typeof (ledger as unknown as Record<string, unknown>).transferAndCommit === 'function'
+      ? ['withTransaction', 'transferAndCommit']
+      : ['withTransaction'];
 
-    log(`(a) creating and funding ${WALLETS} wallets`);
-    const wallets = await bench.fundedWallets('a-wallet', WALLETS, source, WALLET_FUNDING);
-    log(`(a) ${TRANSFER_WORKERS} workers, random pairs`);
-    emit(await bench.singleTransfers('a_random_pairs', wallets, TRANSFER_WORKERS));
+    let pgl: Pgledger | undefined;
+    if (PGLEDGER_SQL) {
+      const files = pgledgerFiles(PGLEDGER_SQL);
+      log(`pgledger: loading ${files.join(', ')} into a scratch database`);
+      pgl = await Pgledger.load(url, files, POOL_SIZE);
+    } else {
+      log('pgledger: not measured (set PGLEDGER_SQL to the path of pgledger.sql, see docs/BENCHMARKS.md)');
+    }
+    const pglSource = pgl ? await pgl.createAccount('source', true) : '';
+    const pglWallets = async (count: number): Promise<string[]> => {
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const id = await pgl!.createAccount(`wallet-${i}`, false);
+        await pgl!.transfer(pglSource, id, WALLET_FUNDING);
+        ids.push(id);
+      }
+      return ids;
+    };
 
-    log('(b) 2 wallets');
-    const pair = await bench.fundedWallets('b-wallet', 2, source, WALLET_FUNDING);
-    emit(await bench.singleTransfers('b_two_accounts', pair, TRANSFER_WORKERS));
+    // (a) and (b): each path, then pgledger, one after the other in the same run.
+    const singles: { label: string; goal: string; accounts: () => Promise<Account[]>; pglAccounts: () => Promise<string[]> }[] = [
+      {
+        label: 'a_random_pairs',
+        goal: 'at least pgledger in the same run (about 1,500/s before)',
+        accounts: () => bench.fundedWallets('a-wallet', WALLETS, source, WALLET_FUNDING),
+        pglAccounts: () => pglWallets(WALLETS),
+      },
+      {
+        label: 'b_two_accounts',
+        goal: 'at least pgledger in the same run (450-500/s before)',
+        accounts: () => bench.fundedWallets('b-wallet', 2, source, WALLET_FUNDING),
+        pglAccounts: () => pglWallets(2),
+      },
+    ];
+    const summary: Record<string, Record<string, number | boolean | string>> = {};
+    for (const single of singles.filter((x) => ONLY.has(x.label[0]))) {
+      log(`(${single.label[0]}) accounts: ${single.label}`);
+      const accounts = await single.accounts();
+      const row: Record<string, number | boolean | string> = {};
+      for (const path of paths) {
+        log(`(${single.label[0]}) ${TRANSFER_WORKERS} workers, ${path}`);
+        const result = await bench.ledgerTransfers(single.label, accounts, path);
+        emit(result, single.goal);
+        row[path] = result.transfersPerSecond;
+      }
+      if (pgl) {
+        const ids = await single.pglAccounts();
+        log(`(${single.label[0]}) ${TRANSFER_WORKERS} workers, pgledger`);
+        const result = await bench.pgledgerTransfers(single.label, pgl, ids);
+        emit(result, single.goal);
+        row.pgledger = result.transfersPerSecond;
+        row.met = Math.max(...paths.map((p) => Number(row[p]))) >= result.transfersPerSecond;
+      }
+      row.goal = single.goal;
+      summary[single.label] = row;
+    }
 
-    log(`(c) hot account and ${WALLETS} targets`);
-    const hot = await bench.account('c-hot', false);
-    const funding = await ledger.postBatch(dataSource, [bench.transferInput('fund', source.id, hot.id, HOT_FUNDING)]);
-    if (funding[0].status !== 'accepted') throw new Error(`funding the hot account failed: ${JSON.stringify(funding[0])}`);
-    const targets: Account[] = [];
-    for (let i = 0; i < WALLETS; i++) targets.push(await bench.account(`c-target-${i}`, false));
-    for (const workers of BATCH_WORKER_COUNTS) {
-      log(`(c) batches of ${BATCH_SIZE}, ${workers} worker(s)`);
-      emit(await bench.batches(`c_batch_hot_account`, hot, targets, workers));
+    if (ONLY.has('c')) {
+      log(`(c) hot account and ${WALLETS} targets`);
+      const hot = await bench.account('c-hot', false);
+      const funding = await ledger.postBatch(dataSource, [bench.transferInput('fund', source.id, hot.id, HOT_FUNDING)]);
+      if (funding[0].status !== 'accepted') throw new Error(`funding the hot account failed: ${JSON.stringify(funding[0])}`);
+      const targets: Account[] = [];
+      for (let i = 0; i < WALLETS; i++) targets.push(await bench.account(`c-target-${i}`, false));
+      for (const workers of BATCH_WORKER_COUNTS) {
+        log(`(c) batches of ${BATCH_SIZE}, ${workers} worker(s)`);
+        const result = await bench.batches(`c_batch_hot_account`, hot, targets, workers);
+        emit(result, 'more than 30,000 transfers/s');
+        summary[`c_batch_hot_account_${workers}`] = { transfersPerSecond: result.transfersPerSecond, goal: 'more than 30,000/s', met: result.transfersPerSecond > 30_000 };
+      }
+    }
+    // Each figure beside its goal (stderr, so stdout stays one JSON line per scenario run).
+    for (const [label, row] of Object.entries(summary)) {
+      const figures = Object.entries(row).filter(([k]) => k !== 'goal' && k !== 'met').map(([k, v]) => `${k} ${v}/s`).join(', ');
+      log(`${label}: ${figures}; goal: ${row.goal}${'met' in row ? `: ${row.met ? 'met' : 'missed'}` : ''}`);
     }
   } finally {
     await dataSource.destroy();

@@ -21,6 +21,12 @@ SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts a JOIN ledger_assets s ON s.code 
 SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts a JOIN ledger_assets s ON s.code = a.asset
 WHERE a.id = ANY($1::bigint[]);
 
+-- libs/ledger/src/holds.ts
+SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = $1;
+
+-- libs/ledger/src/holds.ts
+SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = $1 FOR UPDATE;
+
 -- libs/ledger/src/holds.ts (create)
 SELECT posted::text AS posted, held::text AS held FROM ledger_balances
 WHERE account_id = $1 AND shard = 0 FOR UPDATE;
@@ -84,16 +90,18 @@ WHERE b.account_id = d.account_id AND b.shard = 0;
 -- libs/ledger/src/holds.ts (release)
 UPDATE ledger_holds SET status = $2, resolved_at = $3 WHERE id = ANY($1::bigint[]) RETURNING ${HOLD_COLUMNS};
 
--- libs/ledger/src/holds.ts (lockOrRead)
-SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = $1 ${lock ? 'FOR UPDATE' : ''};
-
 -- libs/ledger/src/holds.ts (findByKey)
 SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE idempotency_key = $1;
 
 -- libs/ledger/src/ledger.ts (effectiveAt)
 SELECT effective_at FROM ledger_transactions WHERE id = $1;
 
--- libs/ledger/src/posting-engine.ts (judgeAndWrite)
+-- libs/ledger/src/posting-engine.ts
+SELECT status, transaction_id::text AS transaction_id, account_id::text AS account_id, existing_hash
+FROM ledger_post_one($1, $2, $3, $4, $5, $6::timestamptz, $7::bigint[], $8::text[], $9::numeric[],
+  $10::bigint[], $11::smallint[], $12::boolean[], $13::boolean[], $14::numeric[], $15::numeric[]);
+
+-- libs/ledger/src/posting-engine.ts
 SELECT status, transaction_id::text AS transaction_id, account_id::text AS account_id, existing_hash
 FROM ledger_post_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
   $7::int[], $8::bigint[], $9::text[], $10::numeric[],
@@ -188,3 +196,6 @@ ORDER BY e.effective_at, e.id;
 
 -- libs/ledger/src/queries.ts (readStatement)
 SELECT coalesce(sum(amount), 0)::text AS closing FROM ledger_entries WHERE account_id = $1 AND effective_at < $2;
+
+-- libs/ledger/src/transaction.ts (isServerDefault)
+SELECT current_setting('default_transaction_isolation') AS level;

@@ -3,7 +3,7 @@ import { AmountParseError, Decimal, parseAmount } from '@ccx/core';
 import type { AccountRegistry } from './accounts.js';
 import { LedgerError, LedgerRetryableError } from './ledger-errors.js';
 import type { PostingEngine } from './posting-engine.js';
-import { canonicalJson, rows } from './sql.js';
+import { canonicalJson, namedRows, namedSql, rows } from './sql.js';
 import type { Hold, HoldInput, HoldStatus, PostedTransaction, SqlRunner } from './types.js';
 
 interface HoldRow {
@@ -53,6 +53,9 @@ export interface PostHoldInput {
   effectiveAt: Date;
 }
 
+const HOLD_BY_ID = namedSql('hold_by_id', `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = $1`);
+const HOLD_FOR_UPDATE = namedSql('hold_for_update', `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = $1 FOR UPDATE`);
+
 /**
  * Two-phase transfers (TigerBeetle's pending transfers): a hold reserves an amount on the debit
  * account (it counts against `available`), then is posted (all or part), voided, or expires.
@@ -71,10 +74,10 @@ export class HoldBook {
     const replay = await this.findByKey(runner, input.idempotencyKey);
     if (replay) return this.sameOrConflict(replay, hash);
 
-    const [cell] = await rows<{ posted: string; held: string }>(
+    const [cell] = await namedRows<{ posted: string; held: string }>(
       runner,
-      `SELECT posted::text AS posted, held::text AS held FROM ledger_balances
-       WHERE account_id = $1 AND shard = 0 FOR UPDATE`,
+      namedSql('hold_lock_debit', `SELECT posted::text AS posted, held::text AS held FROM ledger_balances
+       WHERE account_id = $1 AND shard = 0 FOR UPDATE`),
       [debit.id],
     );
     if (!debit.allowNegative && new Decimal(cell.posted).minus(cell.held).lt(amount)) {
@@ -86,13 +89,13 @@ export class HoldBook {
         accountId: debit.id,
       });
     }
-    const inserted = await rows<HoldRow>(
+    const inserted = await namedRows<HoldRow>(
       runner,
-      `INSERT INTO ledger_holds (idempotency_key, request_hash, debit_account_id, credit_account_id, asset, amount,
+      namedSql('hold_insert', `INSERT INTO ledger_holds (idempotency_key, request_hash, debit_account_id, credit_account_id, asset, amount,
          status, expires_at, metadata)
        VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $8::jsonb)
        ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING ${HOLD_COLUMNS}`,
+       RETURNING ${HOLD_COLUMNS}`),
       [input.idempotencyKey, hash, debit.id, credit.id, debit.asset, amount.toFixed(), input.expiresAt, JSON.stringify(input.metadata ?? {})],
     );
     if (!inserted.length) {
@@ -100,7 +103,7 @@ export class HoldBook {
       if (!raced) throw new LedgerRetryableError('hold key raced');
       return this.sameOrConflict(raced, hash);
     }
-    await runner.query(`UPDATE ledger_balances SET held = held + $2 WHERE account_id = $1 AND shard = 0`, [
+    await namedRows(runner, namedSql('hold_add_held', `UPDATE ledger_balances SET held = held + $2 WHERE account_id = $1 AND shard = 0`), [
       debit.id,
       amount.toFixed(),
     ]);
@@ -126,10 +129,10 @@ export class HoldBook {
       if (!debit.allowNegative) perAccount.set(debit.id, (perAccount.get(debit.id) ?? new Decimal(0)).plus(amount));
     }
     const accountIds = [...perAccount.keys()].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-    const cells = await rows<{ account_id: string; posted: string; held: string }>(
+    const cells = await namedRows<{ account_id: string; posted: string; held: string }>(
       runner,
-      `SELECT account_id::text AS account_id, posted::text AS posted, held::text AS held FROM ledger_balances
-       WHERE account_id = ANY($1::bigint[]) AND shard = 0 ORDER BY account_id FOR UPDATE`,
+      namedSql('holds_lock_debits', `SELECT account_id::text AS account_id, posted::text AS posted, held::text AS held FROM ledger_balances
+       WHERE account_id = ANY($1::bigint[]) AND shard = 0 ORDER BY account_id FOR UPDATE`),
       [accountIds],
     );
     for (const cell of cells) {
@@ -140,16 +143,16 @@ export class HoldBook {
         });
       }
     }
-    const inserted = await rows<HoldRow>(
+    const inserted = await namedRows<HoldRow>(
       runner,
-      `INSERT INTO ledger_holds (idempotency_key, request_hash, debit_account_id, credit_account_id, asset, amount,
+      namedSql('holds_insert', `INSERT INTO ledger_holds (idempotency_key, request_hash, debit_account_id, credit_account_id, asset, amount,
          status, expires_at, metadata)
        SELECT k, h, d, c, a, amt, 'PENDING', e, m
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::numeric[], $7::timestamptz[], $8::jsonb[])
          WITH ORDINALITY AS x(k, h, d, c, a, amt, e, m, n)
        ORDER BY n
        ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING ${HOLD_COLUMNS}`,
+       RETURNING ${HOLD_COLUMNS}`),
       [
         prepared.map((p) => p.input.idempotencyKey),
         prepared.map((p) => p.hash),
@@ -170,10 +173,11 @@ export class HoldBook {
       heldPerAccount.set(p.input.debitAccountId, (heldPerAccount.get(p.input.debitAccountId) ?? new Decimal(0)).plus(p.amount));
     }
     const ids = [...heldPerAccount.keys()];
-    await runner.query(
-      `UPDATE ledger_balances b SET held = b.held + d.amount
+    await namedRows(
+      runner,
+      namedSql('holds_add_held', `UPDATE ledger_balances b SET held = b.held + d.amount
        FROM unnest($1::bigint[], $2::numeric[]) AS d(account_id, amount)
-       WHERE b.account_id = d.account_id AND b.shard = 0`,
+       WHERE b.account_id = d.account_id AND b.shard = 0`),
       [ids, ids.map((id) => heldPerAccount.get(id)!.toFixed())],
     );
     const byKey = new Map(inserted.map((r) => [r.idempotency_key, r]));
@@ -186,9 +190,9 @@ export class HoldBook {
    */
   async voidMany(runner: SqlRunner, holdIds: string[], at: Date): Promise<Hold[]> {
     if (!holdIds.length) return [];
-    const pending = await rows<HoldRow>(
+    const pending = await namedRows<HoldRow>(
       runner,
-      `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = ANY($1::bigint[]) AND status = 'PENDING' ORDER BY id FOR UPDATE`,
+      namedSql('holds_lock_pending', `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = ANY($1::bigint[]) AND status = 'PENDING' ORDER BY id FOR UPDATE`),
       [holdIds],
     );
     return pending.length ? this.release(runner, pending, 'VOIDED', at) : [];
@@ -230,15 +234,15 @@ export class HoldBook {
     if (outcome.status === 'duplicate') {
       throw new LedgerError('IDEMPOTENCY_CONFLICT', `idempotency key ${key} was already used`);
     }
-    const [updated] = await rows<HoldRow>(
+    const [updated] = await namedRows<HoldRow>(
       runner,
-      `UPDATE ledger_holds SET status = 'POSTED', posted_amount = $2, transaction_id = $3, resolved_at = $4
-       WHERE id = $1 RETURNING ${HOLD_COLUMNS}`,
+      namedSql('hold_mark_posted', `UPDATE ledger_holds SET status = 'POSTED', posted_amount = $2, transaction_id = $3, resolved_at = $4
+       WHERE id = $1 RETURNING ${HOLD_COLUMNS}`),
       [row.id, amount.toFixed(), outcome.transactionId, input.effectiveAt],
     );
-    const [tx] = await rows<{ memo: string | null; effective_at: Date }>(
+    const [tx] = await namedRows<{ memo: string | null; effective_at: Date }>(
       runner,
-      `SELECT memo, effective_at FROM ledger_transactions WHERE id = $1`,
+      namedSql('hold_posted_transaction', `SELECT memo, effective_at FROM ledger_transactions WHERE id = $1`),
       [outcome.transactionId],
     );
     return {
@@ -295,21 +299,22 @@ export class HoldBook {
       perAccount.set(h.debit_account_id, (perAccount.get(h.debit_account_id) ?? new Decimal(0)).plus(h.amount));
     }
     const ids = [...perAccount.keys()].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-    await rows(
+    await namedRows(
       runner,
-      `SELECT 1 FROM ledger_balances WHERE account_id = ANY($1::bigint[]) AND shard = 0
-       ORDER BY account_id FOR UPDATE`,
+      namedSql('holds_lock_release', `SELECT 1 FROM ledger_balances WHERE account_id = ANY($1::bigint[]) AND shard = 0
+       ORDER BY account_id FOR UPDATE`),
       [ids],
     );
-    await runner.query(
-      `UPDATE ledger_balances b SET held = b.held - d.amount
+    await namedRows(
+      runner,
+      namedSql('holds_release_held', `UPDATE ledger_balances b SET held = b.held - d.amount
        FROM unnest($1::bigint[], $2::numeric[]) AS d(account_id, amount)
-       WHERE b.account_id = d.account_id AND b.shard = 0`,
+       WHERE b.account_id = d.account_id AND b.shard = 0`),
       [ids, ids.map((id) => perAccount.get(id)!.toFixed())],
     );
-    const updated = await rows<HoldRow>(
+    const updated = await namedRows<HoldRow>(
       runner,
-      `UPDATE ledger_holds SET status = $2, resolved_at = $3 WHERE id = ANY($1::bigint[]) RETURNING ${HOLD_COLUMNS}`,
+      namedSql('holds_mark_released', `UPDATE ledger_holds SET status = $2, resolved_at = $3 WHERE id = ANY($1::bigint[]) RETURNING ${HOLD_COLUMNS}`),
       [holds.map((h) => h.id), status, at],
     );
     return updated.map(toHold);
@@ -346,17 +351,13 @@ export class HoldBook {
 
   private async lockOrRead(runner: SqlRunner, holdId: string, lock: boolean): Promise<HoldRow> {
     if (!/^[1-9][0-9]{0,17}$/.test(String(holdId))) throw new LedgerError('HOLD_NOT_FOUND', `hold ${holdId} does not exist`);
-    const [row] = await rows<HoldRow>(
-      runner,
-      `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE id = $1 ${lock ? 'FOR UPDATE' : ''}`,
-      [holdId],
-    );
+    const [row] = await namedRows<HoldRow>(runner, lock ? HOLD_FOR_UPDATE : HOLD_BY_ID, [holdId]);
     if (!row) throw new LedgerError('HOLD_NOT_FOUND', `hold ${holdId} does not exist`);
     return row;
   }
 
   private async findByKey(runner: SqlRunner, key: string): Promise<HoldRow | undefined> {
-    const [row] = await rows<HoldRow>(runner, `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE idempotency_key = $1`, [key]);
+    const [row] = await namedRows<HoldRow>(runner, namedSql('hold_by_key', `SELECT ${HOLD_COLUMNS} FROM ledger_holds WHERE idempotency_key = $1`), [key]);
     return row;
   }
 

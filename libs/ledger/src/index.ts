@@ -3,4 +3,4 @@ export { LedgerError, LedgerRetryableError, type LedgerReason } from './ledger-e
 export { withTransaction, isRetryable, type TransactionOptions } from './transaction.js';
 export type { PostHoldInput } from './holds.js';
 export * from './types.js';
-export { ledgerMigrations, Ledger1763700000000, LedgerPostFunction1763700000006 } from './migrations.js';
+export { ledgerMigrations, Ledger1763700000000, LedgerPostFunction1763700000006, LedgerPostOne1763700000016 } from './migrations.js';

@@ -239,6 +239,72 @@ describe('post', () => {
   });
 });
 
+describe('posts in a transaction of their own (postAndCommit, transferAndCommit)', () => {
+  it('moves money, replays, refuses a conflict, a limit and an unknown account, as post does', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    const input = { idempotencyKey: key('own'), kind: 't', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: other.id, amount: '3.00' };
+    const first = await ledger.transferAndCommit(db.dataSource, input);
+    expect(first.replayed).toBe(false);
+    const again = await ledger.transferAndCommit(db.dataSource, { ...input, effectiveAt: new Date(T0.getTime() + 1000) });
+    expect(again).toMatchObject({ id: first.id, replayed: true });
+    expect(again.effectiveAt.toISOString()).toBe(T0.toISOString());
+    await expectLedgerError(ledger.transferAndCommit(db.dataSource, { ...input, amount: '3.01' }), 'IDEMPOTENCY_CONFLICT');
+    await expectLedgerError(ledger.transferAndCommit(db.dataSource, { ...input, idempotencyKey: key('over'), amount: '7.01' }), 'LIMIT_EXCEEDED');
+    await expectLedgerError(
+      ledger.transferAndCommit(db.dataSource, { ...input, idempotencyKey: key('unk'), creditAccountId: '999999999' }),
+      'ACCOUNT_NOT_FOUND',
+    );
+    expect(await posted(wallet.id)).toBe('7');
+    expect(await posted(other.id)).toBe('3');
+    expect((await ledger.verify(db.dataSource)).balanced).toBe(true);
+  });
+
+  it('answers concurrent posts of one key with one transaction, and never overdraws under concurrency', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    const same = { idempotencyKey: key('race'), kind: 't', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: other.id, amount: '1.00' };
+    const replies = await Promise.all(Array.from({ length: 10 }, () => ledger.transferAndCommit(db.dataSource, same)));
+    expect(new Set(replies.map((r) => r.id)).size).toBe(1);
+    expect(replies.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(await posted(wallet.id)).toBe('9');
+    // 12 distinct transfers of 1.00 against 9.00: exactly 9 go through.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, () => ledger.transferAndCommit(db.dataSource, { ...same, idempotencyKey: key('drain') })),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(9);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as LedgerError).reason).toBe('LIMIT_EXCEEDED');
+    expect(await posted(wallet.id)).toBe('0');
+    expect(await posted(other.id)).toBe('10');
+  });
+});
+
+describe('withTransaction', () => {
+  it('runs at READ COMMITTED by default and at the level asked for otherwise', async () => {
+    const level = (isolation?: 'SERIALIZABLE' | 'REPEATABLE READ') =>
+      withTransaction(
+        db.dataSource,
+        async (manager) => ((await manager.query(`SELECT current_setting('transaction_isolation') AS level`)) as { level: string }[])[0].level,
+        isolation ? { isolation } : {},
+      );
+    expect(await level()).toBe('read committed');
+    expect(await level('SERIALIZABLE')).toBe('serializable');
+    expect(await level('REPEATABLE READ')).toBe('repeatable read');
+    expect(await level()).toBe('read committed');
+  });
+
+  it('sends the ledger\'s write as a named statement on the transaction\'s connection', async () => {
+    const { wallet } = await fundedWallet('10.00');
+    const other = await account('other');
+    const prepared = await withTransaction(db.dataSource, async (manager) => {
+      await ledger.transfer(manager, { idempotencyKey: key('named'), kind: 't', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: other.id, amount: '1.00' });
+      return (await manager.query(`SELECT name FROM pg_prepared_statements WHERE name = 'ccx_ledger_post_one'`)) as unknown[];
+    });
+    expect(prepared).toHaveLength(1);
+    expect(await posted(other.id)).toBe('1');
+  });
+});
+
 describe('database guarantees', () => {
   it('refuses UPDATE and DELETE of entries and transactions, and TRUNCATE', async () => {
     await fundedWallet('1.00');

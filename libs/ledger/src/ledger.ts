@@ -6,7 +6,7 @@ import { LedgerError } from './ledger-errors.js';
 import { PostingEngine } from './posting-engine.js';
 import { lockBalances, readBalanceAt, readBalances, readEntries, readHistory, readStatement, verifyLedger } from './queries.js';
 import { rows } from './sql.js';
-import { withTransaction } from './transaction.js';
+import { retrying, withTransaction } from './transaction.js';
 import type {
   Account,
   AccountInput,
@@ -75,14 +75,30 @@ export class Ledger {
 
   /** `post` for the common two-legged case. */
   transfer(runner: SqlRunner, input: TransferInput): Promise<PostedTransaction> {
-    const { debitAccountId, creditAccountId, amount, ...rest } = input;
-    return this.post(runner, {
-      ...rest,
-      postings: [
-        { accountId: debitAccountId, direction: 'DEBIT', amount },
-        { accountId: creditAccountId, direction: 'CREDIT', amount },
-      ],
+    return this.post(runner, transferPostings(input));
+  }
+
+  /**
+   * `post` in a database transaction of its own, for callers with nothing else to commit with it:
+   * one autocommitted statement (the server-side function, a named statement) on a connection
+   * of the pool, so no BEGIN and COMMIT round trips and the balance locks held for that one
+   * statement and its commit. Same checks and answers as `post`; retried like `withTransaction`
+   * on serialization failure or deadlock (a lost race on the key: the retry answers the replay).
+   */
+  postAndCommit(dataSource: DataSource, input: TransactionInput): Promise<PostedTransaction> {
+    return retrying(undefined, async () => {
+      const queryRunner = dataSource.createQueryRunner();
+      try {
+        return await this.post(queryRunner, input);
+      } finally {
+        await queryRunner.release();
+      }
     });
+  }
+
+  /** `transfer` in a database transaction of its own (see `postAndCommit`). */
+  transferAndCommit(dataSource: DataSource, input: TransferInput): Promise<PostedTransaction> {
+    return this.postAndCommit(dataSource, transferPostings(input));
   }
 
   /**
@@ -189,4 +205,15 @@ export class Ledger {
     ]);
     return new Date(r.effective_at);
   }
+}
+
+function transferPostings(input: TransferInput): TransactionInput {
+  const { debitAccountId, creditAccountId, amount, ...rest } = input;
+  return {
+    ...rest,
+    postings: [
+      { accountId: debitAccountId, direction: 'DEBIT', amount },
+      { accountId: creditAccountId, direction: 'CREDIT', amount },
+    ],
+  };
 }

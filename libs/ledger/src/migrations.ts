@@ -1,5 +1,6 @@
 import { Ledger1763700000000 } from '../migrations/1763700000000-ledger.js';
 import { LedgerPostFunction1763700000006 } from '../migrations/1763700000006-ledger-post-function.js';
+import { LedgerPostOne1763700000016 } from '../migrations/1763700000016-ledger-post-one.js';
 
 /**
  * The ledger's own schema: its tables, triggers and posting functions belong to this library,
@@ -7,7 +8,7 @@ import { LedgerPostFunction1763700000006 } from '../migrations/1763700000006-led
  * (migrations/index.ts); their class names and `name`s are what databases that already ran
  * them recorded in their `migrations` table, so they never change.
  */
-export { Ledger1763700000000, LedgerPostFunction1763700000006 };
+export { Ledger1763700000000, LedgerPostFunction1763700000006, LedgerPostOne1763700000016 };
 
 /** The ledger's migrations in order, for a database that holds the ledger alone (its tests). */
-export const ledgerMigrations = [Ledger1763700000000, LedgerPostFunction1763700000006];
+export const ledgerMigrations = [Ledger1763700000000, LedgerPostFunction1763700000006, LedgerPostOne1763700000016];

@@ -2,7 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { AmountParseError, Decimal, parseAmount } from '@ccx/core';
 import type { AccountRegistry } from './accounts.js';
 import { LedgerError } from './ledger-errors.js';
-import { canonicalJson, rows } from './sql.js';
+import { canonicalJson, namedRows, namedSql } from './sql.js';
 import type { Account, SqlRunner, TransactionInput } from './types.js';
 
 /** Held amount released on an account by the same transaction (posting a hold). */
@@ -220,10 +220,40 @@ function netByAccount(p: Prepared): Map<string, { account: Account; net: Decimal
   return net;
 }
 
+/** A row of `ledger_post_batch` or `ledger_post_one`. */
+interface JudgedRow {
+  status: Judged['status'];
+  transaction_id: string | null;
+  account_id: string | null;
+  existing_hash: string | null;
+}
+
+/**
+ * The ledger's write statements (named statements: parsed and planned once per connection).
+ * A write of one transaction goes to `ledger_post_one` (migration 1763700000016), which costs
+ * the server about a third less than `ledger_post_batch` for it (docs/BENCHMARKS.md).
+ */
+const POST_ONE = namedSql(
+  'post_one',
+  `SELECT status, transaction_id::text AS transaction_id, account_id::text AS account_id, existing_hash
+   FROM ledger_post_one($1, $2, $3, $4, $5, $6::timestamptz, $7::bigint[], $8::text[], $9::numeric[],
+     $10::bigint[], $11::smallint[], $12::boolean[], $13::boolean[], $14::numeric[], $15::numeric[])`,
+);
+
+const POST_BATCH = namedSql(
+  'post_batch',
+  `SELECT status, transaction_id::text AS transaction_id, account_id::text AS account_id, existing_hash
+   FROM ledger_post_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+     $7::int[], $8::bigint[], $9::text[], $10::numeric[],
+     $11::bigint[], $12::smallint[], $13::boolean[], $14::boolean[],
+     $15::int[], $16::int[], $17::numeric[], $18::numeric[])`,
+);
+
 /**
  * One call of `ledger_post_batch` (migration 1763700000006): it locks every balance row involved
  * in the ledger's lock order (account id, shard), reads the keys, judges each transaction in order
  * against the balances the earlier ones left, and writes the accepted ones. Here: the arrays.
+ * A single transaction goes to `ledger_post_one` instead, which gives the same answers.
  *
  * A sharded (unlimited) account gets one random shard per batch, so its effects aggregate into
  * one row update and concurrent batches spread over its shards. Every account a transaction
@@ -286,13 +316,24 @@ async function judgeAndWrite(runner: SqlRunner, leaders: Prepared[]): Promise<Ju
       ef.held.push(effect.held.toFixed());
     }
   });
-  const found = await rows<{ status: Judged['status']; transaction_id: string | null; account_id: string | null; existing_hash: string | null }>(
+  if (leaders.length === 1) {
+    // One transaction: its own function (scalars for the transaction, its cells' changes as they are).
+    const posted = Array.from({ length: cell.account.length }, () => '0');
+    const held = Array.from({ length: cell.account.length }, () => '0');
+    ef.cell.forEach((c, k) => {
+      posted[c - 1] = ef.posted[k];
+      held[c - 1] = ef.held[k];
+    });
+    const [r] = await namedRows<JudgedRow>(runner, POST_ONE, [
+      tx.key[0], tx.hash[0], tx.kind[0], tx.memo[0], tx.meta[0], tx.at[0],
+      en.account, en.asset, en.amount,
+      cell.account, cell.shard, cell.noNeg, cell.noPos, posted, held,
+    ]);
+    return [{ status: r.status, transactionId: r.transaction_id, accountId: r.account_id, existingHash: r.existing_hash }];
+  }
+  const found = await namedRows<JudgedRow>(
     runner,
-    `SELECT status, transaction_id::text AS transaction_id, account_id::text AS account_id, existing_hash
-     FROM ledger_post_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-       $7::int[], $8::bigint[], $9::text[], $10::numeric[],
-       $11::bigint[], $12::smallint[], $13::boolean[], $14::boolean[],
-       $15::int[], $16::int[], $17::numeric[], $18::numeric[])`,
+    POST_BATCH,
     [tx.key, tx.hash, tx.kind, tx.memo, tx.meta, tx.at, en.tx, en.account, en.asset, en.amount,
       cell.account, cell.shard, cell.noNeg, cell.noPos, ef.tx, ef.cell, ef.posted, ef.held],
   );

@@ -1,16 +1,16 @@
 import { Decimal } from '@ccx/core';
 import { LedgerError } from './ledger-errors.js';
-import { rows } from './sql.js';
+import { namedRows, namedSql, rows } from './sql.js';
 import type { AccountStatement, Balance, EntryPage, HistoryEntry, HistoryPage, SqlRunner, VerifyReport } from './types.js';
 
 const MAX_PAGE = 500;
 
 /** Current balances (sums over shards) of the given accounts; unknown ids are absent. */
 export async function readBalances(runner: SqlRunner, accountIds: string[]): Promise<Map<string, Balance>> {
-  const found = await rows<{ account_id: string; posted: string; held: string }>(
+  const found = await namedRows<{ account_id: string; posted: string; held: string }>(
     runner,
-    `SELECT account_id::text AS account_id, sum(posted)::text AS posted, sum(held)::text AS held
-     FROM ledger_balances WHERE account_id = ANY($1::bigint[]) GROUP BY account_id`,
+    namedSql('read_balances', `SELECT account_id::text AS account_id, sum(posted)::text AS posted, sum(held)::text AS held
+     FROM ledger_balances WHERE account_id = ANY($1::bigint[]) GROUP BY account_id`),
     [accountIds.filter((id) => /^[1-9][0-9]{0,17}$/.test(id))],
   );
   return new Map(
@@ -31,10 +31,10 @@ export async function readBalances(runner: SqlRunner, accountIds: string[]): Pro
 export async function lockBalances(runner: SqlRunner, accountIds: string[]): Promise<Map<string, Balance>> {
   const ids = [...new Set(accountIds.filter((id) => /^[1-9][0-9]{0,17}$/.test(id)))];
   if (!ids.length) return new Map();
-  const found = await rows<{ account_id: string; posted: string; held: string }>(
+  const found = await namedRows<{ account_id: string; posted: string; held: string }>(
     runner,
-    `SELECT account_id::text AS account_id, posted::text AS posted, held::text AS held FROM ledger_balances
-     WHERE account_id = ANY($1::bigint[]) AND shard = 0 ORDER BY account_id FOR UPDATE`,
+    namedSql('lock_balances', `SELECT account_id::text AS account_id, posted::text AS posted, held::text AS held FROM ledger_balances
+     WHERE account_id = ANY($1::bigint[]) AND shard = 0 ORDER BY account_id FOR UPDATE`),
     [ids],
   );
   return new Map(

@@ -1,3 +1,4 @@
+import { QueryFailedError, type EntityManager, type QueryRunner } from 'typeorm';
 import type { SqlRunner } from './types.js';
 
 /**
@@ -14,6 +15,60 @@ export async function rows<T = Record<string, any>>(
     return result[0] as T[];
   }
   return (result ?? []) as T[];
+}
+
+/**
+ * A statement the ledger sends often, under a fixed name: sent as a named (prepared) statement,
+ * so PostgreSQL parses and plans it once per connection instead of on every call.
+ */
+export interface NamedSql {
+  name: string;
+  text: string;
+}
+
+/** `name` must be unique among the ledger's statements; one name, one text, for the process. */
+export function namedSql(name: string, text: string): NamedSql {
+  return { name: `ccx_ledger_${name}`, text };
+}
+
+/** The part of a `pg` client this uses (the postgres driver's `QueryRunner.databaseConnection`). */
+interface PgClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * The TypeORM query runner under `runner` when it is bound to one postgres connection: the
+ * runner itself, or the query runner of a transaction's `EntityManager`. Otherwise (e.g.
+ * `dataSource.manager`, which takes a connection per query) undefined.
+ */
+function boundPostgresRunner(runner: SqlRunner): QueryRunner | undefined {
+  const candidate = runner as Partial<EntityManager & QueryRunner>;
+  const queryRunner =
+    candidate.queryRunner ?? (typeof candidate.connect === 'function' && 'isReleased' in candidate ? (candidate as QueryRunner) : undefined);
+  if (!queryRunner || queryRunner.isReleased || queryRunner.connection?.options.type !== 'postgres') return undefined;
+  return queryRunner;
+}
+
+/**
+ * `rows` for a `NamedSql`: on a postgres connection held by a TypeORM query runner (a
+ * transaction's manager, or a runner of its own) it goes to that runner's `pg` client as a named
+ * statement (`client.query({ name, text, values })`; the client parses it once per connection).
+ * It is logged and fails like `QueryRunner.query` (TypeORM's logger, `QueryFailedError` around
+ * the driver's error, whose `code` the retry logic reads). Anything else: an unnamed `query`.
+ */
+export async function namedRows<T = Record<string, any>>(runner: SqlRunner, sql: NamedSql, params: unknown[]): Promise<T[]> {
+  const queryRunner = boundPostgresRunner(runner);
+  if (!queryRunner) return rows<T>(runner, sql.text, params);
+  const client = (await queryRunner.connect()) as PgClient;
+  const logger = queryRunner.connection.logger;
+  logger.logQuery(sql.text, params, queryRunner);
+  try {
+    const result = await client.query({ name: sql.name, text: sql.text, values: params });
+    return result.rows as T[];
+  } catch (error) {
+    logger.logQueryError(error as Error, sql.text, params, queryRunner);
+    throw new QueryFailedError(sql.text, params, error as Error);
+  }
 }
 
 /** JSON with sorted object keys, so equal content always has equal text (idempotency hashes). */
