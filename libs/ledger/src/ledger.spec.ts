@@ -279,6 +279,28 @@ describe('posts in a transaction of their own (postAndCommit, transferAndCommit)
   });
 });
 
+describe('group commit (postAndCommit)', () => {
+  it('answers each of many concurrent posts on its own, and a post that cannot be written fails alone', async () => {
+    const { wallet } = await fundedWallet('100.00');
+    const other = await account('other');
+    const base = { kind: 't', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: other.id, amount: '1.00' };
+    const calls = Array.from({ length: 30 }, (_, i) =>
+      ledger.transferAndCommit(db.dataSource, {
+        ...base,
+        idempotencyKey: key('group'),
+        // One caller hands the ledger metadata it cannot serialize.
+        metadata: i === 7 ? { n: BigInt(1) as unknown as number } : { i },
+      }),
+    );
+    const outcomes = await Promise.allSettled(calls);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(29);
+    expect(outcomes[7].status).toBe('rejected');
+    expect(new Set(outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.id] : []))).size).toBe(29);
+    expect(await posted(wallet.id)).toBe('71');
+    expect((await ledger.verify(db.dataSource)).balanced).toBe(true);
+  });
+});
+
 describe('withTransaction', () => {
   it('runs at READ COMMITTED by default and at the level asked for otherwise', async () => {
     const level = (isolation?: 'SERIALIZABLE' | 'REPEATABLE READ') =>

@@ -3,7 +3,7 @@ import type { Decimal } from '@ccx/core';
 import { AccountRegistry } from './accounts.js';
 import { HoldBook, type PostHoldInput } from './holds.js';
 import { LedgerError } from './ledger-errors.js';
-import { PostingEngine } from './posting-engine.js';
+import { PostingEngine, type Outcome } from './posting-engine.js';
 import { lockBalances, readBalanceAt, readBalances, readEntries, readHistory, readStatement, verifyLedger } from './queries.js';
 import { rows } from './sql.js';
 import { retrying, withTransaction } from './transaction.js';
@@ -24,6 +24,11 @@ import type {
   VerifyReport,
 } from './types.js';
 
+/** Posts that `postAndCommit` writes together at most (a batch of the posting engine). */
+const MAX_GROUP = 500;
+/** `postAndCommit`'s writes in flight at once per DataSource (so one slow write holds up few). */
+const MAX_IN_FLIGHT = 4;
+
 /**
  * The shared double-entry ledger. It knows accounts, assets, transactions, holds and balances —
  * nothing about listings, facilities or GraphQL. Every method that takes a `SqlRunner` runs in
@@ -34,6 +39,9 @@ export class Ledger {
   private readonly accounts = new AccountRegistry();
   private readonly engine: PostingEngine;
   private readonly holds: HoldBook;
+  /** `postAndCommit`: posts waiting for the next group, and the DataSources with one in flight. */
+  private readonly waiting = new Map<DataSource, { input: TransactionInput; resolve: (o: Outcome) => void; reject: (e: unknown) => void }[]>();
+  private readonly committing = new Map<DataSource, number>();
 
   /** `onWritten` is told how many transactions each write inserted (for metrics). */
   constructor(options: { onWritten?: (count: number) => void } = {}) {
@@ -82,14 +90,74 @@ export class Ledger {
    * `post` in a database transaction of its own, for callers with nothing else to commit with it:
    * one autocommitted statement (the server-side function, a named statement) on a connection
    * of the pool, so no BEGIN and COMMIT round trips and the balance locks held for that one
-   * statement and its commit. Same checks and answers as `post`; retried like `withTransaction`
-   * on serialization failure or deadlock (a lost race on the key: the retry answers the replay).
+   * statement and its commit. Concurrent calls are committed together (group commit, see
+   * `commitWaiting`): each still gets its own answer, only after its write is committed. Same
+   * checks and answers as `post`; retried like `withTransaction` on serialization failure or
+   * deadlock (a lost race on the key: the retry answers the replay).
    */
-  postAndCommit(dataSource: DataSource, input: TransactionInput): Promise<PostedTransaction> {
+  async postAndCommit(dataSource: DataSource, input: TransactionInput): Promise<PostedTransaction> {
+    const outcome = await new Promise<Outcome>((resolve, reject) => {
+      let waiting = this.waiting.get(dataSource);
+      if (!waiting) this.waiting.set(dataSource, (waiting = []));
+      waiting.push({ input, resolve, reject });
+      void this.commitWaiting(dataSource);
+    });
+    if (outcome.status === 'rejected') throw outcome.error;
+    return {
+      id: outcome.transactionId,
+      idempotencyKey: input.idempotencyKey,
+      kind: input.kind,
+      memo: input.memo ?? null,
+      metadata: input.metadata ?? {},
+      effectiveAt: outcome.status === 'duplicate' ? await this.effectiveAt(dataSource.manager, outcome.transactionId) : input.effectiveAt,
+      replayed: outcome.status === 'duplicate',
+    };
+  }
+
+  /**
+   * Group commit for `postAndCommit`: at most `MAX_IN_FLIGHT` writes in flight per DataSource;
+   * the posts that arrive meanwhile go together in the next one (up to `MAX_GROUP`), each judged
+   * on its own in arrival order (as `postMany`), in one autocommitted statement. A post that
+   * finds a write free goes at once. If a group fails as a whole (not a retryable race), each of
+   * its posts is written alone, so one caller's failure is never another's.
+   */
+  private async commitWaiting(dataSource: DataSource): Promise<void> {
+    const inFlight = this.committing.get(dataSource) ?? 0;
+    if (inFlight >= MAX_IN_FLIGHT) return;
+    this.committing.set(dataSource, inFlight + 1);
+    try {
+      const waiting = this.waiting.get(dataSource)!;
+      while (waiting.length) {
+        const group = waiting.splice(0, MAX_GROUP);
+        try {
+          const outcomes = await this.applyAndCommit(dataSource, group.map((w) => w.input));
+          group.forEach((w, i) => w.resolve(outcomes[i]));
+        } catch (error) {
+          if (group.length === 1) {
+            group[0].reject(error);
+            continue;
+          }
+          await Promise.all(
+            group.map((w) => this.applyAndCommit(dataSource, [w.input]).then(([outcome]) => w.resolve(outcome), w.reject)),
+          );
+        }
+      }
+    } finally {
+      const left = (this.committing.get(dataSource) ?? 1) - 1;
+      if (left > 0) this.committing.set(dataSource, left);
+      else {
+        this.committing.delete(dataSource);
+        if (!this.waiting.get(dataSource)?.length) this.waiting.delete(dataSource);
+      }
+    }
+  }
+
+  /** The posting engine on a connection of its own, autocommitted; retried like `withTransaction`. */
+  private applyAndCommit(dataSource: DataSource, inputs: TransactionInput[]): Promise<Outcome[]> {
     return retrying(undefined, async () => {
       const queryRunner = dataSource.createQueryRunner();
       try {
-        return await this.post(queryRunner, input);
+        return await this.engine.apply(queryRunner, inputs);
       } finally {
         await queryRunner.release();
       }
