@@ -9,11 +9,12 @@ import { ledgerMigrations } from '../src/migrations.js';
  * jest's global setup (test/support/global-setup.mjs) announces in the environment, and names its
  * databases `ccx_…<run id>…` so that the global teardown drops them with the app's.
  */
-export interface LedgerTestDatabase {
+export interface TestDatabase {
   url: string;
   dataSource: DataSource;
   drop(): Promise<void>;
 }
+export type LedgerTestDatabase = TestDatabase;
 
 function env(name: string): string {
   const value = process.env[name];
@@ -21,7 +22,8 @@ function env(name: string): string {
   return value;
 }
 
-function databaseUrl(name: string): string {
+/** The URL of database `name` on the run's PostgreSQL. */
+export function databaseUrl(name: string): string {
   const u = new URL(env('CCX_TEST_ADMIN_URL'));
   u.pathname = `/${name}`;
   return u.toString();
@@ -41,9 +43,19 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** The run's ledger-only template, migrated once; spec files running in parallel wait on a lock. */
-async function ensureTemplate(): Promise<string> {
-  const template = `ccx_ledger_tmpl_${env('CCX_TEST_RUN_ID')}`;
+/**
+ * A template migrated once per run (spec files running in parallel wait on a lock), then one clone
+ * of it per calling spec file. The app's test support (test/support/database.ts) makes its
+ * databases the same way, with the app's migrations.
+ */
+export async function cloneOfTemplate(spec: {
+  template: string;
+  /** Clones are named `<prefix><run id>_<random>`: start with `ccx_` so the teardown drops them. */
+  prefix: string;
+  migrate(url: string): Promise<void>;
+  options(url: string): DataSourceOptions;
+}): Promise<TestDatabase> {
+  const { template } = spec;
   await admin(async (client) => {
     await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [template]);
     try {
@@ -51,28 +63,16 @@ async function ensureTemplate(): Promise<string> {
       if (rowCount) return;
       await client.query(`DROP DATABASE IF EXISTS ${template}`);
       await client.query(`CREATE DATABASE ${template}`);
-      const dataSource = new DataSource({ ...options(databaseUrl(template)), extra: { max: 1 } });
-      await dataSource.initialize();
-      try {
-        await dataSource.runMigrations({ transaction: 'each' });
-      } finally {
-        await dataSource.destroy();
-      }
+      await spec.migrate(databaseUrl(template));
       await client.query(`ALTER DATABASE ${template} WITH IS_TEMPLATE true`);
     } finally {
       await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [template]);
     }
   });
-  return template;
-}
-
-/** A fresh database with the ledger's migrations applied, of the calling spec file's own. */
-export async function createLedgerTestDatabase(): Promise<LedgerTestDatabase> {
-  const template = await ensureTemplate();
-  const name = `ccx_ledger_${env('CCX_TEST_RUN_ID')}_${randomBytes(4).toString('hex')}`;
+  const name = `${spec.prefix}${env('CCX_TEST_RUN_ID')}_${randomBytes(4).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   const url = databaseUrl(name);
-  const dataSource = new DataSource({ ...options(url), extra: { max: 30 } });
+  const dataSource = new DataSource({ ...spec.options(url), extra: { max: 30 } });
   await dataSource.initialize();
   return {
     url,
@@ -82,4 +82,19 @@ export async function createLedgerTestDatabase(): Promise<LedgerTestDatabase> {
       await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
+}
+
+async function runLedgerMigrations(url: string): Promise<void> {
+  const dataSource = new DataSource({ ...options(url), extra: { max: 1 } });
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/** A fresh database with the ledger's migrations applied, of the calling spec file's own. */
+export function createLedgerTestDatabase(): Promise<LedgerTestDatabase> {
+  return cloneOfTemplate({ template: `ccx_ledger_tmpl_${env('CCX_TEST_RUN_ID')}`, prefix: 'ccx_ledger_', migrate: runLedgerMigrations, options });
 }
