@@ -96,19 +96,23 @@ export class UsageAccounts {
   }
 
   /**
-   * The buyers' spendable blocks with their balance rows locked (ledger lock order), and their
-   * frozen credits. Expired-but-not-yet-swept blocks are not spendable.
+   * The buyers' spendable blocks with their balances, and their frozen credits. Expired-but-not-
+   * yet-swept blocks are not spendable. The caller holds the buyers' credit locks
+   * (credits/buyer-lock.ts), which serialize every change to a buyer's blocks (usage, holds,
+   * freezes, recoveries, expiry; a delivery creates a new block), so these balances cannot change
+   * underneath it, and the ledger's post locks the rows it writes and refuses an overdraft anyway.
+   * Locking every active block's balance row here as well cost one row lock each per charge: the
+   * soak's buyers reach ~1,100 active blocks (one per purchase) and only one or two are drawn.
    */
   async spendableInTransaction(manager: EntityManager, orgIds: string[], now: Date): Promise<Map<string, BuyerCredits>> {
     const blocks = await this.credits.spendableBlocksInTransaction(manager, orgIds, now);
     const active = blocks.filter((b) => b.status === 'ACTIVE');
     const frozen = blocks.filter((b) => b.status === 'FROZEN');
-    const locked = await this.ledger.lockBalances(manager, active.map((b) => b.ledger_account_id));
-    const frozenBalances = frozen.length ? await this.ledger.balances(manager, frozen.map((b) => b.ledger_account_id)) : new Map();
+    const balances = blocks.length ? await this.ledger.balances(manager, blocks.map((b) => b.ledger_account_id)) : new Map();
     const result = new Map<string, BuyerCredits>();
     for (const id of orgIds) result.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0) });
     for (const b of active) {
-      const bal = locked.get(b.ledger_account_id)!;
+      const bal = balances.get(b.ledger_account_id)!;
       const buyer = result.get(b.organization_id)!;
       buyer.start.set(b.ledger_account_id, { posted: bal.posted, held: bal.held, available: bal.available });
       buyer.blocks.push({
@@ -121,7 +125,7 @@ export class UsageAccounts {
     }
     for (const b of frozen) {
       const buyer = result.get(b.organization_id)!;
-      buyer.frozen = buyer.frozen.plus(frozenBalances.get(b.ledger_account_id)?.posted ?? 0);
+      buyer.frozen = buyer.frozen.plus(balances.get(b.ledger_account_id)?.posted ?? 0);
     }
     for (const buyer of result.values()) buyer.blocks = burnDownOrder(buyer.blocks);
     return result;
