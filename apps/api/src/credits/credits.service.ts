@@ -165,26 +165,26 @@ export class CreditsService {
     for (const { organization_id } of owners) await lockBuyerCredits(manager, organization_id);
     const before = new Map<string, Decimal>();
     for (const { organization_id } of owners) before.set(organization_id, await this.availableOfInTransaction(manager, organization_id, now, true));
-    const expired = await this.expireDue(manager, now);
+    const expired = await this.expireDue(manager, now, owners.map((o) => o.organization_id));
     const drops = [];
     for (const [organizationId, was] of before) drops.push({ organizationId, before: was, after: await this.availableOfInTransaction(manager, organizationId, now) });
     return { expired, drops };
   }
 
-  private async expireDue(manager: EntityManager, now: Date): Promise<number> {
-    const dueOwners: { organization_id: string }[] = await manager.query(
-      `SELECT DISTINCT organization_id FROM credit_blocks
-       WHERE status = 'ACTIVE' AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY organization_id`,
-      [now],
-    );
-    // Buyer locks (sorted) before block rows: the lock order usage and freezes follow.
-    for (const { organization_id } of dueOwners) await lockBuyerCredits(manager, organization_id);
+  /**
+   * Expires the due blocks of these buyers, whose credit locks the caller already holds (taken in
+   * sorted order before any block row: the lock order usage and freezes follow). Only they are
+   * expired, so the drops reported for them are the whole of what changed; a block that fell due
+   * meanwhile for another buyer waits for the next run.
+   */
+  private async expireDue(manager: EntityManager, now: Date, owners: string[]): Promise<number> {
+    if (!owners.length) return 0;
     const due = await manager
       .getRepository(CreditBlockEntity)
       .createQueryBuilder('b')
       .setLock('pessimistic_write')
       .where(`b.status = 'ACTIVE' AND b.expires_at IS NOT NULL AND b.expires_at <= :now`, { now })
-      .andWhere('b.organization_id IN (:...owners)', { owners: dueOwners.length ? dueOwners.map((o) => o.organization_id) : ['00000000-0000-0000-0000-000000000000'] })
+      .andWhere('b.organization_id IN (:...owners)', { owners })
       .orderBy('b.expires_at')
       .getMany();
     for (const block of due) {
