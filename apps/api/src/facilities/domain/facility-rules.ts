@@ -65,6 +65,19 @@ export function instantAtDpd(oldestDue: Date, days: number): Date {
   return new Date(oldestDue.getTime() + days * 86_400_000);
 }
 
+/** What a recovery is computed from (SPEC §7), at `now`. */
+export interface RecoveryInput {
+  principal: Decimal;
+  installments: InstallmentState[];
+  now: Date;
+  /** The frozen credits still in the block. */
+  credits: Decimal;
+  /** The block's wholesale cost basis is purchaseAmount ÷ creditsGranted. */
+  purchaseAmount: Decimal;
+  creditsGranted: Decimal;
+  recoveryRate: Decimal;
+}
+
 export interface RecoverySplit {
   /** Accelerated amount owed: outstanding principal + unpaid interest of installments already due. */
   owed: Decimal;
@@ -81,16 +94,7 @@ export interface RecoverySplit {
 }
 
 /** The maths of a recovery (SPEC §7), given the state at `now`. */
-export function recoverySplit(input: {
-  principal: Decimal;
-  installments: InstallmentState[];
-  now: Date;
-  credits: Decimal;
-  /** The block's wholesale cost basis is purchaseAmount ÷ creditsGranted. */
-  purchaseAmount: Decimal;
-  creditsGranted: Decimal;
-  recoveryRate: Decimal;
-}): RecoverySplit {
+export function recoverySplit(input: RecoveryInput): RecoverySplit {
   const due = input.installments.filter((i) => i.dueDate.getTime() <= input.now.getTime());
   const notDue = input.installments.filter((i) => i.dueDate.getTime() > input.now.getTime());
   const dueInterest = due.reduce((s, i) => s.plus(i.interest.minus(i.interestPaid)), new Decimal(0));

@@ -1,16 +1,7 @@
 import { Decimal } from '@ccx/core';
-import { recoverySplit, type InstallmentState, type RecoverySplit } from './facility-rules.js';
+import { recoverySplit, type InstallmentState, type RecoveryInput, type RecoverySplit } from './facility-rules.js';
 
-export interface RecoveryInput {
-  principal: Decimal;
-  installments: InstallmentState[];
-  now: Date;
-  /** The frozen credits still in the block. */
-  credits: Decimal;
-  purchaseAmount: Decimal;
-  creditsGranted: Decimal;
-  recoveryRate: Decimal;
-}
+export type { RecoveryInput };
 
 export interface RecoveryOutcome extends RecoverySplit {
   /** Principal still owed before the recovery: the facility's ledger debt it settles. */
