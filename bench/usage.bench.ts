@@ -28,6 +28,15 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 20);
+/** `a` or `b`: run only that scenario (both when unset). */
+const ONLY = process.env.BENCH_ONLY ?? '';
+/** A folder: the API runs with `--cpu-prof` and writes its V8 profile there when it stops. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE || null;
+/** The goals of issue 13, printed beside each figure. */
+const GOALS: Record<string, string> = {
+  a_rest_batch: '>= 30,000 events/s on one hot buyer (issue 13 item 1)',
+  b_graphql_single: '>= 1,000 calls/s, p99 < 50 ms (issue 13 item 2)',
+};
 const BATCH_SIZE = 500;
 const BATCH_CLIENTS = 4;
 const GRAPHQL_CLIENTS = 16;
@@ -381,6 +390,7 @@ async function run(provisioned: Database): Promise<void> {
     operatorKey: OPERATOR_KEY,
     env: { CCX_SERVICING_INTERVAL_MS: '0', CCX_WEBHOOK_INTERVAL_MS: '0' },
     log,
+    nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
   });
   const booted = memoryOf(server.pid);
   log(`API pid ${server.pid} ready; RSS ${booted?.rssMb ?? '?'} MiB; ${SECONDS} s per scenario`);
@@ -397,14 +407,16 @@ async function run(provisioned: Database): Promise<void> {
   const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
   const results: Record<string, unknown>[] = [];
   let accepted = 0n;
-  for (const scenario of [batchScenario(api, buyer), graphqlScenario(api, buyer)]) {
+  const scenarios = [batchScenario(api, buyer), graphqlScenario(api, buyer)].filter((s) => !ONLY || s.scenario.startsWith(`${ONLY}_`));
+  for (const scenario of scenarios) {
     if (stopping) return;
     log(`(${scenario.scenario}) ${JSON.stringify(scenario.extra)}`);
     const r = await measure(api, buyer, cpu, mem, scenario);
     if (stopping) return;
     accepted += r.accepted;
-    results.push(r.line);
-    emit(r.line);
+    const line = { ...r.line, goal: GOALS[scenario.scenario] };
+    results.push(line);
+    emit(line);
   }
 
   let end: bigint | null = null;

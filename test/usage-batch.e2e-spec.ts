@@ -6,7 +6,7 @@ import { createListing } from './support/drivers/listings.js';
 import { fundedBuyer } from './support/drivers/market.js';
 import { integrity } from './support/drivers/operator.js';
 import { type Org, register, suspend } from './support/drivers/organizations.js';
-import { postUsage, recordUsageOk, upsertModel, usageReport } from './support/drivers/usage.js';
+import { postUsage, recordUsage, recordUsageOk, upsertModel, usageReport } from './support/drivers/usage.js';
 import { D, expectedGpuCost, expectedTokenCost, h100For } from './support/oracles.js';
 
 /**
@@ -214,6 +214,52 @@ describe('races through POST /v1/usage', () => {
     expect((await consumed()).minus(before).toFixed(6)).toBe('10.000000');
     const stored = await usageEventsOf(t, buyer);
     expect(stored.map((e) => e.event_id).sort()).toEqual(accepted.map((r: any) => r.eventId).sort());
+  });
+
+  it("one buyer's racing batches and single calls share its queue: exactly 12 accepted on 12 credits, a contested id charged once", async () => {
+    // All single-buyer work goes through the buyer's queue and is charged together, cycle by
+    // cycle; whatever the grouping, the credits bound what is accepted and an id is charged once.
+    const buyer = await fundedBuyer(t, ['12']);
+    const before = await consumed();
+    const batch = (k: number) =>
+      postUsage(t, {
+        events: [
+          { organizationId: buyer.id, eventId: `mixed-${k}-0`, ...h100For('1') },
+          { organizationId: buyer.id, eventId: 'contested', ...h100For('1') },
+          { organizationId: buyer.id, eventId: `mixed-${k}-1`, ...h100For('1') },
+        ],
+      }).then((r) => {
+        expect(r.status).toBe(200);
+        return r.body.results as { eventId: string; status: string; credits?: string; code?: string }[];
+      });
+    const single = (eventId: string) =>
+      recordUsage(t, { organizationId: buyer.id, eventId, ...h100For('1') }).then((r) =>
+        r.errors
+          ? { eventId, status: 'rejected', code: r.errors[0].extensions.code as string }
+          : { eventId, status: r.data.recordUsage.duplicate ? 'duplicate' : 'accepted', credits: r.data.recordUsage.credits as string },
+      );
+    const answers = (
+      await Promise.all([
+        ...Array.from({ length: 6 }, (_, k) => batch(k)),
+        ...Array.from({ length: 10 }, (_, k) => single(`single-${k}`).then((a) => [a])),
+        ...Array.from({ length: 3 }, () => single('contested').then((a) => [a])),
+      ])
+    ).flat();
+    expect(answers).toHaveLength(6 * 3 + 10 + 3);
+    const accepted = answers.filter((a) => a.status === 'accepted');
+    expect(accepted).toHaveLength(12);
+    expect(new Set(accepted.map((a) => a.eventId)).size).toBe(12);
+    expect(accepted.every((a) => a.credits === '1.000000')).toBe(true);
+    // Every other answer is a duplicate of the contested id (once it was charged) or a refusal.
+    for (const a of answers.filter((x) => x.status !== 'accepted')) {
+      if (a.status === 'duplicate') expect(a).toMatchObject({ eventId: 'contested', credits: '1.000000' });
+      else expect(a).toMatchObject({ status: 'rejected', code: 'INSUFFICIENT_CREDITS' });
+    }
+    if (!accepted.some((a) => a.eventId === 'contested')) expect(answers.some((a) => a.status === 'duplicate')).toBe(false);
+    expect(await available(buyer)).toBe('0.000000');
+    expect((await consumed()).minus(before).toFixed(6)).toBe('12.000000');
+    const stored = await usageEventsOf(t, buyer);
+    expect(stored.map((e) => e.event_id).sort()).toEqual(accepted.map((a) => a.eventId).sort());
   });
 
   it('the same eventId in racing batches is charged once', async () => {

@@ -63,3 +63,63 @@ export class GroupCommit<In, Out> {
     }
   }
 }
+
+/**
+ * Group commit with one queue per key (e.g. per buyer): a key's units that arrive while its cycle
+ * runs go together in its next cycle, and different keys run their cycles in parallel — so one
+ * busy key never makes another wait (one global queue would take every waiting key's lock in each
+ * cycle and wait for the slowest). A unit is a list of items answered together (a caller's batch);
+ * a cycle takes whole units in arrival order up to `maxItems` items (always at least one unit) and
+ * runs them as one list, in order, exactly as if they had come one after another. When a cycle
+ * throws, every unit in it is rejected with the error: `run` isolates per-item faults itself.
+ * A key's queue exists only while it has work, so the map holds no more keys than are busy.
+ */
+export class KeyedGroupCommit<In, Out> {
+  private readonly queues = new Map<string, { items: In[]; resolve: (o: Out[]) => void; reject: (e: unknown) => void }[]>();
+
+  constructor(
+    private readonly run: (items: In[]) => Promise<Out[]>,
+    private readonly maxItems: number,
+  ) {}
+
+  submit(key: string, items: In[]): Promise<Out[]> {
+    return new Promise<Out[]>((resolve, reject) => {
+      const queue = this.queues.get(key);
+      if (queue) {
+        queue.push({ items, resolve, reject });
+        return;
+      }
+      this.queues.set(key, [{ items, resolve, reject }]);
+      setImmediate(() => void this.drain(key));
+    });
+  }
+
+  /** Keys with work queued or running (for tests and metrics). */
+  get busyKeys(): number {
+    return this.queues.size;
+  }
+
+  private async drain(key: string): Promise<void> {
+    const queue = this.queues.get(key)!;
+    while (queue.length) {
+      let count = queue[0].items.length;
+      let units = 1;
+      while (units < queue.length && count + queue[units].items.length <= this.maxItems) count += queue[units++].items.length;
+      // The units stay queued while they run, so a new submit for this key joins the queue (and
+      // waits for the next cycle) instead of starting a second drain.
+      const cycle = queue.slice(0, units);
+      try {
+        const outs = await this.run(cycle.length === 1 ? cycle[0].items : cycle.flatMap((u) => u.items));
+        let at = 0;
+        for (const u of cycle) {
+          u.resolve(outs.slice(at, at + u.items.length));
+          at += u.items.length;
+        }
+      } catch (error) {
+        for (const u of cycle) u.reject(error);
+      }
+      queue.splice(0, units);
+    }
+    this.queues.delete(key);
+  }
+}

@@ -35,7 +35,7 @@ export class UsageController {
     const events = (body as { events?: unknown } | null)?.events;
     if (!Array.isArray(events)) throw new BadInputError('the body must be {"events": [...]}');
     if (events.length < 1 || events.length > MAX_BATCH) throw new BadInputError(`a batch has 1 to ${MAX_BATCH} events; this one has ${events.length}`);
-    const outcomes = await this.usage.record(events.map(parseUsageEventCommand));
+    const outcomes = await this.usage.recordBatch(events.map(parseUsageEventCommand));
     return { results: outcomes };
   }
 

@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode, formatAmount } from '@ccx/core';
 import { Ledger, type TransactionInput } from '@ccx/ledger';
 import { withTransaction } from '@ccx/ledger';
+import { KeyedGroupCommit } from '../common/group-commit.js';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { burnDownOrder, drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
@@ -16,8 +17,19 @@ export type UsageOutcome =
   | { eventId: string; status: 'accepted' | 'duplicate'; credits: string }
   | { eventId: string; status: 'rejected'; code: string; message: string };
 
-/** The most single events charged together (the batch endpoint's limit). */
+/** The most events one buyer's cycle charges together (the batch endpoint's limit). */
 const GROUP_COMMIT_MAX = 1000;
+
+/** The one buyer all parsed events of a batch are for, or null (none parsed, or several buyers). */
+function singleBuyer(commands: UsageEventCommand[]): string | null {
+  let buyer: string | null = null;
+  for (const c of commands) {
+    if (!c.ok) continue;
+    if (buyer === null) buyer = c.event.organizationId;
+    else if (buyer !== c.event.organizationId) return null;
+  }
+  return buyer;
+}
 
 interface Rated {
   index: number;
@@ -91,42 +103,26 @@ export class UsageService {
   }
 
   /**
-   * One event; a refusal is thrown as its DomainError (GraphQL `recordUsage`).
-   *
-   * Group commit: single events that arrive while a batch is being charged wait and go together
-   * in the next batch, through the same `record` (which judges events in order, exactly as if
-   * they came one by one). A hot buyer's concurrent calls then share one transaction and one turn
-   * of its lock instead of queueing on it one by one.
+   * A batch (POST /v1/usage). When its events are all one buyer's — a gateway's usual batch — it
+   * joins that buyer's queue: batches and single calls that arrive while the buyer's charge runs
+   * go together in its next one (one transaction, one turn of its lock), judged in arrival order
+   * exactly as if they came one by one. Other buyers' queues run at the same time. A batch that
+   * spans buyers is charged on its own, as before.
    */
+  recordBatch(commands: UsageEventCommand[]): Promise<UsageOutcome[]> {
+    const buyer = singleBuyer(commands);
+    return buyer ? this.queues.submit(buyer, commands) : this.record(commands);
+  }
+
+  /** One event, through its buyer's queue; a refusal is thrown as its DomainError (GraphQL `recordUsage`). */
   async recordOne(command: UsageEventCommand): Promise<{ eventId: string; credits: string; duplicate: boolean }> {
-    const outcome = await new Promise<UsageOutcome>((resolve, reject) => {
-      this.pending.push({ command, resolve, reject });
-      this.flush();
-    });
+    const [outcome] = await this.recordBatch([command]);
     if (outcome.status === 'rejected') throw new DomainError(outcome.code as ErrorCode, outcome.message);
     return { eventId: outcome.eventId, credits: outcome.credits, duplicate: outcome.status === 'duplicate' };
   }
 
-  private readonly pending: { command: UsageEventCommand; resolve: (o: UsageOutcome) => void; reject: (e: unknown) => void }[] = [];
-  private flushing = false;
-
-  /** Charges what is pending, batch after batch, until nothing is left; one flusher at a time. */
-  private flush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    setImmediate(async () => {
-      while (this.pending.length) {
-        const items = this.pending.splice(0, GROUP_COMMIT_MAX);
-        try {
-          const outcomes = await this.record(items.map((i) => i.command));
-          items.forEach((item, k) => item.resolve(outcomes[k]));
-        } catch (error) {
-          items.forEach((item) => item.reject(error));
-        }
-      }
-      this.flushing = false;
-    });
-  }
+  /** One queue per buyer (common/group-commit.ts); a cycle charges up to GROUP_COMMIT_MAX events. */
+  private readonly queues = new KeyedGroupCommit<UsageEventCommand, UsageOutcome>((commands) => this.record(commands), GROUP_COMMIT_MAX);
 
   /**
    * Charges the events in one transaction; if that fails for any reason other than a refusal,
@@ -235,7 +231,11 @@ export class UsageService {
   /** Already-charged events, per buyer through the (organization_id, event_id) unique index. */
   private async existingEvents(manager: EntityManager, rated: { event: ParsedUsageEvent }[]): Promise<Map<string, string>> {
     const idsByBuyer = new Map<string, string[]>();
-    for (const r of rated) idsByBuyer.set(r.event.organizationId, [...(idsByBuyer.get(r.event.organizationId) ?? []), r.event.eventId]);
+    for (const r of rated) {
+      const ids = idsByBuyer.get(r.event.organizationId);
+      if (ids) ids.push(r.event.eventId);
+      else idsByBuyer.set(r.event.organizationId, [r.event.eventId]);
+    }
     const existing = new Map<string, string>();
     for (const [organizationId, eventIds] of idsByBuyer) {
       // A join against unnest() made the planner scan the buyer's whole history; = ANY uses the index.

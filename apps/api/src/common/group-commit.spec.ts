@@ -1,0 +1,101 @@
+import { KeyedGroupCommit } from './group-commit.js';
+
+/** A run function that records each cycle and can be held open until released. */
+function recorder() {
+  const cycles: { items: string[]; release: () => void }[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const run = async (items: string[]): Promise<string[]> => {
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+    await new Promise<void>((release) => cycles.push({ items: [...items], release }));
+    running--;
+    if (items.includes('boom')) throw new Error('cycle failed');
+    return items.map((i) => `done:${i}`);
+  };
+  const settle = () => new Promise((r) => setImmediate(r));
+  return { cycles, run, settle, maxRunning: () => maxRunning };
+}
+
+describe('KeyedGroupCommit', () => {
+  it('answers each unit with its own outcomes, in order, and merges units that arrive while a cycle runs', async () => {
+    const r = recorder();
+    const q = new KeyedGroupCommit<string, string>(r.run, 10);
+    const first = q.submit('a', ['a1']);
+    await r.settle();
+    expect(r.cycles.map((c) => c.items)).toEqual([['a1']]);
+    // Three units arrive while a's first cycle runs: they go together next, in arrival order.
+    const second = q.submit('a', ['a2', 'a3']);
+    const third = q.submit('a', ['a4']);
+    const fourth = q.submit('a', ['a5', 'a6', 'a7']);
+    r.cycles[0].release();
+    expect(await first).toEqual(['done:a1']);
+    await r.settle();
+    expect(r.cycles[1].items).toEqual(['a2', 'a3', 'a4', 'a5', 'a6', 'a7']);
+    r.cycles[1].release();
+    expect(await second).toEqual(['done:a2', 'done:a3']);
+    expect(await third).toEqual(['done:a4']);
+    expect(await fourth).toEqual(['done:a5', 'done:a6', 'done:a7']);
+    await r.settle();
+    expect(q.busyKeys).toBe(0);
+  });
+
+  it('never splits a unit and never exceeds maxItems unless one unit alone does', async () => {
+    const r = recorder();
+    const q = new KeyedGroupCommit<string, string>(r.run, 4);
+    const p0 = q.submit('k', ['x']);
+    await r.settle();
+    const p1 = q.submit('k', ['1', '2', '3']);
+    const p2 = q.submit('k', ['4', '5']);
+    const p3 = q.submit('k', ['6', '7', '8', '9', '10']);
+    r.cycles[0].release();
+    await p0;
+    await r.settle();
+    expect(r.cycles[1].items).toEqual(['1', '2', '3']);
+    r.cycles[1].release();
+    await p1;
+    await r.settle();
+    expect(r.cycles[2].items).toEqual(['4', '5']);
+    r.cycles[2].release();
+    await p2;
+    await r.settle();
+    expect(r.cycles[3].items).toEqual(['6', '7', '8', '9', '10']);
+    r.cycles[3].release();
+    expect(await p3).toHaveLength(5);
+  });
+
+  it('runs different keys in parallel, and one key never waits for another', async () => {
+    const r = recorder();
+    const q = new KeyedGroupCommit<string, string>(r.run, 10);
+    const a = q.submit('a', ['a1']);
+    const b = q.submit('b', ['b1']);
+    await r.settle();
+    expect(r.cycles.map((c) => c.items)).toEqual([['a1'], ['b1']]);
+    expect(q.busyKeys).toBe(2);
+    // b finishes while a is still running.
+    r.cycles[1].release();
+    expect(await b).toEqual(['done:b1']);
+    r.cycles[0].release();
+    expect(await a).toEqual(['done:a1']);
+    expect(r.maxRunning()).toBe(2);
+  });
+
+  it('rejects every unit of a failed cycle and goes on with the next one', async () => {
+    const r = recorder();
+    const q = new KeyedGroupCommit<string, string>(r.run, 10);
+    const first = q.submit('k', ['ok0']);
+    await r.settle();
+    const bad = q.submit('k', ['boom']);
+    const sameCycle = q.submit('k', ['ok1']);
+    r.cycles[0].release();
+    await first;
+    await r.settle();
+    r.cycles[1].release();
+    await expect(bad).rejects.toThrow('cycle failed');
+    await expect(sameCycle).rejects.toThrow('cycle failed');
+    const after = q.submit('k', ['ok2']);
+    await r.settle();
+    r.cycles[2].release();
+    expect(await after).toEqual(['done:ok2']);
+  });
+});
