@@ -34,7 +34,7 @@ const TABLE_OWNERS = {
   facilities: ['facilities', 'installments', 'repayments'],
   freeze: ['freeze_events', 'recoveries'],
   'financing-requests': ['financing_requests', 'financing_request_offers'],
-  usage: ['usage_events', 'usage_holds'],
+  usage: ['usage_events', 'usage_event_keys', 'usage_holds'],
   alerts: ['alerts', 'balance_settings', 'auto_refill_jobs', 'webhook_deliveries'],
   payouts: ['payouts'],
   gateway: [

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Ledger, withTransaction } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
@@ -12,6 +12,7 @@ import { UsageHoldsService } from '../usage/index.js';
 import { GatewayServicingService } from '../gateway/index.js';
 import { AlertsService } from '../alerts/index.js';
 import { MetricsService } from '../observability/metrics.service.js';
+import { ensureMonthlyPartitions } from '../database/monthly-partitions.js';
 
 export interface ServicingReport {
   at: Date;
@@ -33,7 +34,7 @@ const SERVICING_LOCK = 'ccx:servicing';
  * the same instant changes nothing the second time.
  */
 @Injectable()
-export class ServicingService implements OnModuleInit, OnApplicationShutdown {
+export class ServicingService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Servicing');
   private timer: NodeJS.Timeout | null = null;
 
@@ -63,6 +64,11 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
       }, this.config.rules.servicingIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /** At start (after the clock has read its instant): the month partitions around the business clock. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.maintainPartitions(this.clock.now());
   }
 
   onApplicationShutdown(): void {
@@ -98,6 +104,8 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async steps(now: Date): Promise<ServicingReport> {
+    // First, so that what this run and the traffic after it write lands in month partitions.
+    await this.maintainPartitions(now);
     const listingsExpired = await withTransaction(this.dataSource, (m) => this.listings.expireDueInTransaction(m, now));
     const deliveries = await this.reservations.deliverDue(now);
     // Before block expiry: a facility that defaulted before maturity freezes its block (at the
@@ -115,5 +123,19 @@ export class ServicingService implements OnModuleInit, OnApplicationShutdown {
     // Gateway: over-allocation earnings paid in whole cents, abandoned requests closed.
     await this.gateway.run(now, this.config.rules.usage.holdMinutes);
     return { at: now, ran: true, listingsExpired, deliveries, facilitiesMoved, blocksExpired, holdsExpired };
+  }
+
+  /**
+   * Month partitions of the partitioned tables (usage events, the request log) from the month
+   * before `now` to a few after. A failure (a lock not granted in time) is logged and retried at the
+   * next run: without its partition a month's rows go to the DEFAULT partition, slower, never lost.
+   */
+  private async maintainPartitions(now: Date): Promise<void> {
+    try {
+      const created = await ensureMonthlyPartitions(this.dataSource, now);
+      if (created) this.logger.log(`created ${created} month partition(s) around ${now.toISOString()}`);
+    } catch (error) {
+      this.logger.warn(`month partitions not created (retried at the next servicing run): ${error instanceof Error ? error.message : error}`);
+    }
   }
 }

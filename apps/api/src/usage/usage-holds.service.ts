@@ -67,7 +67,8 @@ export class UsageHoldsService {
         }
         return this.view(manager, prior as HoldRow);
       }
-      const [charged] = await manager.query(`SELECT 1 FROM usage_events WHERE organization_id = $1 AND event_id = $2`, [organizationId, eventId]);
+      // The buyer's event ids, every month's (usage_events is partitioned by month; its keys are not).
+      const [charged] = await manager.query(`SELECT 1 FROM usage_event_keys WHERE organization_id = $1 AND event_id = $2`, [organizationId, eventId]);
       if (charged) throw new InvalidStateError(`event ${eventId} has already been charged`);
       const now = this.clock.now();
       const buyer = (await this.accounts.spendableInTransaction(manager, [organizationId], now)).get(organizationId)!;
@@ -105,7 +106,11 @@ export class UsageHoldsService {
       const hold = await this.lockHold(manager, holdId);
       await this.accounts.lockBuyerInTransaction(manager, hold.organization_id);
       if (hold.status === 'CAPTURED') {
-        const [event] = await manager.query(`SELECT credits::text AS credits FROM usage_events WHERE hold_id = $1`, [hold.id]);
+        // The capture's event has the hold's buyer and event id: one probe of the keys' primary key.
+        const [event] = await manager.query(`SELECT credits::text AS credits FROM usage_event_keys WHERE organization_id = $1 AND event_id = $2`, [
+          hold.organization_id,
+          hold.event_id,
+        ]);
         return { eventId: hold.event_id, credits: formatAmount(event.credits, 6), duplicate: true };
       }
       const now = this.clock.now();
@@ -114,7 +119,7 @@ export class UsageHoldsService {
       if (!command.usage.ok) throw command.usage.error;
       const event: ParsedUsageEvent = { organizationId: hold.organization_id, eventId: hold.event_id, quantity: command.usage.quantity, occurredAt: command.usage.occurredAt };
       // Checked under the buyer lock, which recordUsage also takes: the same event is never charged twice.
-      const [charged] = await manager.query(`SELECT 1 FROM usage_events WHERE organization_id = $1 AND event_id = $2`, [hold.organization_id, hold.event_id]);
+      const [charged] = await manager.query(`SELECT 1 FROM usage_event_keys WHERE organization_id = $1 AND event_id = $2`, [hold.organization_id, hold.event_id]);
       if (charged) throw new InvalidStateError(`event ${hold.event_id} has already been charged`);
       // Read in this transaction: a pool connection taken while holding the buyer lock can starve.
       const checks = await this.accounts.checkBuyersAndRatesInTransaction(manager, [event]);
