@@ -235,7 +235,7 @@ describe('races through POST /v1/usage', () => {
     const single = (eventId: string) =>
       recordUsage(t, { organizationId: buyer.id, eventId, ...h100For('1') }).then((r) =>
         r.errors
-          ? { eventId, status: 'rejected', code: r.errors[0].extensions.code as string }
+          ? { eventId, status: 'rejected', code: String(r.errors[0].extensions?.code) }
           : { eventId, status: r.data.recordUsage.duplicate ? 'duplicate' : 'accepted', credits: r.data.recordUsage.credits as string },
       );
     const answers = (

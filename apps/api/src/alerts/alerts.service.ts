@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, formatAmount } from '@ccx/core';
+import { namedRows } from '@ccx/ledger';
 import { CREDIT_SCALE } from '../common/amounts.js';
 import { newId } from '../common/ids.js';
 import { AlertEntity } from './alert.entity.js';
@@ -27,6 +28,13 @@ export interface BalanceChangedInput {
 }
 
 const MAX_MESSAGE_LENGTH = 1000;
+
+/** Read once per charge of a buyer whose balance fell (a named statement). */
+const BALANCE_SETTINGS = {
+  name: 'ccx_alerts_balance_settings',
+  text: `SELECT low_balance_threshold, auto_refill_threshold, auto_refill_credits, auto_refill_max_unit_price, webhook_url
+         FROM balance_settings WHERE organization_id = $1`,
+};
 
 interface SettingsRow {
   low_balance_threshold: string | null;
@@ -64,11 +72,7 @@ export class AlertsService {
    */
   async balanceChangedInTransaction(manager: EntityManager, input: BalanceChangedInput): Promise<void> {
     if (!input.after.lt(input.before)) return;
-    const [row]: SettingsRow[] = await manager.query(
-      `SELECT low_balance_threshold, auto_refill_threshold, auto_refill_credits, auto_refill_max_unit_price, webhook_url
-         FROM balance_settings WHERE organization_id = $1`,
-      [input.organizationId],
-    );
+    const [row] = await namedRows<SettingsRow>(manager, BALANCE_SETTINGS, [input.organizationId]);
     if (!row) return;
     const low = decimalOrNull(row.low_balance_threshold);
     if (crossedBelow(input.before, input.after, low)) {

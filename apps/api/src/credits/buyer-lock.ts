@@ -1,4 +1,7 @@
 import type { EntityManager } from 'typeorm';
+import { namedRows } from '@ccx/ledger';
+
+const LOCK = { name: 'ccx_credits_buyer_lock', text: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))` };
 
 /**
  * Serializes everything that changes what a buyer can spend: usage events and holds, freezes,
@@ -8,5 +11,6 @@ import type { EntityManager } from 'typeorm';
  * balance rows. Usage takes this lock first and never touches facilities, so none can deadlock.
  */
 export async function lockBuyerCredits(manager: EntityManager, organizationId: string): Promise<void> {
-  await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`usage:${organizationId}`]);
+  // A named statement: metering takes this lock on every charge.
+  await namedRows(manager, LOCK, [`usage:${organizationId}`]);
 }

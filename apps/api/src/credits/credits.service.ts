@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { Decimal } from '@ccx/core';
-import { Ledger } from '@ccx/ledger';
+import { Ledger, namedRows } from '@ccx/ledger';
 import { blockAccountCode } from '../ledger/chart-of-accounts.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { ClockService } from '../clock/clock.service.js';
@@ -214,13 +214,8 @@ export class CreditsService {
    * blocks (ACTIVE, not past expiry) and their FROZEN ones (a refusal says what is frozen).
    */
   spendableBlocksInTransaction(manager: EntityManager, organizationIds: string[], now: Date): Promise<SpendableBlockRow[]> {
-    return manager.query(
-      `SELECT id, organization_id, status, expires_at, created_at, ledger_account_id::text AS ledger_account_id
-       FROM credit_blocks
-       WHERE organization_id = ANY($1::uuid[])
-         AND (status = 'FROZEN' OR (status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2)))`,
-      [organizationIds, now],
-    );
+    // A named statement: metering reads it on every charge.
+    return namedRows(manager, SPENDABLE_BLOCKS, [organizationIds, now]);
   }
 
   /** A buyer's ACTIVE blocks, whatever their expiry, with their ledger accounts. */
@@ -235,6 +230,14 @@ export class CreditsService {
     if (blockIds.length) await manager.query(`UPDATE credit_blocks SET status = 'EXHAUSTED' WHERE id = ANY($1::uuid[]) AND status = 'ACTIVE'`, [blockIds]);
   }
 }
+
+const SPENDABLE_BLOCKS = {
+  name: 'ccx_credits_spendable_blocks',
+  text: `SELECT id, organization_id, status, expires_at, created_at, ledger_account_id::text AS ledger_account_id
+       FROM credit_blocks
+       WHERE organization_id = ANY($1::uuid[])
+         AND (status = 'FROZEN' OR (status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2)))`,
+};
 
 /** A block as metering draws on it (raw columns: read on every charge, no mapping). */
 export interface SpendableBlockRow {

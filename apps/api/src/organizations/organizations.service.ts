@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { InvalidStateError, NotFoundError } from '@ccx/core';
-import { withTransaction } from '@ccx/ledger';
+import { namedRows, withTransaction } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { ClockService } from '../clock/clock.service.js';
@@ -15,6 +15,8 @@ import { generateApiKey, hashApiKey, lastFourOf } from './api-keys.js';
 import { ApiKeysService, REGISTRATION_KEY_NAME } from './api-keys.service.js';
 import { OPERATOR_KEY_NAME, type RegisterOrganizationCommand } from './domain/organization-commands.js';
 import type { OrganizationFacts } from './domain/organization-facts.js';
+
+const STANDINGS = { name: 'ccx_organizations_standings', text: `SELECT id, role, status FROM organizations WHERE id = ANY($1::uuid[])` };
 
 /** Organizations, their API keys and wallets' ledger accounts (SPEC §2, §3). */
 @Injectable()
@@ -57,6 +59,14 @@ export class OrganizationsService {
   }
 
   /** Organizations by id in the caller's transaction (usage judges its buyers under their lock). */
+  /**
+   * Role and status of these organizations, as metering checks them on every charge: a named
+   * statement in the caller's transaction, three columns, no entity.
+   */
+  standingsInTransaction(manager: EntityManager, ids: readonly string[]): Promise<{ id: string; role: Role; status: OrgStatus }[]> {
+    return namedRows(manager, STANDINGS, [ids]);
+  }
+
   findManyInTransaction(manager: EntityManager, ids: readonly string[]): Promise<OrganizationEntity[]> {
     return manager.find(OrganizationEntity, { where: { id: In([...ids]) } });
   }

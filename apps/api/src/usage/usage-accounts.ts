@@ -60,18 +60,18 @@ export class UsageAccounts {
   }
 
   /**
-   * Who may be charged (an ACTIVE buyer) and at what rate, for a set of events: three reads.
-   * Inside a transaction pass its manager (never take a second pool connection while locked).
+   * Who may be charged (an ACTIVE buyer) and at what rate, for a set of events: up to three
+   * named reads. Inside a transaction pass its manager (never take a second pool connection
+   * while locked).
    */
   async checkBuyersAndRatesInTransaction(manager: EntityManager, events: ParsedUsageEvent[]): Promise<BuyerChecks> {
     const orgIds = [...new Set(events.map((e) => e.organizationId))];
     const modelIds = [...new Set(events.flatMap((e) => (e.quantity.kind === 'tokens' ? [e.quantity.model] : [])))];
     const gpuNames = [...new Set(events.flatMap((e) => (e.quantity.kind === 'gpu' ? [e.quantity.gpuType] : [])))];
-    const [orgs, models, gpus] = await Promise.all([
-      orgIds.length ? this.organizations.findManyInTransaction(manager, orgIds) : [],
-      modelIds.length ? this.catalog.modelsInTransaction(manager, modelIds) : [],
-      gpuNames.length ? this.catalog.gpuTypesInTransaction(manager, gpuNames) : [],
-    ]);
+    // One after another: on a transaction's connection statements queue anyway.
+    const orgs = orgIds.length ? await this.organizations.standingsInTransaction(manager, orgIds) : [];
+    const models = modelIds.length ? await this.catalog.modelRatesInTransaction(manager, modelIds) : [];
+    const gpus = gpuNames.length ? await this.catalog.gpuRatesInTransaction(manager, gpuNames) : [];
     const orgById = new Map(orgs.map((o) => [o.id, o]));
     const modelById = new Map(models.map((m) => [m.id, m]));
     const gpuByName = new Map(gpus.map((g) => [g.name, g]));
@@ -88,7 +88,7 @@ export class UsageAccounts {
         const q = event.quantity;
         if (q.kind === 'tokens') {
           const m = modelById.get(q.model)!;
-          return { kind: 'tokens', inputPerMillion: m.inputCreditsPerMillionTokens, outputPerMillion: m.outputCreditsPerMillionTokens };
+          return { kind: 'tokens', inputPerMillion: m.inputPerMillion, outputPerMillion: m.outputPerMillion };
         }
         return { kind: 'gpu', creditsPerGpuHour: gpuByName.get(q.gpuType)!.creditsPerGpuHour };
       },

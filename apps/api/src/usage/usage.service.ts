@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode, formatAmount } from '@ccx/core';
 import { Ledger, type TransactionInput } from '@ccx/ledger';
-import { withTransaction } from '@ccx/ledger';
+import { namedRows, withTransaction } from '@ccx/ledger';
 import { KeyedGroupCommit } from '../common/group-commit.js';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
@@ -20,6 +20,22 @@ export type UsageOutcome =
 /** The most events one buyer's cycle charges together (the batch endpoint's limit). */
 const GROUP_COMMIT_MAX = 1000;
 
+/** Named statements: metering sends them on every charge. */
+// Through usage_event_keys' primary key (usage_events is partitioned by month and cannot hold a
+// unique key on the id alone). A join against unnest() made the planner scan the buyer's whole
+// history; = ANY uses the index.
+const EXISTING_EVENTS = {
+  name: 'ccx_usage_existing_events',
+  text: `SELECT event_id, credits::text AS credits FROM usage_event_keys WHERE organization_id = $1 AND event_id = ANY($2::text[])`,
+};
+const INSERT_EVENTS = {
+  name: 'ccx_usage_insert_events',
+  text: `INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
+         input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_transaction_id)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[],
+         $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::timestamptz[], $13::timestamptz[], $14::bigint[])`,
+};
+
 /** The one buyer all parsed events of a batch are for, or null (none parsed, or several buyers). */
 function singleBuyer(commands: UsageEventCommand[]): string | null {
   let buyer: string | null = null;
@@ -29,6 +45,11 @@ function singleBuyer(commands: UsageEventCommand[]): string | null {
     else if (buyer !== c.event.organizationId) return null;
   }
   return buyer;
+}
+
+interface Parsed {
+  index: number;
+  event: ParsedUsageEvent;
 }
 
 interface Rated {
@@ -65,36 +86,14 @@ export class UsageService {
   async record(commands: UsageEventCommand[]): Promise<UsageOutcome[]> {
     const now = this.clock.now();
     const outcomes: (UsageOutcome | null)[] = commands.map(() => null);
-    const parsed: { index: number; event: ParsedUsageEvent }[] = [];
+    const parsed: Parsed[] = [];
     commands.forEach((c, index) => {
       if (c.ok) parsed.push({ index, event: c.event });
       else outcomes[index] = { eventId: c.eventId, status: 'rejected', code: c.code, message: c.message };
     });
 
-    const rated: Rated[] = [];
-    const refusals = await this.accounts.checkBuyersAndRatesInTransaction(this.dataSource.manager, parsed.map((p) => p.event));
-    const refusedEvents = parsed.filter((p) => refusals.refusal(p.event));
-    // A replay gets its first result even if the buyer was suspended (or a rate card removed)
-    // since: a gateway retrying a timed-out batch must not be told "refused" for a charged event.
-    const charged = refusedEvents.length ? await this.existingEvents(this.dataSource.manager, refusedEvents) : new Map<string, string>();
-    for (const p of parsed) {
-      const refused = refusals.refusal(p.event);
-      const prior = charged.get(`${p.event.organizationId}|${p.event.eventId}`);
-      if (refused && prior !== undefined) {
-        outcomes[p.index] = { eventId: p.event.eventId, status: 'duplicate', credits: prior };
-        continue;
-      }
-      if (refused) {
-        outcomes[p.index] = { eventId: p.event.eventId, status: 'rejected', code: refused.code, message: refused.message };
-        continue;
-      }
-      const rate = refusals.rate(p.event);
-      const cost = eventCost(p.event.quantity, rate);
-      rated.push({ index: p.index, event: p.event, rate, cost });
-    }
-
-    if (rated.length) {
-      for (const [index, outcome] of await this.chargeIsolated(rated, now)) outcomes[index] = outcome;
+    if (parsed.length) {
+      for (const [index, outcome] of await this.chargeIsolated(parsed, now)) outcomes[index] = outcome;
     }
     for (const o of outcomes as UsageOutcome[]) {
       this.metrics.usageEvents.inc({ status: o.status, code: o.status === 'rejected' ? o.code : '' });
@@ -130,20 +129,20 @@ export class UsageService {
    * §8: one event's failure never affects another). When every event fails alike (the database
    * is down), the first error is thrown: the caller answers 503, not a list of rejections.
    */
-  private async chargeIsolated(rated: Rated[], now: Date): Promise<Map<number, UsageOutcome>> {
+  private async chargeIsolated(parsed: Parsed[], now: Date): Promise<Map<number, UsageOutcome>> {
     try {
-      return await withTransaction(this.dataSource, (manager) => this.charge(manager, rated, now));
+      return await withTransaction(this.dataSource, (manager) => this.charge(manager, parsed, now));
     } catch (error) {
-      if (rated.length === 1 || error instanceof DomainError) throw error;
+      if (parsed.length === 1 || error instanceof DomainError) throw error;
       const outcomes = new Map<number, UsageOutcome>();
       let firstError: unknown = null;
-      for (const r of rated) {
+      for (const p of parsed) {
         try {
-          for (const [index, outcome] of await withTransaction(this.dataSource, (manager) => this.charge(manager, [r], now))) outcomes.set(index, outcome);
+          for (const [index, outcome] of await withTransaction(this.dataSource, (manager) => this.charge(manager, [p], now))) outcomes.set(index, outcome);
         } catch (e) {
           firstError ??= e;
-          this.logger.error(`usage event ${r.event.eventId} could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
-          outcomes.set(r.index, { eventId: r.event.eventId, status: 'rejected', code: ErrorCode.INTERNAL, message: 'this event could not be recorded; nothing was charged, retry it' });
+          this.logger.error(`usage event ${p.event.eventId} could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
+          outcomes.set(p.index, { eventId: p.event.eventId, status: 'rejected', code: ErrorCode.INTERNAL, message: 'this event could not be recorded; nothing was charged, retry it' });
         }
       }
       if ([...outcomes.values()].every((o) => o.status === 'rejected' && o.code === ErrorCode.INTERNAL)) throw firstError;
@@ -151,15 +150,43 @@ export class UsageService {
     }
   }
 
-  private async charge(manager: EntityManager, rated: Rated[], now: Date): Promise<Map<number, UsageOutcome>> {
+  /**
+   * One transaction, every statement named: who may be charged and at what rate, the buyers'
+   * locks, the duplicates, the spendable blocks, then the burn-down in memory and its writes.
+   */
+  private async charge(manager: EntityManager, parsed: Parsed[], now: Date): Promise<Map<number, UsageOutcome>> {
+    const checks = await this.accounts.checkBuyersAndRatesInTransaction(manager, parsed.map((p) => p.event));
+    const rated: Rated[] = [];
+    const refused: { p: Parsed; refusal: { code: string; message: string } }[] = [];
+    for (const p of parsed) {
+      const refusal = checks.refusal(p.event);
+      if (refusal) {
+        refused.push({ p, refusal });
+        continue;
+      }
+      const rate = checks.rate(p.event);
+      rated.push({ index: p.index, event: p.event, rate, cost: eventCost(p.event.quantity, rate) });
+    }
     const orgIds = [...new Set(rated.map((r) => r.event.organizationId))].sort();
     // Every writer of a buyer's credits (usage, holds, freezes, expiry) takes this lock first,
     // so the duplicate check and the burn-down below see a state nobody else is changing.
     for (const id of orgIds) await this.accounts.lockBuyerInTransaction(manager, id);
 
-    const existing = await this.existingEvents(manager, rated);
-    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
+    const existing = await this.existingEvents(manager, parsed);
     const outcomes = new Map<number, UsageOutcome>();
+    // A replay gets its first result even if the buyer was suspended (or a rate card removed)
+    // since: a gateway retrying a timed-out batch must not be told "refused" for a charged event.
+    for (const { p, refusal } of refused) {
+      const prior = existing.get(`${p.event.organizationId}|${p.event.eventId}`);
+      outcomes.set(
+        p.index,
+        prior !== undefined
+          ? { eventId: p.event.eventId, status: 'duplicate', credits: prior }
+          : { eventId: p.event.eventId, status: 'rejected', code: refusal.code, message: refusal.message },
+      );
+    }
+    if (!rated.length) return outcomes;
+    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
     const firstInBatch = new Map<string, string>();
     // Per buyer: credits drawn from each block account, and the events' total.
     const drawn = new Map<string, { byAccount: Map<string, Decimal>; total: Decimal }>();
@@ -214,9 +241,9 @@ export class UsageService {
       ],
     }));
     const results = ledgerItems.length ? await this.ledger.postMany(manager, ledgerItems) : [];
-    const refused = results.find((x) => x.status !== 'accepted');
+    const notPosted = results.find((x) => x.status !== 'accepted');
     // The burn-down was computed on locked balances; a refusal here is a bug, not a user error.
-    if (refused) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(refused)}`);
+    if (notPosted) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(notPosted)}`);
     const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
     // A free event has no ledger transaction.
     await this.insertEvents(manager, rows, rows.map((x) => (x.credits.isZero() ? null : txByBuyer.get(x.r.event.organizationId)!)), now);
@@ -238,11 +265,7 @@ export class UsageService {
     }
     const existing = new Map<string, string>();
     for (const [organizationId, eventIds] of idsByBuyer) {
-      // A join against unnest() made the planner scan the buyer's whole history; = ANY uses the index.
-      const found: { event_id: string; credits: string }[] = await manager.query(
-        `SELECT event_id, credits::text AS credits FROM usage_events WHERE organization_id = $1 AND event_id = ANY($2::text[])`,
-        [organizationId, eventIds],
-      );
+      const found = await namedRows<{ event_id: string; credits: string }>(manager, EXISTING_EVENTS, [organizationId, eventIds]);
       for (const f of found) existing.set(`${organizationId}|${f.event_id}`, formatAmount(f.credits, 6));
     }
     return existing;
@@ -253,12 +276,7 @@ export class UsageService {
     const token = (x: { r: Rated }) => (x.r.event.quantity.kind === 'tokens' ? x.r.event.quantity : null);
     const gpu = (x: { r: Rated }) => (x.r.event.quantity.kind === 'gpu' ? x.r.event.quantity : null);
     const rate = (x: { r: Rated }) => x.r.rate;
-    await manager.query(
-      `INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
-         input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_transaction_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[],
-         $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::timestamptz[], $13::timestamptz[], $14::bigint[])`,
-      [
+    await namedRows(manager, INSERT_EVENTS, [
         col((x) => x.r.event.organizationId),
         col((x) => x.r.event.eventId),
         col((x) => token(x)?.model ?? null),
@@ -273,8 +291,7 @@ export class UsageService {
         col((x) => (x.r.event.occurredAt ?? now).toISOString()),
         col(() => now.toISOString()),
         txIds,
-      ],
-    );
+      ]);
   }
 }
 
