@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Decimal } from '@ccx/core';
 import { AccountRegistry } from './accounts.js';
+import { createHoldsInOneStatement } from './hold-statements.js';
 import { HoldBook, type PostHoldInput } from './holds.js';
 import { LedgerError } from './ledger-errors.js';
 import { PostingEngine, type Outcome } from './posting-engine.js';
@@ -195,6 +196,14 @@ export class Ledger {
   /** Many fresh holds at once, all or nothing (see HoldBook.createMany). */
   createHolds(runner: SqlRunner, inputs: HoldInput[]): Promise<Hold[]> {
     return this.holds.createMany(runner, inputs);
+  }
+
+  /**
+   * `createHolds` in one round trip (`ledger_create_holds`): same checks, same all-or-nothing
+   * answer, same lock order. Returns the new holds' ids in the order of `inputs`.
+   */
+  createHoldsInOneStatement(runner: SqlRunner, inputs: HoldInput[]): Promise<string[]> {
+    return createHoldsInOneStatement(this.accounts, runner, inputs);
   }
 
   /** Releases the still-PENDING ones of `holdIds`; returns what it released. */
