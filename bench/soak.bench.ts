@@ -614,9 +614,14 @@ async function run(): Promise<void> {
   await snapshotting;
   if (snapshots) await heapSnapshot(server.pid, snapshots, 'late');
 
+  const goalLines: string[] = [];
   for (const op of ops) {
     const t = op.stats.total;
+    // Issue 13 item 2: under the mixed load, the usage operations' p99 under 100 ms.
+    const goal = op.stats.name.includes('usage') ? { goal: 'p99 < 100 ms under mixed load (issue 13 item 2)', met: (t.latency.percentile(99) ?? Infinity) < 100 } : {};
+    if ('goal' in goal) goalLines.push(`${op.stats.name}: p99 ${t.latency.percentile(99)} ms (p50 ${t.latency.percentile(50)}); goal ${goal.goal}: ${goal.met ? 'met' : 'missed'}`);
     emit({
+      ...goal,
       type: 'operation',
       operation: op.stats.name,
       clients: op.stats.clients,
@@ -670,6 +675,8 @@ async function run(): Promise<void> {
     ...ledger,
     serverExited: server.exited(),
   });
+  for (const line of goalLines) log(line);
+  log(`ledger balanced: ${String(ledger.ledgerBalanced)}; goal: balanced: ${ledger.ledgerBalanced === true ? 'met' : 'missed'}`);
   log(String(verdict.memoryVerdict));
   log(`${String(heapVerdict.heapAfterGcVerdict)} [rule: ${HEAP_RULE.flatMbPerMin} MiB/min]`);
 }

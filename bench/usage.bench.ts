@@ -454,6 +454,13 @@ async function run(provisioned: Database): Promise<void> {
     ledgerVerifyMs: ledger.verifyMs ?? null,
     serverExited: server.exited(),
   });
+  // Each figure beside its goal (stderr: stdout stays one JSON line per scenario and a summary).
+  const a = byName('a_rest_batch');
+  const b = byName('b_graphql_single');
+  if (a) log(`(a) batch: ${a.eventsPerSecond} events/s (p50 ${a.p50Ms} ms, p99 ${a.p99Ms} ms per batch of ${BATCH_SIZE}); goal ${GOALS.a_rest_batch}: ${Number(a.eventsPerSecond) >= 30_000 ? 'met' : 'missed'}`);
+  if (b) log(`(b) single: ${b.eventsPerSecond} calls/s, p99 ${b.p99Ms} ms (p50 ${b.p50Ms}); goal ${GOALS.b_graphql_single}: ${Number(b.eventsPerSecond) >= 1000 && Number(b.p99Ms) < 50 ? 'met' : 'missed'}`);
+  log(`server peak RSS ${final?.peakMb ?? '?'} MiB; goal < 512 MiB: ${(final?.peakMb ?? Infinity) < 512 ? 'met' : 'missed'}`);
+  log(`credits moved by exactly the accepted events: ${end !== null && start - end === accepted ? 'yes' : 'NO'}; ledger balanced: ${String(ledger.balanced)}`);
 }
 
 benchMain('usage', run);
