@@ -26,15 +26,18 @@ export class UsageReportsService {
     const buyer = input.organizationId === null ? '' : 'organization_id = $3 AND ';
     const params: unknown[] = [input.from, input.to, ...(input.organizationId === null ? [] : [input.organizationId])];
     // By day: grouped on the UTC date (a fixed-size key, cheaper to hash than text), formatted once
-    // per day; dates sort as their "YYYY-MM-DD" keys do.
+    // per day; dates sort as their "YYYY-MM-DD" keys do. The days are computed in a subquery kept
+    // apart (OFFSET 0): grouped directly, the planner expects one group per distinct occurred_at
+    // (a million for a busy buyer's month) and sorts every row on disk; from the subquery it
+    // expects a few hundred and hashes (docs/BENCHMARKS.md, "Usage report at 10 million events").
     const sql =
       input.groupBy === 'DAY'
-        ? `SELECT to_char(day, 'YYYY-MM-DD') AS key, events::text AS events, credits::text AS credits
-             FROM (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) AS events, sum(credits) AS credits
+        ? `SELECT to_char(day, 'YYYY-MM-DD') AS key, count(*)::text AS events, sum(credits)::text AS credits
+             FROM (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, credits
                      FROM usage_events
                     WHERE ${buyer}occurred_at >= $1 AND occurred_at < $2
-                    GROUP BY 1) d
-            ORDER BY day`
+                   OFFSET 0) e
+            GROUP BY day ORDER BY day`
         : `SELECT coalesce(model, 'gpu:' || gpu_type) AS key, count(*)::text AS events, sum(credits)::text AS credits
              FROM usage_events
             WHERE ${buyer}occurred_at >= $1 AND occurred_at < $2
