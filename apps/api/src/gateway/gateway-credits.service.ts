@@ -7,6 +7,9 @@ import { GroupCommit } from '../common/group-commit.js';
 import { UsageHoldBatchService } from '../usage/index.js';
 import type { InferenceRequestStatus } from './domain/inference-request.js';
 
+/** The usage module's state of one cycle (its locked balances and what the cycle writes). */
+type CycleState = Awaited<ReturnType<UsageHoldBatchService['beginCycle']>>;
+
 type Work = { kind: 'open'; request: OpenRequest } | { kind: 'close'; request: CloseRequest };
 
 /** A request about to call a provider: its hold (and, on a limited key, its RUNNING log row). */
@@ -94,21 +97,69 @@ export class GatewayCreditsService {
     return withTransaction(this.dataSource, work, { isolation: 'SERVER_DEFAULT' });
   }
 
+  /**
+   * One cycle in four round trips, whatever its size (docs/BENCHMARKS.md, Gateway): the begin
+   * call (buyer locks, closing holds locked and released, balances, listings, key usage), the
+   * captures' ledger transaction, the new ledger holds, the end call (every other write). The
+   * rules are judged here and in the usage module between those calls.
+   */
   private async cycle(manager: EntityManager, items: Work[]): Promise<(OpenOutcome | CloseOutcome)[]> {
+    const now = this.clock.now();
+    const month = monthOf(now);
     const opens = items.flatMap((w, i) => (w.kind === 'open' ? [{ i, request: w.request }] : []));
     const closes = items.flatMap((w, i) => (w.kind === 'close' ? [{ i, request: w.request }] : []));
-    await this.holds.lockBuyersInTransaction(manager, items.map((w) => w.request.organizationId));
+    const state = await this.holds.beginCycle(manager, {
+      orgIds: items.map((w) => w.request.organizationId),
+      captureHoldIds: closes.flatMap(({ request: c }) => (c.charge && c.holdId ? [c.holdId] : [])),
+      voidHoldIds: closes.flatMap(({ request: c }) => (!c.charge && c.holdId ? [c.holdId] : [])),
+      listingIds: closes.flatMap(({ request: c }) => (c.charge && c.listingId ? [c.listingId] : [])),
+      keyIds: opens.flatMap(({ request: o }) => (o.keyLimit !== null && o.apiKeyId ? [o.apiKeyId] : [])),
+      month,
+      now,
+    });
     const out: (OpenOutcome | CloseOutcome)[] = new Array(items.length);
-    if (closes.length) (await this.closeMany(manager, closes.map((c) => c.request))).forEach((o, k) => (out[closes[k].i] = o));
-    if (opens.length) (await this.openMany(manager, opens.map((o) => o.request))).forEach((o, k) => (out[opens[k].i] = o));
+    const closeItems = closes.map((c) => c.request);
+    const closeOutcomes = await this.capture(manager, state, closeItems);
+    closeOutcomes.forEach((o, k) => (out[closes[k].i] = o));
+    const openItems = opens.map((o) => o.request);
+    const openOutcomes = await this.hold(manager, state, openItems, closeItems, closeOutcomes);
+    openOutcomes.forEach((o, k) => (out[opens[k].i] = o));
+    await this.holds.endCycle(manager, state, {
+      month,
+      listings: this.served(state, closeItems, closeOutcomes),
+      keys: keyUsage(closeItems, closeOutcomes),
+      ...this.logRows(closeItems, closeOutcomes, openItems, openOutcomes),
+    });
     return out;
   }
 
-  private async openMany(manager: EntityManager, items: OpenRequest[]): Promise<OpenOutcome[]> {
-    const now = this.clock.now();
-    // Buyer locks first (the usage module's lock order); the key limits are judged under them.
-    await this.holds.lockBuyersInTransaction(manager, items.map((i) => i.organizationId));
-    const keyRoom = await this.keyRoom(manager, items, now);
+  private async capture(manager: EntityManager, state: CycleState, items: CloseRequest[]): Promise<CloseOutcome[]> {
+    const outcomes: CloseOutcome[] = items.map(() => ({ credits: new Decimal(0), uncharged: null }));
+    const toCapture = items.flatMap((item, i) => (item.charge ? [{ i, item }] : []));
+    if (!toCapture.length) return outcomes;
+    const captured = await this.holds.captureInCycle(
+      manager,
+      state,
+      toCapture.map(({ item }) => ({
+        holdId: item.holdId,
+        organizationId: item.organizationId,
+        eventId: item.requestId,
+        model: item.model,
+        inputTokens: item.inputTokens,
+        outputTokens: item.outputTokens,
+        cap: item.hold,
+        occurredAt: item.startedAt,
+        rate: item.rate ?? null,
+      })),
+    );
+    captured.forEach((c, k) => {
+      outcomes[toCapture[k].i] = c.ok ? { credits: c.credits, uncharged: null } : { credits: new Decimal(0), uncharged: c.code };
+    });
+    return outcomes;
+  }
+
+  private async hold(manager: EntityManager, state: CycleState, items: OpenRequest[], closed: CloseRequest[], closedOutcomes: CloseOutcome[]): Promise<OpenOutcome[]> {
+    const keyRoom = this.keyRoom(state, items, closed, closedOutcomes);
     const outcomes: (OpenOutcome | null)[] = items.map((item) => {
       if (item.keyLimit === null || item.apiKeyId === null) return null;
       const room = keyRoom.get(item.apiKeyId)!;
@@ -117,202 +168,116 @@ export class GatewayCreditsService {
       return null;
     });
     const toHold = items.flatMap((item, i) => (outcomes[i] ? [] : [{ i, item }]));
-    const held = await this.holds.authorizeManyInTransaction(
-      manager,
-      toHold.map(({ item }) => ({ organizationId: item.organizationId, eventId: item.requestId, credits: item.hold })),
-      now,
-    );
+    const held = toHold.length
+      ? await this.holds.holdInCycle(
+          manager,
+          state,
+          toHold.map(({ item }) => ({ organizationId: item.organizationId, eventId: item.requestId, credits: item.hold })),
+        )
+      : [];
     held.forEach((h, k) => {
       const { i, item } = toHold[k];
       outcomes[i] = h.ok ? { ok: true, holdId: h.holdId } : { ok: false, code: h.code, available: h.available, limitSource: 'balance' };
       // The key's room was reserved before the balance said no: give it back.
       if (!h.ok && item.keyLimit !== null && item.apiKeyId) keyRoom.set(item.apiKeyId, keyRoom.get(item.apiKeyId)!.plus(item.hold));
     });
-    // The log rows written now: refusals (final), and RUNNING rows for requests on a limited key
-    // (their holds count against its limit while they run). Other requests get their row when
-    // they end: one write per request instead of two.
-    const rows = items.flatMap((item, k) => (!outcomes[k]!.ok || item.keyLimit !== null ? [{ item, outcome: outcomes[k]! }] : []));
-    if (rows.length) {
-      await manager.query(
-        `INSERT INTO inference_requests (id, organization_id, api_key_id, model, status, held_credits, stream, error_code, created_at, finished_at)
-         SELECT id, org, key, model, status, held, stream, err, $9, CASE WHEN status = 'RUNNING' THEN NULL ELSE $9::timestamptz END
-           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::numeric[], $7::boolean[], $8::text[])
-             AS x(id, org, key, model, status, held, stream, err)`,
-        [
-          rows.map((r) => r.item.requestId),
-          rows.map((r) => r.item.organizationId),
-          rows.map((r) => r.item.apiKeyId),
-          rows.map((r) => r.item.model),
-          rows.map((r) => (r.outcome.ok ? 'RUNNING' : 'REFUSED')),
-          rows.map((r) => (r.outcome.ok ? r.item.hold.toFixed() : '0')),
-          rows.map((r) => r.item.stream),
-          rows.map((r) => (r.outcome.ok ? null : r.outcome.limitSource === 'key' ? 'key_limit_exceeded' : r.outcome.code.toLowerCase())),
-          now,
-        ],
-      );
-    }
     return outcomes as OpenOutcome[];
   }
 
-  /** Per limited key: limit − charged this month − holds of its requests in flight. */
-  private async keyRoom(manager: EntityManager, items: OpenRequest[], now: Date): Promise<Map<string, Decimal>> {
+  /**
+   * Per limited key: limit − charged this month − holds of its requests in flight, as they stand
+   * after this cycle's closes (read before them, under the buyer's lock: each close adds what it
+   * charged to the month and takes its RUNNING row's hold out of the requests in flight).
+   */
+  private keyRoom(state: CycleState, items: OpenRequest[], closed: CloseRequest[], closedOutcomes: CloseOutcome[]): Map<string, Decimal> {
     const limits = new Map<string, Decimal>();
     for (const i of items) if (i.apiKeyId && i.keyLimit) limits.set(i.apiKeyId, i.keyLimit);
-    if (!limits.size) return new Map();
-    const keys = [...limits.keys()];
-    const rows: { key: string; used: string; running: string }[] = await manager.query(
-      `SELECT k.key,
-              coalesce((SELECT credits FROM api_key_usage u WHERE u.api_key_id = k.key AND u.month = $2), 0)::text AS used,
-              coalesce((SELECT sum(held_credits) FROM inference_requests r WHERE r.api_key_id = k.key AND r.status = 'RUNNING'), 0)::text AS running
-         FROM unnest($1::uuid[]) AS k(key)`,
-      [keys, monthOf(now)],
-    );
-    return new Map(rows.map((r) => [r.key, limits.get(r.key)!.minus(r.used).minus(r.running)]));
-  }
-
-  private async closeMany(manager: EntityManager, items: CloseRequest[]): Promise<CloseOutcome[]> {
-    const now = this.clock.now();
-    const outcomes: CloseOutcome[] = items.map(() => ({ credits: new Decimal(0), uncharged: null }));
-    const toCapture = items.flatMap((item, i) => (item.charge ? [{ i, item }] : []));
-    const toRelease = items.filter((item) => !item.charge && item.holdId);
-    if (toCapture.length || toRelease.length) {
-      await this.holds.lockBuyersInTransaction(manager, [...toCapture.map((c) => c.item.organizationId), ...toRelease.map((r) => r.organizationId)]);
-    }
-    if (toRelease.length) await this.holds.voidManyInTransaction(manager, toRelease.map((r) => ({ holdId: r.holdId!, organizationId: r.organizationId })), now);
-    if (toCapture.length) {
-      const captured = await this.holds.captureManyInTransaction(
-        manager,
-        toCapture.map(({ item }) => ({
-          holdId: item.holdId,
-          organizationId: item.organizationId,
-          eventId: item.requestId,
-          model: item.model,
-          inputTokens: item.inputTokens,
-          outputTokens: item.outputTokens,
-          cap: item.hold,
-          occurredAt: item.startedAt,
-          rate: item.rate ?? null,
-        })),
-        now,
-      );
-      captured.forEach((c, k) => {
-        outcomes[toCapture[k].i] = c.ok ? { credits: c.credits, uncharged: null } : { credits: new Decimal(0), uncharged: c.code };
-      });
-    }
-    await this.recordServed(manager, items, outcomes);
-    await this.recordKeyUsage(manager, items, outcomes, now);
-    await this.writeLog(manager, items, outcomes, now);
-    return outcomes;
+    const room = new Map(state.keys.filter((r) => limits.has(r.key)).map((r) => [r.key, limits.get(r.key)!.minus(r.used).minus(r.running)]));
+    closed.forEach((c, k) => {
+      if (!c.apiKeyId || !room.has(c.apiKeyId)) return;
+      let r = room.get(c.apiKeyId)!.minus(closedOutcomes[k].credits);
+      if (c.opened) r = r.plus(c.hold);
+      room.set(c.apiKeyId, r);
+    });
+    return room;
   }
 
   /**
    * Served credits per listing, and what a listing serves beyond its allocation earns its seller
-   * `wholesaleCostPerCredit` per credit from the platform (SPEC §12), accrued here exactly. The
-   * listing's allocation and price are read in the same statement that locks the gateway's rows
-   * (read only: listings are their module's), to keep a request's close at one trip.
+   * `wholesaleCostPerCredit` per credit from the platform (SPEC §12), accrued here exactly, from
+   * the rows the begin call locked (with the listing's allocation and price, read only).
    */
-  private async recordServed(manager: EntityManager, items: CloseRequest[], outcomes: CloseOutcome[]): Promise<void> {
+  private served(state: CycleState, items: CloseRequest[], outcomes: CloseOutcome[]) {
     const perListing = new Map<string, Decimal>();
     items.forEach((item, i) => {
       if (item.listingId && outcomes[i].credits.gt(0)) perListing.set(item.listingId, (perListing.get(item.listingId) ?? new Decimal(0)).plus(outcomes[i].credits));
     });
-    if (!perListing.size) return;
-    const ids = [...perListing.keys()].sort();
-    await manager.query(`INSERT INTO listing_service (listing_id) SELECT unnest($1::uuid[]) ORDER BY 1 ON CONFLICT DO NOTHING`, [ids]);
-    const rows: { listing_id: string; served: string; allocated: string; cost: string }[] = await manager.query(
-      `SELECT s.listing_id, s.served_credits::text AS served, l.allocated_credits::text AS allocated, l.wholesale_cost_per_credit::text AS cost
-         FROM listing_service s JOIN listings l ON l.id = s.listing_id
-        WHERE s.listing_id = ANY($1::uuid[]) ORDER BY s.listing_id FOR UPDATE OF s`,
-      [ids],
-    );
-    const overflow = rows.map((r) => {
-      const served = new Decimal(r.served);
-      const added = perListing.get(r.listing_id)!;
-      const allocated = new Decimal(r.allocated);
-      const beyond = Decimal.max(served.plus(added).minus(allocated), 0).minus(Decimal.max(served.minus(allocated), 0));
-      return { id: r.listing_id, added, beyond, earned: beyond.times(r.cost) };
-    });
-    await manager.query(
-      `UPDATE listing_service s SET served_credits = s.served_credits + x.added, overflow_credits = s.overflow_credits + x.beyond,
-              overflow_accrued = s.overflow_accrued + x.earned
-         FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[]) AS x(id, added, beyond, earned)
-        WHERE s.listing_id = x.id`,
-      [overflow.map((o) => o.id), overflow.map((o) => o.added.toFixed()), overflow.map((o) => o.beyond.toFixed()), overflow.map((o) => o.earned.toFixed())],
-    );
+    return state.listings
+      .filter((r) => perListing.has(r.id))
+      .map((r) => {
+        const served = new Decimal(r.served);
+        const added = perListing.get(r.id)!;
+        const allocated = new Decimal(r.allocated);
+        const beyond = Decimal.max(served.plus(added).minus(allocated), 0).minus(Decimal.max(served.minus(allocated), 0));
+        return { id: r.id, added: added.toFixed(), beyond: beyond.toFixed(), earned: beyond.times(r.cost).toFixed() };
+      });
   }
 
-  private async recordKeyUsage(manager: EntityManager, items: CloseRequest[], outcomes: CloseOutcome[], now: Date): Promise<void> {
-    const perKey = new Map<string, Decimal>();
-    items.forEach((item, i) => {
-      if (item.apiKeyId && outcomes[i].credits.gt(0)) perKey.set(item.apiKeyId, (perKey.get(item.apiKeyId) ?? new Decimal(0)).plus(outcomes[i].credits));
+  /**
+   * The request log rows of the cycle: requests that end (an update of their RUNNING row, or a
+   * row of their own), refusals (final) and RUNNING rows of requests that start on a limited key
+   * (their holds count against its limit while they run). Other requests get their row when they
+   * end: one write per request instead of two.
+   */
+  private logRows(closed: CloseRequest[], closedOutcomes: CloseOutcome[], opened: OpenRequest[], openedOutcomes: OpenOutcome[]) {
+    const row = (i: CloseRequest, o: CloseOutcome) => ({
+      id: i.requestId,
+      status: i.status,
+      attempts: i.attempts,
+      input_tokens: o.credits.gt(0) || i.charge ? i.inputTokens : 0,
+      output_tokens: o.credits.gt(0) || i.charge ? i.outputTokens : 0,
+      credits: o.credits.toFixed(),
+      estimated: i.estimated,
+      latency_ms: i.latencyMs,
+      ttft_ms: i.ttftMs,
+      error_code: o.uncharged ?? i.errorCode,
+      endpoint_id: i.endpointId,
+      listing_id: i.listingId,
+      seller_id: i.sellerId,
     });
-    if (!perKey.size) return;
-    const keys = [...perKey.keys()].sort();
-    await manager.query(
-      `INSERT INTO api_key_usage (api_key_id, month, credits) SELECT k, $3, c FROM unnest($1::uuid[], $2::numeric[]) AS x(k, c)
-       ON CONFLICT (api_key_id, month) DO UPDATE SET credits = api_key_usage.credits + excluded.credits`,
-      [keys, keys.map((k) => perKey.get(k)!.toFixed()), monthOf(now)],
+    const finish = closed.flatMap((i, k) => (i.opened ? [row(i, closedOutcomes[k])] : []));
+    const fresh = closed.flatMap((i, k) =>
+      i.opened
+        ? []
+        : [{ ...row(i, closedOutcomes[k]), organization_id: i.organizationId, api_key_id: i.apiKeyId, model: i.model, stream: i.stream, created_at: i.startedAt.toISOString() }],
     );
+    const started = opened.flatMap((item, k) => {
+      const o = openedOutcomes[k];
+      if (o.ok && item.keyLimit === null) return [];
+      return [
+        {
+          id: item.requestId,
+          org: item.organizationId,
+          key: item.apiKeyId,
+          model: item.model,
+          status: o.ok ? 'RUNNING' : 'REFUSED',
+          held: o.ok ? item.hold.toFixed() : '0',
+          stream: item.stream,
+          err: o.ok ? null : o.limitSource === 'key' ? 'key_limit_exceeded' : o.code.toLowerCase(),
+        },
+      ];
+    });
+    return { finish, fresh, started };
   }
+}
 
-  private async writeLog(manager: EntityManager, items: CloseRequest[], outcomes: CloseOutcome[], now: Date): Promise<void> {
-    const cols = [
-      items.map((i) => i.requestId),
-      items.map((i) => i.status),
-      items.map((i) => i.attempts),
-      items.map((i, k) => (outcomes[k].credits.gt(0) || i.charge ? i.inputTokens : 0)),
-      items.map((i, k) => (outcomes[k].credits.gt(0) || i.charge ? i.outputTokens : 0)),
-      outcomes.map((o) => o.credits.toFixed()),
-      items.map((i) => i.estimated),
-      items.map((i) => i.latencyMs),
-      items.map((i) => i.ttftMs),
-      items.map((i, k) => outcomes[k].uncharged ?? i.errorCode),
-      items.map((i) => i.endpointId),
-      items.map((i) => i.listingId),
-      items.map((i) => i.sellerId),
-    ];
-    const opened = items.map((i) => i.opened);
-    const update = (keep: boolean) => cols.map((c) => c.filter((_, k) => opened[k] === keep));
-    const [ids, ...rest] = update(true);
-    if (ids.length) {
-      await manager.query(
-        `UPDATE inference_requests r SET status = x.status, attempts = x.attempts, input_tokens = x.input_tokens,
-                output_tokens = x.output_tokens, credits = x.credits, estimated = x.estimated, latency_ms = x.latency_ms,
-                ttft_ms = x.ttft_ms, error_code = x.error_code, endpoint_id = x.endpoint_id, listing_id = x.listing_id,
-                seller_id = x.seller_id, finished_at = $14
-           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::numeric[], $7::boolean[], $8::int[],
-                       $9::int[], $10::text[], $11::uuid[], $12::uuid[], $13::uuid[])
-             AS x(id, status, attempts, input_tokens, output_tokens, credits, estimated, latency_ms, ttft_ms, error_code,
-                  endpoint_id, listing_id, seller_id)
-          WHERE r.id = x.id`,
-        [ids, ...rest, now],
-      );
-    }
-    const fresh = items.filter((i) => !i.opened);
-    if (fresh.length) {
-      const [fids, ...frest] = update(false);
-      await manager.query(
-        `INSERT INTO inference_requests (id, status, attempts, input_tokens, output_tokens, credits, estimated, latency_ms, ttft_ms,
-                error_code, endpoint_id, listing_id, seller_id, organization_id, api_key_id, model, stream, created_at, finished_at)
-         SELECT x.*, $18
-           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::numeric[], $7::boolean[], $8::int[],
-                       $9::int[], $10::text[], $11::uuid[], $12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], $16::text[],
-                       $17::boolean[], $19::timestamptz[])
-             AS x(id, status, attempts, input_tokens, output_tokens, credits, estimated, latency_ms, ttft_ms, error_code,
-                  endpoint_id, listing_id, seller_id, organization_id, api_key_id, model, stream, created_at)`,
-        [
-          fids,
-          ...frest,
-          fresh.map((i) => i.organizationId),
-          fresh.map((i) => i.apiKeyId),
-          fresh.map((i) => i.model),
-          fresh.map((i) => i.stream),
-          now,
-          fresh.map((i) => i.startedAt.toISOString()),
-        ],
-      );
-    }
-  }
+/** Credits charged per API key in the cycle (its monthly usage). */
+function keyUsage(items: CloseRequest[], outcomes: CloseOutcome[]) {
+  const perKey = new Map<string, Decimal>();
+  items.forEach((item, i) => {
+    if (item.apiKeyId && outcomes[i].credits.gt(0)) perKey.set(item.apiKeyId, (perKey.get(item.apiKeyId) ?? new Decimal(0)).plus(outcomes[i].credits));
+  });
+  return [...perKey.keys()].sort().map((key) => ({ key, credits: perKey.get(key)!.toFixed() }));
 }
 
 /** The first day of `now`'s UTC month, as a date. */

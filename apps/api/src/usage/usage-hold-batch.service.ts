@@ -8,12 +8,9 @@ import { APP_CONFIG } from '../config/tokens.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
 import { newId } from '../common/ids.js';
 import { AlertsService } from '../alerts/index.js';
-import { drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
+import { burnDownOrder, drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
 import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
 import type { ParsedUsageEvent } from './domain/usage-event.js';
-
-/** The buyers whose credit lock a transaction's manager already holds (advisory xact locks). */
-const LOCKED = Symbol('ccx:locked-buyers');
 
 /** One hold to place: `credits` is an upper bound of a call's cost (0: a free call, no hold). */
 export interface HoldRequest {
@@ -48,22 +45,18 @@ export type CaptureOutcome =
   | { ok: true; credits: Decimal; capped: boolean }
   | { ok: false; code: string; message: string };
 
-interface HoldRow {
-  id: string;
-  organization_id: string;
-  status: string;
-  ledger_hold_ids: (string | number)[];
-}
-
 /**
  * Holds and captures of many concurrent calls in one database transaction (SPEC §12: the
  * per-request bookkeeping must not serialize a buyer's concurrent requests). The caller owns the
- * transaction, so it can write its own rows (the gateway's request log, a listing's served credits)
+ * transaction, so it writes its own rows (the gateway's request log, a listing's served credits)
  * in the same commit. Each request is judged on its own, in order: one refusal never fails another.
  *
- * A capture releases the hold's pending legs and charges the actual cost from the same balances
- * under the same buyer lock, as one ledger transaction per buyer per batch (like metering); the
- * released amount always covers the charge because the charge never exceeds the hold.
+ * A cycle is four round trips however many calls it carries (docs/BENCHMARKS.md, Gateway): the
+ * begin call (buyer locks; the closing holds locked and their legs released; balances read),
+ * the captures' ledger transaction (one per buyer, like metering: the released amount always
+ * covers the charge because the charge never exceeds the hold), the new ledger holds, the end
+ * call (every other write). The rules (rating, burn-down, refusals) are judged here in between,
+ * on the balances the begin call read under the buyers' locks.
  */
 @Injectable()
 export class UsageHoldBatchService {
@@ -76,119 +69,88 @@ export class UsageHoldBatchService {
   ) {}
 
   /**
-   * Takes each buyer's credit lock, in id order. A transaction remembers the buyers it locked,
-   * so a caller that locked them first (the gateway, to judge key limits) costs no second trip.
+   * The gateway's cycle, first call (`gateway_cycle_begin`, migration 1763700000018): one round
+   * trip takes the buyers' locks, locks the closing holds and releases their legs (the ones ending
+   * without a charge become VOIDED), and reads the buyers' blocks with their balances after that
+   * release, their alert thresholds, and the gateway's listings and keys. The captures and holds
+   * of the cycle are then judged here (`captureInCycle`, `holdInCycle`) and written by `endCycle`.
    */
-  async lockBuyersInTransaction(manager: EntityManager, organizationIds: string[]): Promise<void> {
-    const held = ((manager as { [LOCKED]?: Set<string> })[LOCKED] ??= new Set<string>());
-    for (const id of [...new Set(organizationIds)].sort()) {
-      if (held.has(id)) continue;
-      await this.accounts.lockBuyerInTransaction(manager, id);
-      held.add(id);
-    }
-  }
-
-  async authorizeManyInTransaction(manager: EntityManager, requests: HoldRequest[], now: Date): Promise<HoldOutcome[]> {
-    const orgIds = [...new Set(requests.map((r) => r.organizationId))].sort();
-    await this.lockBuyersInTransaction(manager, orgIds);
-    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
-    const expiresAt = new Date(now.getTime() + this.config.rules.usage.holdMinutes * 60_000);
-    const legs: HoldInput[] = [];
-    const holds: { id: string; request: HoldRequest; legs: number[] }[] = [];
-    const outcomes: HoldOutcome[] = [];
-    for (const request of requests) {
-      if (request.credits.isZero()) {
-        outcomes.push({ ok: true, holdId: null, credits: request.credits });
+  async beginCycle(
+    manager: EntityManager,
+    input: { orgIds: string[]; captureHoldIds: string[]; voidHoldIds: string[]; listingIds: string[]; keyIds: string[]; month: string; now: Date },
+  ): Promise<CycleState> {
+    const orgIds = [...new Set(input.orgIds)].sort();
+    const [row]: { doc: BeginDocument }[] = await manager.query(
+      `SELECT gateway_cycle_begin($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::date, $7::timestamptz) AS doc`,
+      [orgIds, input.captureHoldIds, input.voidHoldIds, [...new Set(input.listingIds)].sort(), [...new Set(input.keyIds)], input.month, input.now],
+    );
+    const doc = row.doc;
+    const credits = new Map<string, BuyerCredits>();
+    for (const id of orgIds) credits.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0) });
+    for (const b of doc.blocks) {
+      const buyer = credits.get(b.org)!;
+      if (b.status === 'FROZEN') {
+        buyer.frozen = buyer.frozen.plus(b.posted ?? 0);
         continue;
       }
-      const buyer = credits.get(request.organizationId)!;
-      const draws = drawCredits(buyer.blocks, request.credits);
-      if (!draws) {
-        const error = this.accounts.shortfall(buyer, request.credits);
-        const available = buyer.blocks.reduce((s, b) => s.plus(b.available), new Decimal(0));
-        outcomes.push({ ok: false, code: error.code as 'INSUFFICIENT_CREDITS' | 'CREDITS_FROZEN', message: error.message, available });
-        continue;
-      }
-      const id = newId();
-      const legIndexes: number[] = [];
-      draws.forEach((d, n) => {
-        legIndexes.push(legs.length);
-        legs.push({
-          idempotencyKey: `usage-hold:${id}:${n}`,
-          debitAccountId: d.accountId,
-          creditAccountId: this.platform.id('consumed'),
-          amount: d.credits,
-          expiresAt,
-          metadata: { usageHoldId: id, organizationId: request.organizationId, eventId: request.eventId },
-        });
-      });
-      holds.push({ id, request, legs: legIndexes });
-      outcomes.push({ ok: true, holdId: id, credits: request.credits });
+      const posted = new Decimal(b.posted!);
+      const held = new Decimal(b.held!);
+      const available = posted.minus(held);
+      buyer.start.set(b.account, { posted, held, available });
+      buyer.blocks.push({ blockId: b.id, accountId: b.account, expiresAt: b.expires ? new Date(b.expires) : null, createdAt: new Date(b.created), available });
     }
-    if (holds.length) {
-      const created = await this.ledger.createHolds(manager, legs);
-      await manager.query(
-        `INSERT INTO usage_holds (id, organization_id, event_id, credits, status, expires_at, ledger_hold_ids, created_at)
-         SELECT id, org, ev, cr, 'OPEN', $5, string_to_array(legs, ',')::bigint[], $6
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::numeric[], $7::text[]) AS x(id, org, ev, cr, legs)`,
-        [
-          holds.map((h) => h.id),
-          holds.map((h) => h.request.organizationId),
-          holds.map((h) => h.request.eventId),
-          holds.map((h) => h.request.credits.toFixed()),
-          expiresAt,
-          now,
-          holds.map((h) => h.legs.map((i) => created[i].id).join(',')),
-        ],
-      );
+    for (const buyer of credits.values()) buyer.blocks = burnDownOrder(buyer.blocks);
+    const holdById = new Map(doc.holds.map((h) => [h.id, h]));
+    const releasedByOrg = new Map<string, Decimal>();
+    for (const r of doc.released) {
+      const org = holdById.get(r.hold)?.org;
+      if (org) releasedByOrg.set(org, (releasedByOrg.get(org) ?? new Decimal(0)).plus(r.amount));
     }
-    // A hold lowers what is available: it can cross a low-balance threshold (SPEC §8).
-    for (const buyer of credits.values()) {
-      await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
-    }
-    return outcomes;
+    const before = new Map([...credits.values()].map((b) => [b.organizationId, sumAvailable(b)]));
+    return {
+      now: input.now,
+      credits,
+      holdById,
+      releasedByOrg,
+      settings: new Map(doc.settings.map((s) => [s.org, { low: s.low === null ? null : new Decimal(s.low), refillAt: s.refillAt === null ? null : new Decimal(s.refillAt) }])),
+      listings: doc.listings,
+      keys: doc.keys,
+      beforeCapture: before,
+      afterCapture: new Map(before),
+      events: [],
+      captured: [],
+      voided: [],
+      exhausted: [],
+      holds: [],
+      holdExpires: null,
+    };
   }
 
-  async captureManyInTransaction(manager: EntityManager, captures: CaptureRequest[], now: Date): Promise<CaptureOutcome[]> {
-    const orgIds = [...new Set(captures.map((c) => c.organizationId))].sort();
-    await this.lockBuyersInTransaction(manager, orgIds);
-    const holdIds = captures.flatMap((c) => (c.holdId ? [c.holdId] : [])).sort();
-    const holdRows: HoldRow[] = holdIds.length
-      ? await manager.query(`SELECT id, organization_id, status, ledger_hold_ids FROM usage_holds WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [holdIds])
-      : [];
-    const holdById = new Map(holdRows.map((h) => [h.id, h]));
+  /**
+   * Judges the cycle's captures on the balances `beginCycle` read (the same rules as
+   * `captureManyInTransaction`: never above the hold, the rate card the call began with, burn-down
+   * order, a refusal only when the held block was frozen or expired) and posts their ledger
+   * transaction, one per buyer: one round trip. Call before `holdInCycle`.
+   */
+  async captureInCycle(manager: EntityManager, state: CycleState, captures: CaptureRequest[]): Promise<CaptureOutcome[]> {
+    const now = state.now;
     const outcomes: (CaptureOutcome | null)[] = captures.map((c) => {
-      const hold = c.holdId ? holdById.get(c.holdId) : null;
-      if (c.holdId && (!hold || hold.organization_id !== c.organizationId)) return { ok: false, code: ErrorCode.NOT_FOUND, message: `hold ${c.holdId} not found` };
-      // An EXPIRED hold (a call longer than the hold's life) released its legs already: the
-      // charge then comes from what is available, like any event.
+      const hold = c.holdId ? state.holdById.get(c.holdId) : null;
+      if (c.holdId && (!hold || hold.org !== c.organizationId)) return { ok: false, code: ErrorCode.NOT_FOUND, message: `hold ${c.holdId} not found` };
       if (hold && hold.status !== 'OPEN' && hold.status !== 'EXPIRED') return { ok: false, code: ErrorCode.INVALID_STATE, message: `the hold is ${hold.status}` };
       return null;
     });
-    const live = holdRows.filter((h) => h.status === 'OPEN');
-    const released = await this.ledger.voidHolds(manager, live.flatMap((h) => h.ledger_hold_ids.map(String)), now);
-    const releasedByOrg = new Map<string, Decimal>();
-    const orgOfHold = new Map(live.map((h) => [h.id, h.organization_id]));
-    for (const leg of released) {
-      const org = orgOfHold.get(String(leg.metadata.usageHoldId));
-      if (org) releasedByOrg.set(org, (releasedByOrg.get(org) ?? new Decimal(0)).plus(leg.amount));
-    }
-
     const events: ParsedUsageEvent[] = captures.map((c) => ({
       organizationId: c.organizationId,
       eventId: c.eventId,
       quantity: { kind: 'tokens', model: c.model, inputTokens: c.inputTokens, outputTokens: c.outputTokens },
       occurredAt: c.occurredAt,
     }));
-    const needRates = captures.some((c) => !c.rate);
-    const rates = needRates ? await this.accounts.checkBuyersAndRatesInTransaction(manager, events) : null;
-    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
+    const rates = captures.some((c) => !c.rate) ? await this.accounts.checkBuyersAndRatesInTransaction(manager, events) : null;
     const drawn = new Map<string, { byAccount: Map<string, Decimal>; total: Decimal }>();
     const charged: { index: number; rate: Rate | null; cost: Decimal }[] = [];
     captures.forEach((c, index) => {
       if (outcomes[index]) return;
-      // The rate card the call began with (or as it is now); a model removed from the catalog
-      // mid-call is charged its bound.
       const rate: Rate | null = c.rate
         ? { kind: 'tokens', inputPerMillion: c.rate.inputPerMillion, outputPerMillion: c.rate.outputPerMillion }
         : rates!.refusal(events[index])?.code === ErrorCode.NOT_FOUND
@@ -198,15 +160,13 @@ export class UsageHoldBatchService {
       const capped = actual.gt(c.cap);
       const cost = capped ? c.cap : actual;
       if (cost.isZero()) {
-        // Free (a zero rate, or nothing used): an event of 0.000000, nothing moves in the ledger.
         charged.push({ index, rate, cost });
         outcomes[index] = { ok: true, credits: cost, capped };
         return;
       }
-      const buyer = credits.get(c.organizationId)!;
+      const buyer = state.credits.get(c.organizationId)!;
       const draws = drawCredits(buyer.blocks, cost);
       if (!draws) {
-        // Only when the held block was frozen or expired during the call (its hold released).
         const error = this.accounts.shortfall(buyer, cost);
         outcomes[index] = { ok: false, code: error.code, message: error.message };
         return;
@@ -239,73 +199,163 @@ export class UsageHoldBatchService {
         }),
       );
       const refused = results.find((x) => x.status !== 'accepted');
-      // The draws were computed on locked balances: a refusal here is a bug, not a user error.
       if (refused) throw new Error(`capture ledger batch refused what the burn-down accepted: ${JSON.stringify(refused)}`);
       buyers.forEach((id, i) => txByBuyer.set(id, (results[i] as { transactionId: string }).transactionId));
     }
-    await this.insertEvents(manager, captures, charged, txByBuyer, now);
-
-    const capturedIds = captures.flatMap((c, i) => (c.holdId && outcomes[i]?.ok ? [c.holdId] : []));
-    const voidedIds = captures.flatMap((c, i) => (c.holdId && holdById.has(c.holdId) && outcomes[i] && !outcomes[i]!.ok && holdById.get(c.holdId)!.status === 'OPEN' ? [c.holdId] : []));
-    if (capturedIds.length) await manager.query(`UPDATE usage_holds SET status = 'CAPTURED', resolved_at = $2 WHERE id = ANY($1::uuid[])`, [capturedIds, now]);
-    if (voidedIds.length) await manager.query(`UPDATE usage_holds SET status = 'VOIDED', resolved_at = $2 WHERE id = ANY($1::uuid[])`, [voidedIds, now]);
-    await this.accounts.settleInTransaction(manager, credits);
-    for (const buyer of credits.values()) {
-      // "Before" is what was available while the holds stood: a capture never lowers it below that.
-      const { after } = this.accounts.availability(buyer);
-      const before = this.availableAtStart(buyer).minus(releasedByOrg.get(buyer.organizationId) ?? 0);
-      await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, before, after, at: now });
+    const tokenRate = (x: { rate: Rate | null }) => (x.rate?.kind === 'tokens' ? x.rate : null);
+    for (const x of charged) {
+      const c = captures[x.index];
+      state.events.push({
+        org: c.organizationId,
+        event: c.eventId,
+        model: c.model,
+        input: c.inputTokens,
+        output: c.outputTokens,
+        in_rate: tokenRate(x)?.inputPerMillion.toFixed() ?? null,
+        out_rate: tokenRate(x)?.outputPerMillion.toFixed() ?? null,
+        credits: x.cost.toFixed(),
+        occurred: c.occurredAt.toISOString(),
+        hold: c.holdId,
+        tx: x.cost.isZero() ? null : txByBuyer.get(c.organizationId)!,
+      });
+    }
+    captures.forEach((c, i) => {
+      if (!c.holdId) return;
+      if (outcomes[i]!.ok) state.captured.push(c.holdId);
+      else if (state.holdById.get(c.holdId)?.status === 'OPEN') state.voided.push(c.holdId);
+    });
+    // Blocks the captures drew to nothing, with nothing held: EXHAUSTED (settleInTransaction's rule).
+    for (const buyer of state.credits.values()) {
+      for (const b of buyer.blocks) {
+        const start = buyer.start.get(b.accountId)!;
+        const used = start.available.minus(b.available);
+        if (used.gt(0) && start.posted.minus(used).isZero() && start.held.isZero()) state.exhausted.push(b.blockId);
+      }
+      state.afterCapture.set(buyer.organizationId, sumAvailable(buyer));
     }
     return outcomes as CaptureOutcome[];
   }
 
-  /** Releases calls that failed before any charge (OPEN holds only; others are left alone). */
-  async voidManyInTransaction(manager: EntityManager, holds: { holdId: string; organizationId: string }[], now: Date): Promise<void> {
-    if (!holds.length) return;
-    await this.lockBuyersInTransaction(manager, holds.map((h) => h.organizationId));
-    const rows: HoldRow[] = await manager.query(
-      `SELECT id, organization_id, status, ledger_hold_ids FROM usage_holds WHERE id = ANY($1::uuid[]) AND status = 'OPEN' ORDER BY id FOR UPDATE`,
-      [holds.map((h) => h.holdId)],
-    );
-    await this.ledger.voidHolds(manager, rows.flatMap((h) => h.ledger_hold_ids.map(String)), now);
-    if (rows.length) await manager.query(`UPDATE usage_holds SET status = 'VOIDED', resolved_at = $2 WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id), now]);
+  /**
+   * Judges the cycle's new holds on the balances the captures left (burn-down order, each request
+   * on its own, in order) and creates their ledger holds in one round trip; their usage holds are
+   * written by `endCycle`.
+   */
+  async holdInCycle(manager: EntityManager, state: CycleState, requests: HoldRequest[]): Promise<HoldOutcome[]> {
+    const now = state.now;
+    const expiresAt = new Date(now.getTime() + this.config.rules.usage.holdMinutes * 60_000);
+    const legs: HoldInput[] = [];
+    const holds: { id: string; request: HoldRequest; legs: number[] }[] = [];
+    const outcomes: HoldOutcome[] = [];
+    for (const request of requests) {
+      if (request.credits.isZero()) {
+        outcomes.push({ ok: true, holdId: null, credits: request.credits });
+        continue;
+      }
+      const buyer = state.credits.get(request.organizationId)!;
+      const draws = drawCredits(buyer.blocks, request.credits);
+      if (!draws) {
+        const error = this.accounts.shortfall(buyer, request.credits);
+        outcomes.push({ ok: false, code: error.code as 'INSUFFICIENT_CREDITS' | 'CREDITS_FROZEN', message: error.message, available: sumAvailable(buyer) });
+        continue;
+      }
+      const id = newId();
+      const legIndexes: number[] = [];
+      draws.forEach((d, n) => {
+        legIndexes.push(legs.length);
+        legs.push({
+          idempotencyKey: `usage-hold:${id}:${n}`,
+          debitAccountId: d.accountId,
+          creditAccountId: this.platform.id('consumed'),
+          amount: d.credits,
+          expiresAt,
+          metadata: { usageHoldId: id, organizationId: request.organizationId, eventId: request.eventId },
+        });
+      });
+      holds.push({ id, request, legs: legIndexes });
+      outcomes.push({ ok: true, holdId: id, credits: request.credits });
+    }
+    if (holds.length) {
+      const created = await this.ledger.createHoldsInOneStatement(manager, legs);
+      state.holdExpires = expiresAt;
+      for (const h of holds) {
+        state.holds.push({
+          id: h.id,
+          org: h.request.organizationId,
+          event: h.request.eventId,
+          credits: h.request.credits.toFixed(),
+          legs: h.legs.map((i) => created[i]).join(','),
+        });
+      }
+    }
+    return outcomes;
   }
 
-  private availableAtStart(buyer: BuyerCredits): Decimal {
-    let total = new Decimal(0);
-    for (const s of buyer.start.values()) total = total.plus(s.available);
-    return total;
-  }
-
-  private async insertEvents(
-    manager: EntityManager,
-    captures: CaptureRequest[],
-    charged: { index: number; rate: Rate | null; cost: Decimal }[],
-    txByBuyer: Map<string, string>,
-    now: Date,
-  ): Promise<void> {
-    if (!charged.length) return;
-    const c = (x: { index: number }) => captures[x.index];
-    const tokenRate = (x: { rate: Rate | null }) => (x.rate?.kind === 'tokens' ? x.rate : null);
-    await manager.query(
-      `INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, input_rate, output_rate,
-         credits, occurred_at, recorded_at, hold_id, ledger_transaction_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::numeric[], $7::numeric[],
-         $8::numeric[], $9::timestamptz[], $10::timestamptz[], $11::uuid[], $12::bigint[])`,
-      [
-        charged.map((x) => c(x).organizationId),
-        charged.map((x) => c(x).eventId),
-        charged.map((x) => c(x).model),
-        charged.map((x) => c(x).inputTokens),
-        charged.map((x) => c(x).outputTokens),
-        charged.map((x) => tokenRate(x)?.inputPerMillion.toFixed() ?? null),
-        charged.map((x) => tokenRate(x)?.outputPerMillion.toFixed() ?? null),
-        charged.map((x) => x.cost.toFixed()),
-        charged.map((x) => c(x).occurredAt.toISOString()),
-        charged.map(() => now.toISOString()),
-        charged.map((x) => c(x).holdId),
-        charged.map((x) => (x.cost.isZero() ? null : txByBuyer.get(c(x).organizationId)!)),
-      ],
-    );
+  /**
+   * Writes the cycle (`gateway_cycle_end`): the usage part gathered in `state` and the caller's
+   * part (`extra`: listings, keys, request log), in one round trip; then tells the alerts module
+   * of each buyer's fall, only where it may cross a threshold the begin call read.
+   */
+  async endCycle(manager: EntityManager, state: CycleState, extra: Record<string, unknown>): Promise<void> {
+    const doc = {
+      now: state.now.toISOString(),
+      events: state.events,
+      captured: state.captured,
+      voided: state.voided,
+      exhausted: state.exhausted,
+      holds: state.holds,
+      holdExpires: state.holdExpires?.toISOString() ?? null,
+      ...extra,
+    };
+    await manager.query(`SELECT gateway_cycle_end($1::jsonb)`, [JSON.stringify(doc)]);
+    for (const buyer of state.credits.values()) {
+      const org = buyer.organizationId;
+      const settings = state.settings.get(org);
+      if (!settings) continue;
+      const afterHolds = sumAvailable(buyer);
+      const steps: [Decimal, Decimal][] = [
+        // A capture: "before" is what was available while its hold stood.
+        [state.beforeCapture.get(org)!.minus(state.releasedByOrg.get(org) ?? 0), state.afterCapture.get(org)!],
+        [state.afterCapture.get(org)!, afterHolds],
+      ];
+      for (const [before, after] of steps) {
+        const mayCross = (t: Decimal | null) => t !== null && before.gte(t) && after.lt(t);
+        if (after.lt(before) && (mayCross(settings.low) || mayCross(settings.refillAt))) {
+          await this.alerts.balanceChangedInTransaction(manager, { organizationId: org, before, after, at: state.now });
+        }
+      }
+    }
   }
 }
+
+/** The buyers' state inside one gateway cycle (see `UsageHoldBatchService.beginCycle`). */
+export interface CycleState {
+  now: Date;
+  credits: Map<string, BuyerCredits>;
+  holdById: Map<string, { id: string; org: string; status: string }>;
+  releasedByOrg: Map<string, Decimal>;
+  settings: Map<string, { low: Decimal | null; refillAt: Decimal | null }>;
+  /** The gateway's part of the begin document: listings locked, key usage. */
+  listings: { id: string; served: string; allocated: string; cost: string }[];
+  keys: { key: string; used: string; running: string }[];
+  /** Available credits per buyer before the captures (after the release) and after them. */
+  beforeCapture: Map<string, Decimal>;
+  afterCapture: Map<string, Decimal>;
+  events: Record<string, unknown>[];
+  captured: string[];
+  voided: string[];
+  exhausted: string[];
+  holds: { id: string; org: string; event: string; credits: string; legs: string }[];
+  holdExpires: Date | null;
+}
+
+interface BeginDocument {
+  holds: { id: string; org: string; status: string }[];
+  released: { hold: string; amount: string }[];
+  blocks: { id: string; org: string; status: string; expires: string | null; created: string; account: string; posted: string | null; held: string | null }[];
+  settings: { org: string; low: string | null; refillAt: string | null }[];
+  listings: { id: string; served: string; allocated: string; cost: string }[];
+  keys: { key: string; used: string; running: string }[];
+}
+
+const sumAvailable = (buyer: BuyerCredits) => buyer.blocks.reduce((s, b) => s.plus(b.available), new Decimal(0));
