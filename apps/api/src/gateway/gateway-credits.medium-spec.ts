@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Decimal } from '@ccx/core';
 import { deposit, listing, mediumAppPerBlock, organization } from '../../../../test/support/medium.js';
+import { BalanceSettingsService } from '../alerts/balance-settings.service.js';
+import { parseBalanceSettingsPatch } from '../alerts/domain/alert-commands.js';
 import { parsePurchaseCommand, PurchasesService } from '../purchases/index.js';
 import { UsageHoldsService } from '../usage/index.js';
 import { GatewayCreditsService, type CloseRequest, type OpenRequest } from './gateway-credits.service.js';
@@ -156,5 +158,24 @@ describe('GatewayCreditsService', () => {
       expect(legs.length).toBeGreaterThan(0);
       expect(legs.every((l: { status: string }) => l.status === 'VOIDED' || l.status === 'EXPIRED')).toBe(true);
     }
+  });
+
+  it('holds that take the buyer below its thresholds raise one LOW_BALANCE alert and queue one auto-refill; holds above them raise none', async () => {
+    const { m, buyer } = await buyerWith('10');
+    await m.get(BalanceSettingsService).update(buyer, parseBalanceSettingsPatch({ lowBalanceThreshold: '5', autoRefillThreshold: '4', autoRefillCredits: '10' }, false));
+    const credits = m.get(GatewayCreditsService);
+    const counts = async () => {
+      const [a] = await m.manager.query(`SELECT count(*)::int AS n FROM alerts WHERE organization_id = $1 AND kind = 'LOW_BALANCE'`, [buyer]);
+      const [j] = await m.manager.query(`SELECT count(*)::int AS n FROM auto_refill_jobs WHERE organization_id = $1`, [buyer]);
+      return [a.n, j.n];
+    };
+    expect((await credits.open(openOf(buyer, '3'))).ok).toBe(true);
+    expect(await counts()).toEqual([0, 0]);
+    // 7 → 1 in one cycle: below both thresholds once.
+    const both = await Promise.all([credits.open(openOf(buyer, '3')), credits.open(openOf(buyer, '3'))]);
+    expect(both.every((o) => o.ok)).toBe(true);
+    expect(await counts()).toEqual([1, 1]);
+    expect((await credits.open(openOf(buyer, '0.5'))).ok).toBe(true);
+    expect(await counts()).toEqual([1, 1]);
   });
 });

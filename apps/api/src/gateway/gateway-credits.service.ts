@@ -3,12 +3,15 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
-import { GroupCommit } from '../common/group-commit.js';
 import { UsageHoldBatchService } from '../usage/index.js';
+import { CycleQueue } from './cycle-queue.js';
 import type { InferenceRequestStatus } from './domain/inference-request.js';
 
 /** The usage module's state of one cycle (its locked balances and what the cycle writes). */
 type CycleState = Awaited<ReturnType<UsageHoldBatchService['beginCycle']>>;
+
+/** Cycles of one buyer in flight at once: one running, the next waiting on the buyer's lock. */
+const CYCLES_IN_FLIGHT = 2;
 
 type Work = { kind: 'open'; request: OpenRequest } | { kind: 'close'; request: CloseRequest };
 
@@ -72,11 +75,12 @@ export interface CloseOutcome {
 @Injectable()
 export class GatewayCreditsService {
   /**
-   * One queue for holds and captures alike: each cycle is one transaction that takes each buyer's
-   * lock once, settles the requests that ended (releasing what they held), then holds for the
-   * requests that start.
+   * One queue per buyer for holds and captures alike: each cycle is one transaction that takes the
+   * buyer's lock once, settles the requests that ended (releasing what they held), then holds for
+   * the requests that start. Two cycles of a buyer in flight: the next one waits on the buyer's
+   * lock in the database while the current one finishes (see CycleQueue).
    */
-  private readonly cycles = new GroupCommit<Work, OpenOutcome | CloseOutcome>((items) => this.withTx((m) => this.cycle(m, items)));
+  private readonly cycles = new CycleQueue<Work, OpenOutcome | CloseOutcome>((items) => this.withTx((m) => this.cycle(m, items)), CYCLES_IN_FLIGHT);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -85,11 +89,11 @@ export class GatewayCreditsService {
   ) {}
 
   open(request: OpenRequest): Promise<OpenOutcome> {
-    return this.cycles.submit({ kind: 'open', request }) as Promise<OpenOutcome>;
+    return this.cycles.submit(request.organizationId, { kind: 'open', request }) as Promise<OpenOutcome>;
   }
 
   close(request: CloseRequest): Promise<CloseOutcome> {
-    return this.cycles.submit({ kind: 'close', request }) as Promise<CloseOutcome>;
+    return this.cycles.submit(request.organizationId, { kind: 'close', request }) as Promise<CloseOutcome>;
   }
 
   private withTx<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
