@@ -55,7 +55,8 @@ export function expectedTokenCost(inputTokens: number, outputTokens: number, inP
 
 /** SPEC §8: gpuSeconds ÷ 3600 × creditsPerGpuHour, rounded UP to 6 decimals. */
 export function expectedGpuCost(gpuSeconds: string, creditsPerGpuHour: string): Decimal {
-  return D(gpuSeconds).div(3600).times(creditsPerGpuHour).decimalPlaces(6, Decimal.ROUND_UP);
+  // Multiplied first, so the product is exact before the one division (÷ 3600 first would round).
+  return D(gpuSeconds).times(creditsPerGpuHour).div(3600).decimalPlaces(6, Decimal.ROUND_UP);
 }
 
 /** H100 time (1 credit per GPU-hour) that costs exactly `credits` (whole micro-credits). */

@@ -7,7 +7,7 @@ import { namedRows, withTransaction } from '@ccx/ledger';
 import { KeyedGroupCommit } from '../common/group-commit.js';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
-import { burnDownOrder, drawCredits, eventCost, type Rate } from './domain/usage-rules.js';
+import { eventCostMicro, MicroBurnDown, microRate, microText, type MicroRate, type Rate } from './domain/usage-rules.js';
 import type { ParsedUsageEvent, UsageEventCommand } from './domain/usage-event.js';
 import { UsageAccounts, type BuyerCredits } from './usage-accounts.js';
 import { AlertsService } from '../alerts/index.js';
@@ -56,7 +56,8 @@ interface Rated {
   index: number;
   event: ParsedUsageEvent;
   rate: Rate;
-  cost: Decimal;
+  /** The event's cost in micro-credits (usage-rules: eventCostMicro). */
+  micro: bigint;
 }
 
 /**
@@ -158,14 +159,23 @@ export class UsageService {
     const checks = await this.accounts.checkBuyersAndRatesInTransaction(manager, parsed.map((p) => p.event));
     const rated: Rated[] = [];
     const refused: { p: Parsed; refusal: { code: string; message: string } }[] = [];
+    const rates = new Map<string, { rate: Rate; micro: MicroRate }>();
     for (const p of parsed) {
       const refusal = checks.refusal(p.event);
       if (refusal) {
         refused.push({ p, refusal });
         continue;
       }
-      const rate = checks.rate(p.event);
-      rated.push({ index: p.index, event: p.event, rate, cost: eventCost(p.event.quantity, rate) });
+      // One rate object (and its integer form) per rate card per charge, not per event.
+      const q = p.event.quantity;
+      const card = q.kind === 'tokens' ? `m:${q.model}` : `g:${q.gpuType}`;
+      let prepared = rates.get(card);
+      if (!prepared) {
+        const rate = checks.rate(p.event);
+        prepared = { rate, micro: microRate(rate) };
+        rates.set(card, prepared);
+      }
+      rated.push({ index: p.index, event: p.event, rate: prepared.rate, micro: eventCostMicro(q, prepared.micro) });
     }
     const orgIds = [...new Set(rated.map((r) => r.event.organizationId))].sort();
     // Every writer of a buyer's credits (usage, holds, freezes, expiry) takes this lock first,
@@ -188,9 +198,12 @@ export class UsageService {
     if (!rated.length) return outcomes;
     const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
     const firstInBatch = new Map<string, string>();
-    // Per buyer: credits drawn from each block account, and the events' total.
-    const drawn = new Map<string, { byAccount: Map<string, Decimal>; total: Decimal }>();
-    const rows: { r: Rated; credits: Decimal }[] = [];
+    // The burn-down in micro-credits (BigInt: exact, and far cheaper per event than Decimal), one
+    // running total per buyer; the blocks' Decimal balances are written back once, at the end.
+    const burners = new Map([...credits].map(([id, buyer]) => [id, new MicroBurnDown(buyer.blocks)]));
+    // Per buyer: micro-credits drawn from each block account, and the events' total.
+    const drawn = new Map<string, { byAccount: Map<string, bigint>; total: bigint }>();
+    const rows: { r: Rated; credits: string }[] = [];
 
     for (const r of rated) {
       const key = `${r.event.organizationId}|${r.event.eventId}`;
@@ -199,30 +212,32 @@ export class UsageService {
         outcomes.set(r.index, { eventId: r.event.eventId, status: 'duplicate', credits: prior });
         continue;
       }
-      if (r.cost.isZero()) {
+      const text = microText(r.micro);
+      if (r.micro === 0n) {
         // A free event (a zero rate, SPEC §8): accepted at 0.000000, nothing moves in the ledger.
-        const text = formatAmount(r.cost, 6);
         firstInBatch.set(key, text);
         outcomes.set(r.index, { eventId: r.event.eventId, status: 'accepted', credits: text });
-        rows.push({ r, credits: r.cost });
+        rows.push({ r, credits: text });
         continue;
       }
-      const buyer = credits.get(r.event.organizationId)!;
-      const draws = drawCredits(buyer.blocks, r.cost);
+      const burner = burners.get(r.event.organizationId)!;
+      const draws = burner.draw(r.micro);
       if (!draws) {
-        const error = this.accounts.shortfall(buyer, r.cost);
+        const buyer = credits.get(r.event.organizationId)!;
+        burner.writeBack();
+        const error = this.accounts.shortfall(buyer, new Decimal(text));
         outcomes.set(r.index, { eventId: r.event.eventId, status: 'rejected', code: error.code, message: error.message });
         continue;
       }
-      const text = formatAmount(r.cost, 6);
       firstInBatch.set(key, text);
       outcomes.set(r.index, { eventId: r.event.eventId, status: 'accepted', credits: text });
-      rows.push({ r, credits: r.cost });
-      const sums = drawn.get(r.event.organizationId) ?? { byAccount: new Map<string, Decimal>(), total: new Decimal(0) };
-      for (const d of draws) sums.byAccount.set(d.accountId, (sums.byAccount.get(d.accountId) ?? new Decimal(0)).plus(d.credits));
-      sums.total = sums.total.plus(r.cost);
-      drawn.set(r.event.organizationId, sums);
+      rows.push({ r, credits: text });
+      let sums = drawn.get(r.event.organizationId);
+      if (!sums) drawn.set(r.event.organizationId, (sums = { byAccount: new Map<string, bigint>(), total: 0n }));
+      for (const d of draws) sums.byAccount.set(d.accountId, (sums.byAccount.get(d.accountId) ?? 0n) + d.micro);
+      sums.total += r.micro;
     }
+    for (const burner of burners.values()) burner.writeBack();
     if (!rows.length) return outcomes;
 
     // One balanced ledger transaction per buyer per batch: each block's draws summed, the events'
@@ -236,8 +251,8 @@ export class UsageService {
       metadata: { organizationId, events: rows.filter((x) => x.r.event.organizationId === organizationId).length },
       effectiveAt: now,
       postings: [
-        ...[...sums.byAccount].map(([accountId, amount]) => ({ accountId, direction: 'DEBIT' as const, amount })),
-        { accountId: this.platform.id('consumed'), direction: 'CREDIT' as const, amount: sums.total },
+        ...[...sums.byAccount].map(([accountId, micro]) => ({ accountId, direction: 'DEBIT' as const, amount: new Decimal(microText(micro)) })),
+        { accountId: this.platform.id('consumed'), direction: 'CREDIT' as const, amount: new Decimal(microText(sums.total)) },
       ],
     }));
     const results = ledgerItems.length ? await this.ledger.postMany(manager, ledgerItems) : [];
@@ -246,7 +261,7 @@ export class UsageService {
     if (notPosted) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(notPosted)}`);
     const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
     // A free event has no ledger transaction.
-    await this.insertEvents(manager, rows, rows.map((x) => (x.credits.isZero() ? null : txByBuyer.get(x.r.event.organizationId)!)), now);
+    await this.insertEvents(manager, rows, rows.map((x) => (x.r.micro === 0n ? null : txByBuyer.get(x.r.event.organizationId)!)), now);
     await this.accounts.settleInTransaction(manager, credits);
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
     for (const buyer of credits.values()) {
@@ -271,11 +286,22 @@ export class UsageService {
     return existing;
   }
 
-  private async insertEvents(manager: EntityManager, rows: { r: Rated; credits: Decimal }[], txIds: (string | null)[], now: Date): Promise<void> {
-    const col = <T>(f: (x: { r: Rated; credits: Decimal }) => T) => rows.map(f);
+  private async insertEvents(manager: EntityManager, rows: { r: Rated; credits: string }[], txIds: (string | null)[], now: Date): Promise<void> {
+    const col = <T>(f: (x: { r: Rated; credits: string }) => T) => rows.map(f);
+    // Each rate card's figures as text once, not once per event.
+    const rateTexts = new Map<Rate, (string | null)[]>();
+    const rateText = (x: { r: Rated }, k: number) => {
+      let texts = rateTexts.get(x.r.rate);
+      if (!texts) {
+        const r = x.r.rate;
+        texts = r.kind === 'tokens' ? [r.inputPerMillion.toFixed(), r.outputPerMillion.toFixed(), null] : [null, null, r.creditsPerGpuHour.toFixed()];
+        rateTexts.set(r, texts);
+      }
+      return texts[k];
+    };
+    const recordedAt = now.toISOString();
     const token = (x: { r: Rated }) => (x.r.event.quantity.kind === 'tokens' ? x.r.event.quantity : null);
     const gpu = (x: { r: Rated }) => (x.r.event.quantity.kind === 'gpu' ? x.r.event.quantity : null);
-    const rate = (x: { r: Rated }) => x.r.rate;
     await namedRows(manager, INSERT_EVENTS, [
         col((x) => x.r.event.organizationId),
         col((x) => x.r.event.eventId),
@@ -284,12 +310,13 @@ export class UsageService {
         col((x) => token(x)?.outputTokens ?? null),
         col((x) => gpu(x)?.gpuType ?? null),
         col((x) => gpu(x)?.gpuSeconds.toFixed() ?? null),
-        col((x) => { const r = rate(x); return r.kind === 'tokens' ? r.inputPerMillion.toFixed() : null; }),
-        col((x) => { const r = rate(x); return r.kind === 'tokens' ? r.outputPerMillion.toFixed() : null; }),
-        col((x) => { const r = rate(x); return r.kind === 'gpu' ? r.creditsPerGpuHour.toFixed() : null; }),
-        col((x) => x.credits.toFixed()),
-        col((x) => (x.r.event.occurredAt ?? now).toISOString()),
-        col(() => now.toISOString()),
+        col((x) => rateText(x, 0)),
+        col((x) => rateText(x, 1)),
+        col((x) => rateText(x, 2)),
+        // Stored as before (Decimal's plain text, no trailing zeros: 0.27, 0).
+        col((x) => x.credits.replace(/\.?0+$/, '')),
+        col((x) => (x.r.event.occurredAt ? x.r.event.occurredAt.toISOString() : recordedAt)),
+        col(() => recordedAt),
         txIds,
       ]);
   }

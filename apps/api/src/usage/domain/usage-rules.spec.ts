@@ -1,5 +1,5 @@
 import { Decimal } from '@ccx/core';
-import { burnDownOrder, drawCredits, eventCost, type SpendableBlock } from './usage-rules.js';
+import { burnDownOrder, drawCredits, eventCost, eventCostMicro, MicroBurnDown, microRate, microText, toMicro, type SpendableBlock } from './usage-rules.js';
 
 const D = (v: string) => new Decimal(v);
 
@@ -24,6 +24,7 @@ describe('eventCost (SPEC §8)', () => {
     ['1', '1', '0.000278'], // 0.000277…  → up
     ['0.001', '0.35', '0.000001'],
     ['36000', '0.5', '5'],
+    ['13459.2', '32.25', '120.572'], // exactly 120.572: dividing by 3600 first rounded it up to 120.572001
   ])('%s GPU-seconds at %s credits/hour cost %s', (seconds, perHour, expected) => {
     expect(eventCost({ kind: 'gpu', gpuType: 'x', gpuSeconds: D(seconds) }, { kind: 'gpu', creditsPerGpuHour: D(perHour) }).toFixed()).toBe(expected);
   });
@@ -62,5 +63,59 @@ describe('burn-down', () => {
       ['b', '0.75'],
     ]);
     expect(blocks.map((b) => b.available.toFixed())).toEqual(['0', '1.25']);
+  });
+});
+
+describe('micro-credit hot path agrees with the Decimal rules', () => {
+  // A small deterministic generator (no flaky seeds): the same cases every run.
+  let seed = 20261204;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const int = (max: number) => Math.floor(next() * (max + 1));
+  const decimal = (maxInt: number, maxScale: number) => {
+    const scale = int(maxScale);
+    return new Decimal(int(maxInt)).plus(new Decimal(int(10 ** scale - 1)).shiftedBy(-scale));
+  };
+
+  it('eventCostMicro equals eventCost for 5,000 token and GPU events, rates of up to 9 decimals', () => {
+    for (let k = 0; k < 2500; k++) {
+      const q = { kind: 'tokens' as const, model: 'm', inputTokens: int(k % 2 ? 1_000_000_000_000 : 5000), outputTokens: int(k % 3 ? 2_000_000 : 1_000_000_000_000) };
+      const rate = { kind: 'tokens' as const, inputPerMillion: decimal(50, 9), outputPerMillion: decimal(200, 9) };
+      expect(microText(eventCostMicro(q, microRate(rate)))).toBe(eventCost(q, rate).toFixed(6));
+      const g = { kind: 'gpu' as const, gpuType: 'x', gpuSeconds: decimal(100_000, 6) };
+      const gr = { kind: 'gpu' as const, creditsPerGpuHour: decimal(40, 9) };
+      expect(microText(eventCostMicro(g, microRate(gr)))).toBe(eventCost(g, gr).toFixed(6));
+    }
+  });
+
+  it('MicroBurnDown draws exactly what drawCredits draws, event after event, and writes back the same balances', () => {
+    for (let round = 0; round < 200; round++) {
+      const blocks = () =>
+        Array.from({ length: 1 + int(6) }, (_, i): SpendableBlock => ({
+          blockId: `b${i}`,
+          accountId: `a${i}`,
+          expiresAt: null,
+          createdAt: new Date(i),
+          available: i === 2 && round % 5 === 0 ? new Decimal('-1.5') : decimal(20, 6),
+        }));
+      const seedBefore = seed;
+      const reference = blocks();
+      seed = seedBefore;
+      const fast = blocks();
+      const burner = new MicroBurnDown(fast);
+      for (let e = 0; e < 15; e++) {
+        const cost = decimal(8, 6).plus('0.000001');
+        const expected = drawCredits(reference, cost);
+        const got = burner.draw(toMicro(cost));
+        expect(got === null).toBe(expected === null);
+        if (expected && got) expect(got.map((d) => `${d.accountId}:${microText(d.micro)}`)).toEqual(expected.map((d) => `${d.accountId}:${d.credits.toFixed(6)}`));
+      }
+      burner.writeBack();
+      expect(fast.map((b) => b.available.toFixed())).toEqual(reference.map((b) => b.available.toFixed()));
+    }
+  });
+
+  it('writes micro-credits as the API does', () => {
+    expect([0n, 1n, 999_999n, 1_000_000n, 12_345_678n, -1n].map(microText)).toEqual(['0.000000', '0.000001', '0.999999', '1.000000', '12.345678', '-0.000001']);
+    expect(toMicro(new Decimal('12.3456789'))).toBe(12_345_678n);
   });
 });
