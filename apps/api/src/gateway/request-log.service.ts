@@ -59,7 +59,9 @@ export class RequestLogService {
     const countParams = [...params];
     if (cursor) {
       params.push(cursor.createdAt, cursor.id);
-      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+      // The plain bound is implied by the row comparison; it is there for the planner, which prunes
+      // the later months' partitions on it (it cannot on a row comparison).
+      where.push(`created_at <= $${params.length - 1}`, `(created_at, id) < ($${params.length - 1}, $${params.length})`);
     }
     params.push(first + 1);
     const [rows, [count]] = await Promise.all([
