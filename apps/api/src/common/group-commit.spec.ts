@@ -13,7 +13,8 @@ function recorder() {
     if (items.includes('boom')) throw new Error('cycle failed');
     return items.map((i) => `done:${i}`);
   };
-  const settle = () => new Promise((r) => setImmediate(r));
+  // Two turns of the event loop: a finished cycle schedules the next one a turn later.
+  const settle = () => new Promise((r) => setImmediate(() => setImmediate(r)));
   return { cycles, run, settle, maxRunning: () => maxRunning };
 }
 
@@ -78,6 +79,33 @@ describe('KeyedGroupCommit', () => {
     r.cycles[0].release();
     expect(await a).toEqual(['done:a1']);
     expect(r.maxRunning()).toBe(2);
+  });
+
+  it('with depth 2, sends the next cycle of a key while the current one runs, and never a third', async () => {
+    const r = recorder();
+    const q = new KeyedGroupCommit<string, string>(r.run, 10, 2);
+    const first = q.submit('k', ['1']);
+    await r.settle();
+    const second = q.submit('k', ['2']);
+    await r.settle();
+    // Already running beside the first (in the database it would wait on the key's lock).
+    expect(r.cycles.map((c) => c.items)).toEqual([['1'], ['2']]);
+    const third = q.submit('k', ['3']);
+    const fourth = q.submit('k', ['4']);
+    await r.settle();
+    expect(r.cycles).toHaveLength(2);
+    r.cycles[0].release();
+    expect(await first).toEqual(['done:1']);
+    await r.settle();
+    // The queued units go together as the next cycle once one finished.
+    expect(r.cycles[2].items).toEqual(['3', '4']);
+    expect(r.maxRunning()).toBe(2);
+    r.cycles[1].release();
+    r.cycles[2].release();
+    expect(await second).toEqual(['done:2']);
+    expect([await third, await fourth]).toEqual([['done:3'], ['done:4']]);
+    await r.settle();
+    expect(q.busyKeys).toBe(0);
   });
 
   it('rejects every unit of a failed cycle and goes on with the next one', async () => {
