@@ -331,39 +331,48 @@ function batchScenario(api: Api, buyer: Buyer): Scenario {
   };
 }
 
-/** (c) POST /v1/usage with one event per request (the REST path a gateway without batching uses). */
-function restSingleScenario(api: Api, buyer: Buyer): Scenario {
+/** How a single-call scenario's answer reads: accepted or duplicate credits, or a refusal code. */
+type SingleAnswer = { status: 'accepted' | 'duplicate'; credits: string } | { status: 'rejected'; code: string | undefined; detail: string };
+
+/**
+ * `GRAPHQL_CLIENTS` closed loops, one event per request, through keep-alive connections of an
+ * undici Pool (fetch() cost the load generator ~1.3 ms of CPU per call, on the server's cores).
+ */
+function singleCallScenario(
+  api: Api,
+  scenario: string,
+  path: string,
+  body: (eventId: string, n: number) => string,
+  answer: (status: number, text: string) => SingleAnswer,
+): Scenario {
   const pool = new Pool(api.base, { connections: GRAPHQL_CLIENTS });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR_KEY}` };
-  const prefix = `{"events":[{"organizationId":"${buyer.id}","eventId":"${RUN}-c`;
-  const suffixes = TOKEN_MIX.map(([i, o]) => `","model":"${MODEL}","inputTokens":${i},"outputTokens":${o}}]}`);
+  const letter = scenario[0];
   return {
-    scenario: 'c_rest_single',
+    scenario,
     extra: { clients: GRAPHQL_CLIENTS },
     run: async (tally, deadline) => {
       const client = async (c: number) => {
-        let n = 0;
-        while (!stopping && performance.now() < deadline) {
-          const payload = `${prefix}${c}-${n}${suffixes[n % suffixes.length]}`;
-          n++;
+        for (let n = 0; !stopping && performance.now() < deadline; n++) {
+          const payload = body(`${RUN}-${letter}${c}-${n}`, n);
           const t0 = performance.now();
           try {
-            const res = await pool.request({ path: '/v1/usage', method: 'POST', headers, body: payload, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+            const res = await pool.request({ path, method: 'POST', headers, body: payload, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
             const text = await res.body.text();
             const latency = performance.now() - t0;
-            const result = res.statusCode === 200 ? (JSON.parse(text) as { results: { status: string; credits?: string; code?: string }[] }).results[0] : null;
-            if (!result || result.status === 'rejected') {
-              if (result?.code === 'INSUFFICIENT_CREDITS' || result?.code === 'CREDITS_FROZEN') tally.rejected++;
+            const a = answer(res.statusCode, text);
+            if (a.status === 'rejected') {
+              if (a.code === 'INSUFFICIENT_CREDITS' || a.code === 'CREDITS_FROZEN') tally.rejected++;
               else tally.errors++;
-              note(tally, `HTTP ${res.statusCode}: ${text.slice(0, 100)}`);
+              note(tally, `HTTP ${res.statusCode} ${a.code ?? ''}: ${a.detail.slice(0, 100)}`);
               continue;
             }
             tally.latencies.push(latency);
             tally.requests++;
-            if (result.status === 'duplicate') tally.duplicates++;
+            if (a.status === 'duplicate') tally.duplicates++;
             else {
               tally.events++;
-              tally.acceptedMicro += micro(result.credits!);
+              tally.acceptedMicro += micro(a.credits);
             }
           } catch (error) {
             tally.errors++;
@@ -377,64 +386,38 @@ function restSingleScenario(api: Api, buyer: Buyer): Scenario {
   };
 }
 
-/** (b) GraphQL `recordUsage`: `GRAPHQL_CLIENTS` loops, one event per request. */
+/** (b) GraphQL `recordUsage`, one event per request. */
 function graphqlScenario(api: Api, buyer: Buyer): Scenario {
-  // Keep-alive connections through undici's Pool: fetch() cost the load generator ~1.3 ms of CPU
-  // per call, on the same two cores as the server.
-  const pool = new Pool(api.base, { connections: GRAPHQL_CLIENTS });
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR_KEY}` };
-  const prefix =
-    `{"query":"mutation($i: RecordUsageInput!) { recordUsage(input: $i) { eventId credits duplicate } }",` +
-    `"variables":{"i":{"organizationId":"${buyer.id}","eventId":"${RUN}-b`;
+  const query = 'mutation($i: RecordUsageInput!) { recordUsage(input: $i) { eventId credits duplicate } }';
   const suffixes = TOKEN_MIX.map(([i, o]) => `","model":"${MODEL}","inputTokens":${i},"outputTokens":${o}}}}`);
-  return {
-    scenario: 'b_graphql_single',
-    extra: { clients: GRAPHQL_CLIENTS },
-    run: async (tally, deadline) => {
-      const client = async (c: number) => {
-        let n = 0;
-        while (!stopping && performance.now() < deadline) {
-          const payload = `${prefix}${c}-${n}${suffixes[n % suffixes.length]}`;
-          n++;
-          const t0 = performance.now();
-          try {
-            const res = await pool.request({ path: '/graphql', method: 'POST', headers, body: payload, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
-            const text = await res.body.text();
-            const latency = performance.now() - t0;
-            const parsed = JSON.parse(text) as {
-              data?: { recordUsage?: { credits: string; duplicate: boolean } | null };
-              errors?: { message: string; extensions?: { code?: string } }[];
-            };
-            const record = parsed.data?.recordUsage;
-            if (parsed.errors?.length || !record) {
-              const code = parsed.errors?.[0]?.extensions?.code;
-              if (code === 'INSUFFICIENT_CREDITS' || code === 'CREDITS_FROZEN') {
-                tally.rejected++;
-                note(tally, `rejected ${code}`);
-              } else {
-                tally.errors++;
-                note(tally, `HTTP ${res.statusCode} ${code ?? ''}: ${String(parsed.errors?.[0]?.message ?? text).slice(0, 100)}`);
-              }
-              continue;
-            }
-            tally.latencies.push(latency);
-            tally.requests++;
-            if (record.duplicate) {
-              tally.duplicates++;
-            } else {
-              tally.events++;
-              tally.acceptedMicro += micro(record.credits);
-            }
-          } catch (error) {
-            tally.errors++;
-            note(tally, describe(error));
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: GRAPHQL_CLIENTS }, (_, c) => client(c)));
-      await pool.close();
+  return singleCallScenario(
+    api,
+    'b_graphql_single',
+    '/graphql',
+    (eventId, n) => `{"query":"${query}","variables":{"i":{"organizationId":"${buyer.id}","eventId":"${eventId}${suffixes[n % suffixes.length]}`,
+    (_status, text) => {
+      const parsed = JSON.parse(text) as { data?: { recordUsage?: { credits: string; duplicate: boolean } | null }; errors?: { message: string; extensions?: { code?: string } }[] };
+      const record = parsed.data?.recordUsage;
+      if (parsed.errors?.length || !record) return { status: 'rejected', code: parsed.errors?.[0]?.extensions?.code, detail: String(parsed.errors?.[0]?.message ?? text) };
+      return { status: record.duplicate ? 'duplicate' : 'accepted', credits: record.credits };
     },
-  };
+  );
+}
+
+/** (c) POST /v1/usage with one event per request (the REST path of a gateway that does not batch). */
+function restSingleScenario(api: Api, buyer: Buyer): Scenario {
+  const suffixes = TOKEN_MIX.map(([i, o]) => `","model":"${MODEL}","inputTokens":${i},"outputTokens":${o}}]}`);
+  return singleCallScenario(
+    api,
+    'c_rest_single',
+    '/v1/usage',
+    (eventId, n) => `{"events":[{"organizationId":"${buyer.id}","eventId":"${eventId}${suffixes[n % suffixes.length]}`,
+    (status, text) => {
+      const result = status === 200 ? (JSON.parse(text) as { results: { status: string; credits?: string; code?: string }[] }).results[0] : null;
+      if (!result || result.status === 'rejected') return { status: 'rejected', code: result?.code, detail: text };
+      return { status: result.status === 'duplicate' ? 'duplicate' : 'accepted', credits: result.credits! };
+    },
+  );
 }
 
 async function run(provisioned: Database): Promise<void> {
