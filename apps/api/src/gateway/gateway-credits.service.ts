@@ -10,8 +10,12 @@ import type { InferenceRequestStatus } from './domain/inference-request.js';
 /** The usage module's state of one cycle (its locked balances and what the cycle writes). */
 type CycleState = Awaited<ReturnType<UsageHoldBatchService['beginCycle']>>;
 
-/** Cycles of one buyer in flight at once: one running, the next waiting on the buyer's lock. */
-const CYCLES_IN_FLIGHT = 2;
+/**
+ * Cycles of one buyer in flight at once. 2 (the next cycle already waiting on the buyer's lock)
+ * cut the wait between cycles but made batches smaller: more transactions and more PostgreSQL
+ * CPU per request, which this CPU-bound 2-core machine pays for (docs/BENCHMARKS.md, Gateway).
+ */
+const CYCLES_IN_FLIGHT = 1;
 
 type Work = { kind: 'open'; request: OpenRequest } | { kind: 'close'; request: CloseRequest };
 
@@ -77,8 +81,7 @@ export class GatewayCreditsService {
   /**
    * One queue per buyer for holds and captures alike: each cycle is one transaction that takes the
    * buyer's lock once, settles the requests that ended (releasing what they held), then holds for
-   * the requests that start. Two cycles of a buyer in flight: the next one waits on the buyer's
-   * lock in the database while the current one finishes (see CycleQueue).
+   * the requests that start. Other buyers never wait for a busy one (see CycleQueue).
    */
   private readonly cycles = new CycleQueue<Work, OpenOutcome | CloseOutcome>((items) => this.withTx((m) => this.cycle(m, items)), CYCLES_IN_FLIGHT);
 
