@@ -104,6 +104,28 @@ describe('a failing event fails alone', () => {
     expect(D((await creditsOf(t, other)).available)).toEqual(D('10').minus(each.times(15)));
   });
 
+  it("a batch over several buyers: one buyer's part failing whole fails only its events, in their places", async () => {
+    // The batch is charged per buyer (each buyer's queue): every event of `broken` is faulty, so
+    // its part fails as a whole; `fine`'s events are charged, and each answer keeps its place.
+    const broken = await fundedBuyer(t, ['10']);
+    const fine = await fundedBuyer(t, ['10']);
+    const res = await postUsage(t, {
+      events: [paid(fine, 'g-1'), paid(broken, 'poison-g1'), { organizationId: fine.id, eventId: 'g-bad' }, paid(broken, 'poison-g2'), paid(fine, 'g-2')],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: any) => `${r.eventId}:${r.status}:${r.code ?? r.credits}`)).toEqual([
+      `g-1:accepted:${each.toFixed(6)}`,
+      'poison-g1:rejected:INTERNAL_SERVER_ERROR',
+      'g-bad:rejected:BAD_USER_INPUT',
+      'poison-g2:rejected:INTERNAL_SERVER_ERROR',
+      `g-2:accepted:${each.toFixed(6)}`,
+    ]);
+    expect((await creditsOf(t, broken)).available).toBe('10.000000');
+    expect(D((await creditsOf(t, fine)).available)).toEqual(D('10').minus(each.times(2)));
+    expect(await usageEventsOf(t, broken)).toEqual([]);
+    expect((await usageEventsOf(t, fine)).map((e) => e.event_id).sort()).toEqual(['g-1', 'g-2']);
+  });
+
   it('a batch of only faulty events is a server error, and changes nothing', async () => {
     const buyer = await fundedBuyer(t, ['10']);
     const res = await postUsage(t, { events: [paid(buyer, 'poison-f1'), paid(buyer, 'poison-f2')] });
