@@ -126,4 +126,18 @@ describe('KeyedGroupCommit', () => {
     r.cycles[2].release();
     expect(await after).toEqual(['done:ok2']);
   });
+
+  it('with isolate, a cycle that fails runs each of its units alone: only the bad one fails', async () => {
+    const q = new KeyedGroupCommit<number, number>(
+      async (items) => {
+        if (items.includes(-1)) throw new Error('bad item');
+        return items.map((i) => i * 10);
+      },
+      10,
+      1,
+      true,
+    );
+    const results = await Promise.allSettled([[1], [-1], [2, 3]].map((u) => q.submit('a', u)));
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'rejected'))).toEqual([[10], 'rejected', [20, 30]]);
+  });
 });

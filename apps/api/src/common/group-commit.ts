@@ -1,77 +1,13 @@
 /**
- * Group commit: work items that arrive while a batch is running wait and go together in the next
- * batch (one database transaction for many concurrent callers, as metering does). One batch runs
- * at a time per queue. When a whole batch fails, each of its items is run again on its own, so
- * one item's failure never fails another caller (SPEC §8: one event's failure never affects another).
- */
-export class GroupCommit<In, Out> {
-  private readonly pending: { item: In; resolve: (o: Out) => void; reject: (e: unknown) => void }[] = [];
-  private running = false;
-
-  constructor(
-    private readonly run: (items: In[]) => Promise<Out[]>,
-    private readonly maxBatch = 500,
-  ) {}
-
-  submit(item: In): Promise<Out> {
-    return new Promise<Out>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      this.drain();
-    });
-  }
-
-  /** Items waiting for the next batch (for tests and metrics). */
-  get waiting(): number {
-    return this.pending.length;
-  }
-
-  private drain(): void {
-    if (this.running) return;
-    this.running = true;
-    setImmediate(async () => {
-      try {
-        while (this.pending.length) {
-          const batch = this.pending.splice(0, this.maxBatch);
-          await this.runBatch(batch);
-        }
-      } finally {
-        this.running = false;
-        // An item submitted after the loop saw an empty queue but before `running` cleared.
-        if (this.pending.length) this.drain();
-      }
-    });
-  }
-
-  private async runBatch(batch: { item: In; resolve: (o: Out) => void; reject: (e: unknown) => void }[]): Promise<void> {
-    try {
-      const outs = await this.run(batch.map((b) => b.item));
-      batch.forEach((b, i) => b.resolve(outs[i]));
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0].reject(error);
-        return;
-      }
-      // Isolate the fault: every item alone, so only the one that fails sees the error.
-      for (const b of batch) {
-        try {
-          const [out] = await this.run([b.item]);
-          b.resolve(out);
-        } catch (e) {
-          b.reject(e);
-        }
-      }
-    }
-  }
-}
-
-/**
  * Group commit with one queue per key (e.g. per buyer): a key's units that arrive while its cycle
  * runs go together in its next cycle, and different keys run their cycles in parallel — so one
  * busy key never makes another wait (one global queue would take every waiting key's lock in each
  * cycle and wait for the slowest). A unit is a list of items answered together (a caller's batch);
  * a cycle takes whole units in arrival order up to `maxItems` items (always at least one unit) and
  * runs them as one list, in order, exactly as if they had come one after another. When a cycle
- * throws, every unit in it is rejected with the error: `run` isolates per-item faults itself.
+ * throws, every unit in it is rejected with the error (`run` isolates per-item faults itself, as
+ * metering's does), or, with `isolate`, each of its units is run again alone, so only the unit
+ * that fails sees the error (SPEC §8: one event's failure never affects another; the gateway).
  *
  * `depth` cycles of a key may be in flight. With 2, the next cycle of a busy key is already sent
  * and waits on the key's database lock (taken by `run` itself) while the current one finishes,
@@ -86,6 +22,7 @@ export class KeyedGroupCommit<In, Out> {
     private readonly run: (items: In[]) => Promise<Out[]>,
     private readonly maxItems: number,
     private readonly depth = 1,
+    private readonly isolate = false,
   ) {}
 
   submit(key: string, items: In[]): Promise<Out[]> {
@@ -131,7 +68,17 @@ export class KeyedGroupCommit<In, Out> {
         at += u.items.length;
       }
     } catch (error) {
-      for (const u of cycle) u.reject(error);
+      if (!this.isolate || cycle.length === 1) {
+        for (const u of cycle) u.reject(error);
+        return;
+      }
+      for (const u of cycle) {
+        try {
+          u.resolve(await this.run(u.items));
+        } catch (e) {
+          u.reject(e);
+        }
+      }
     }
   }
 }

@@ -4,7 +4,7 @@ import { Decimal } from '@ccx/core';
 import { withTransaction } from '@ccx/ledger';
 import { ClockService } from '../clock/clock.service.js';
 import { UsageHoldBatchService } from '../usage/index.js';
-import { CycleQueue } from './cycle-queue.js';
+import { KeyedGroupCommit } from '../common/group-commit.js';
 import type { InferenceRequestStatus } from './domain/inference-request.js';
 
 /** The usage module's state of one cycle (its locked balances and what the cycle writes). */
@@ -16,6 +16,8 @@ type CycleState = Awaited<ReturnType<UsageHoldBatchService['beginCycle']>>;
  * CPU per request, which this CPU-bound 2-core machine pays for (docs/BENCHMARKS.md, Gateway).
  */
 const CYCLES_IN_FLIGHT = 1;
+/** The most requests one cycle opens and closes together. */
+const CYCLE_MAX = 500;
 
 type Work = { kind: 'open'; request: OpenRequest } | { kind: 'close'; request: CloseRequest };
 
@@ -81,9 +83,9 @@ export class GatewayCreditsService {
   /**
    * One queue per buyer for holds and captures alike: each cycle is one transaction that takes the
    * buyer's lock once, settles the requests that ended (releasing what they held), then holds for
-   * the requests that start. Other buyers never wait for a busy one (see CycleQueue).
+   * the requests that start. Other buyers never wait for a busy one (see KeyedGroupCommit).
    */
-  private readonly cycles = new CycleQueue<Work, OpenOutcome | CloseOutcome>((items) => this.withTx((m) => this.cycle(m, items)), CYCLES_IN_FLIGHT);
+  private readonly cycles = new KeyedGroupCommit<Work, OpenOutcome | CloseOutcome>((items) => this.withTx((m) => this.cycle(m, items)), CYCLE_MAX, CYCLES_IN_FLIGHT, true);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -92,11 +94,11 @@ export class GatewayCreditsService {
   ) {}
 
   open(request: OpenRequest): Promise<OpenOutcome> {
-    return this.cycles.submit(request.organizationId, { kind: 'open', request }) as Promise<OpenOutcome>;
+    return this.cycles.submit(request.organizationId, [{ kind: 'open', request }]).then(([o]) => o as OpenOutcome);
   }
 
   close(request: CloseRequest): Promise<CloseOutcome> {
-    return this.cycles.submit(request.organizationId, { kind: 'close', request }) as Promise<CloseOutcome>;
+    return this.cycles.submit(request.organizationId, [{ kind: 'close', request }]).then(([o]) => o as CloseOutcome);
   }
 
   private withTx<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
