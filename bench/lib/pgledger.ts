@@ -39,6 +39,10 @@ export class Pgledger {
     const name = `ccx_bench_pgledger_${randomBytes(4).toString('hex')}`;
     const { url, drop } = await createThrowawayDatabase(serverUrl, name);
     const pool = new pg.Pool({ connectionString: url, max: poolSize });
+    // An idle client whose connection the server ends (the scratch database dropped WITH (FORCE),
+    // the embedded server stopping) emits 'error' on the pool; without a listener that ended the
+    // whole bench with exit code 1 after its figures, which stopped `npm run bench` there.
+    pool.on('error', (error) => process.stderr.write(`[bench:ledger] pgledger pool: ${error.message}\n`));
     onCleanup(async () => {
       await pool.end().catch(() => {});
       await drop();
