@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { QueryFailedError } from 'typeorm';
-import { Decimal } from '@ccx/core';
 import type { AccountRegistry } from './accounts.js';
-import { parseLedgerAmount } from './holds.js';
+import { checkedHold } from './holds.js';
 import { LedgerError } from './ledger-errors.js';
-import { canonicalJson, namedRows, namedSql } from './sql.js';
+import { namedRows, namedSql } from './sql.js';
 import type { HoldInput, SqlRunner } from './types.js';
 
 const CREATE_HOLDS = namedSql(
@@ -30,22 +28,8 @@ export async function createHoldsInOneStatement(accounts: AccountRegistry, runne
   for (const input of inputs) {
     if (keys.has(input.idempotencyKey)) throw new LedgerError('INVALID_TRANSACTION', 'each hold of a batch needs its own idempotencyKey');
     keys.add(input.idempotencyKey);
-    const debit = await accounts.get(runner, input.debitAccountId);
-    const credit = await accounts.get(runner, input.creditAccountId);
-    if (debit.asset !== credit.asset) throw new LedgerError('UNBALANCED', 'a hold moves one asset');
-    if (debit.shards > 1) throw new LedgerError('INVALID_TRANSACTION', 'a hold needs an unsharded debit account');
-    if (!credit.allowPositive) throw new LedgerError('INVALID_TRANSACTION', 'the credit account of a hold must accept credits');
-    if (!input.idempotencyKey || input.idempotencyKey.length > 200) {
-      throw new LedgerError('INVALID_TRANSACTION', 'idempotencyKey must be 1 to 200 characters');
-    }
-    if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) {
-      throw new LedgerError('INVALID_TRANSACTION', 'expiresAt must be a valid instant');
-    }
-    const amount: Decimal = parseLedgerAmount(input.amount, debit.scale);
-    // The same hash as HoldBook's, so a hold made here replays through `createHold` like any other.
-    const hash = createHash('sha256')
-      .update(canonicalJson({ d: debit.id, c: credit.id, a: amount.toFixed(debit.scale), m: input.metadata ?? {} }))
-      .digest('hex');
+    // The same checks and hash as HoldBook's, so a hold made here replays through `createHold`.
+    const { debit, credit, amount, hash } = await checkedHold(accounts, runner, input);
     cols.key.push(input.idempotencyKey);
     cols.hash.push(hash);
     cols.debit.push(debit.id);

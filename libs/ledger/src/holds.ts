@@ -320,24 +320,9 @@ export class HoldBook {
     return updated.map(toHold);
   }
 
-  /** The rules every hold obeys, and its amount at the asset's scale and content hash. */
-  private async checked(runner: SqlRunner, input: HoldInput) {
-    const debit = await this.accounts.get(runner, input.debitAccountId);
-    const credit = await this.accounts.get(runner, input.creditAccountId);
-    if (debit.asset !== credit.asset) throw new LedgerError('UNBALANCED', 'a hold moves one asset');
-    if (debit.shards > 1) throw new LedgerError('INVALID_TRANSACTION', 'a hold needs an unsharded debit account');
-    if (!credit.allowPositive) throw new LedgerError('INVALID_TRANSACTION', 'the credit account of a hold must accept credits');
-    if (!input.idempotencyKey || input.idempotencyKey.length > 200) {
-      throw new LedgerError('INVALID_TRANSACTION', 'idempotencyKey must be 1 to 200 characters');
-    }
-    if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) {
-      throw new LedgerError('INVALID_TRANSACTION', 'expiresAt must be a valid instant');
-    }
-    const amount = parseLedgerAmount(input.amount, debit.scale);
-    const hash = createHash('sha256')
-      .update(canonicalJson({ d: debit.id, c: credit.id, a: amount.toFixed(debit.scale), m: input.metadata ?? {} }))
-      .digest('hex');
-    return { debit, credit, amount, hash };
+  /** The rules every hold obeys (checkedHold). */
+  private checked(runner: SqlRunner, input: HoldInput) {
+    return checkedHold(this.accounts, runner, input);
   }
 
   private assertPending(row: HoldRow, at: Date): void {
@@ -376,4 +361,28 @@ export function parseLedgerAmount(value: string | Decimal, scale: number): Decim
     if (e instanceof AmountParseError) throw new LedgerError('INVALID_AMOUNT', e.message, { problem: e.problem });
     throw e;
   }
+}
+
+/**
+ * The rules every hold obeys, and its amount at the asset's scale and its content hash (what a
+ * replay of the same key must match): for one hold (`HoldBook`) and for a batch in one statement
+ * (`createHoldsInOneStatement`) alike.
+ */
+export async function checkedHold(accounts: AccountRegistry, runner: SqlRunner, input: HoldInput) {
+  const debit = await accounts.get(runner, input.debitAccountId);
+  const credit = await accounts.get(runner, input.creditAccountId);
+  if (debit.asset !== credit.asset) throw new LedgerError('UNBALANCED', 'a hold moves one asset');
+  if (debit.shards > 1) throw new LedgerError('INVALID_TRANSACTION', 'a hold needs an unsharded debit account');
+  if (!credit.allowPositive) throw new LedgerError('INVALID_TRANSACTION', 'the credit account of a hold must accept credits');
+  if (!input.idempotencyKey || input.idempotencyKey.length > 200) {
+    throw new LedgerError('INVALID_TRANSACTION', 'idempotencyKey must be 1 to 200 characters');
+  }
+  if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) {
+    throw new LedgerError('INVALID_TRANSACTION', 'expiresAt must be a valid instant');
+  }
+  const amount = parseLedgerAmount(input.amount, debit.scale);
+  const hash = createHash('sha256')
+    .update(canonicalJson({ d: debit.id, c: credit.id, a: amount.toFixed(debit.scale), m: input.metadata ?? {} }))
+    .digest('hex');
+  return { debit, credit, amount, hash };
 }

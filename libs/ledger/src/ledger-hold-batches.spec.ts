@@ -1,4 +1,5 @@
 import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
+import { holdFixtures, LATER, T0 } from '../test/hold-fixtures.js';
 import { Ledger } from './ledger.js';
 import { LedgerError } from './ledger-errors.js';
 import { withTransaction } from './transaction.js';
@@ -6,11 +7,9 @@ import type { Account } from './types.js';
 
 /** Many holds at once (the gateway's group commit): all or nothing, limits judged per account. */
 
-const T0 = new Date('2026-01-05T12:00:00.000Z');
-const LATER = new Date(T0.getTime() + 3_600_000);
 let db: LedgerTestDatabase;
 const ledger = new Ledger();
-let seq = 0;
+const { funded, next } = holdFixtures(ledger, () => db);
 
 beforeAll(async () => {
   db = await createLedgerTestDatabase();
@@ -19,15 +18,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function funded(amount: string): Promise<{ wallet: Account; sink: Account }> {
-  const source = await ledger.createAccount(db.dataSource.manager, { code: `src-${++seq}`, asset: 'USD', allowNegative: true, allowPositive: true });
-  const wallet = await ledger.createAccount(db.dataSource.manager, { code: `wallet-${++seq}`, asset: 'USD', allowNegative: false, allowPositive: true });
-  const sink = await ledger.createAccount(db.dataSource.manager, { code: `sink-${++seq}`, asset: 'USD', allowNegative: false, allowPositive: true });
-  await ledger.transfer(db.dataSource.manager, { idempotencyKey: `fund-${++seq}`, kind: 'deposit', effectiveAt: T0, debitAccountId: source.id, creditAccountId: wallet.id, amount });
-  return { wallet, sink };
-}
-
-const hold = (wallet: Account, sink: Account, amount: string) => ({ idempotencyKey: `h-${++seq}`, debitAccountId: wallet.id, creditAccountId: sink.id, amount, expiresAt: LATER });
+const hold = (wallet: Account, sink: Account, amount: string) => ({ idempotencyKey: `h-${next()}`, debitAccountId: wallet.id, creditAccountId: sink.id, amount, expiresAt: LATER });
 
 describe('createHolds / voidHolds', () => {
   it('creates every hold and raises held by their sum', async () => {

@@ -1,4 +1,5 @@
 import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
+import { holdFixtures, LATER, T0 } from '../test/hold-fixtures.js';
 import { Ledger } from './ledger.js';
 import { LedgerError } from './ledger-errors.js';
 import { withTransaction } from './transaction.js';
@@ -10,11 +11,9 @@ import type { Account } from './types.js';
  * `ledger_void_pending` releases like `voidHolds` (the pending ones only).
  */
 
-const T0 = new Date('2026-01-05T12:00:00.000Z');
-const LATER = new Date(T0.getTime() + 3_600_000);
 let db: LedgerTestDatabase;
 const ledger = new Ledger();
-let seq = 0;
+const { funded, next } = holdFixtures(ledger, () => db);
 
 beforeAll(async () => {
   db = await createLedgerTestDatabase();
@@ -23,21 +22,13 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function funded(amount: string): Promise<{ wallet: Account; sink: Account }> {
-  const source = await ledger.createAccount(db.dataSource.manager, { code: `src-${++seq}`, asset: 'USD', allowNegative: true, allowPositive: true });
-  const wallet = await ledger.createAccount(db.dataSource.manager, { code: `wallet-${++seq}`, asset: 'USD', allowNegative: false, allowPositive: true });
-  const sink = await ledger.createAccount(db.dataSource.manager, { code: `sink-${++seq}`, asset: 'USD', allowNegative: false, allowPositive: true });
-  await ledger.transfer(db.dataSource.manager, { idempotencyKey: `fund-${++seq}`, kind: 'deposit', effectiveAt: T0, debitAccountId: source.id, creditAccountId: wallet.id, amount });
-  return { wallet, sink };
-}
-
 const hold = (wallet: Account, sink: Account, amount: string) => ({
-  idempotencyKey: `h-${++seq}`,
+  idempotencyKey: `h-${next()}`,
   debitAccountId: wallet.id,
   creditAccountId: sink.id,
   amount,
   expiresAt: LATER,
-  metadata: { n: seq },
+  metadata: { n: next() },
 });
 
 const balance = async (a: Account) => {
