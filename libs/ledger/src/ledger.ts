@@ -70,6 +70,11 @@ export class Ledger {
    */
   async post(runner: SqlRunner, input: TransactionInput): Promise<PostedTransaction> {
     const [outcome] = await this.engine.apply(runner, [input]);
+    return this.answer(runner, input, outcome);
+  }
+
+  /** What `post` answers for an outcome: the transaction, or the refusal thrown. */
+  private async answer(runner: SqlRunner, input: TransactionInput, outcome: Outcome): Promise<PostedTransaction> {
     if (outcome.status === 'rejected') throw outcome.error;
     return {
       id: outcome.transactionId,
@@ -103,16 +108,7 @@ export class Ledger {
       waiting.push({ input, resolve, reject });
       void this.commitWaiting(dataSource);
     });
-    if (outcome.status === 'rejected') throw outcome.error;
-    return {
-      id: outcome.transactionId,
-      idempotencyKey: input.idempotencyKey,
-      kind: input.kind,
-      memo: input.memo ?? null,
-      metadata: input.metadata ?? {},
-      effectiveAt: outcome.status === 'duplicate' ? await this.effectiveAt(dataSource.manager, outcome.transactionId) : input.effectiveAt,
-      replayed: outcome.status === 'duplicate',
-    };
+    return this.answer(dataSource.manager, input, outcome);
   }
 
   /**
