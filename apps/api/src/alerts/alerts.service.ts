@@ -27,6 +27,20 @@ export interface BalanceChangedInput {
   at: Date;
 }
 
+/** A fall of a buyer's available credits whose totals are read only when a threshold needs them. */
+export interface BalanceFellInput {
+  organizationId: string;
+  /** How far the buyer's available credits fell (nothing is judged unless it is above zero). */
+  by: Decimal;
+  /**
+   * The buyer's available credits after the fall, in the caller's transaction. Called only when
+   * the buyer has a threshold to judge: a sum over every block, which a charge that read only the
+   * blocks it draws from would otherwise pay on every call.
+   */
+  after: () => Promise<Decimal>;
+  at: Date;
+}
+
 const MAX_MESSAGE_LENGTH = 1000;
 
 /** Read once per charge of a buyer whose balance fell (a named statement). */
@@ -74,6 +88,25 @@ export class AlertsService {
     if (!input.after.lt(input.before)) return;
     const [row] = await namedRows<SettingsRow>(manager, BALANCE_SETTINGS, [input.organizationId]);
     if (!row) return;
+    await this.judgeFall(manager, row, input);
+  }
+
+  /**
+   * `balanceChangedInTransaction` for a caller that knows how far the balance fell but not the
+   * totals: the same primary-key read of balance_settings, and `after()` only when the buyer has
+   * a low-balance or auto-refill threshold (before = after + by: the caller holds the buyer's
+   * credit lock, so nothing else moved them).
+   */
+  async balanceFellInTransaction(manager: EntityManager, input: BalanceFellInput): Promise<void> {
+    if (!input.by.gt(0)) return;
+    const [row] = await namedRows<SettingsRow>(manager, BALANCE_SETTINGS, [input.organizationId]);
+    if (!row || (row.low_balance_threshold === null && row.auto_refill_credits === null)) return;
+    const after = await input.after();
+    await this.judgeFall(manager, row, { organizationId: input.organizationId, before: after.plus(input.by), after, at: input.at });
+  }
+
+  /** A fall from at or above a threshold to below it: one LOW_BALANCE alert and/or one auto-refill job. */
+  private async judgeFall(manager: EntityManager, row: SettingsRow, input: BalanceChangedInput): Promise<void> {
     const low = decimalOrNull(row.low_balance_threshold);
     if (crossedBelow(input.before, input.after, low)) {
       const threshold = formatAmount(low!, CREDIT_SCALE);

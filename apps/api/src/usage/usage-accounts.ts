@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
-import { Ledger } from '@ccx/ledger';
+import { Ledger, type Balance } from '@ccx/ledger';
 import { CatalogService } from '../catalog/index.js';
 import { creditsText, insufficientCredits } from '../common/refusals.js';
 import { lockBuyerCredits } from '../credits/index.js';
-import { CreditsService } from '../credits/index.js';
+import { CreditsService, type SpendableBlockRow } from '../credits/index.js';
 import { OrganizationsService } from '../organizations/index.js';
-import { burnDownOrder, type Rate, type SpendableBlock } from './domain/usage-rules.js';
+import { burnDownOrder, microText, type Rate, type SpendableBlock } from './domain/usage-rules.js';
 import type { ParsedUsageEvent } from './domain/usage-event.js';
 
 /** A buyer's spendable credits inside one usage transaction (balances locked). */
@@ -18,6 +18,12 @@ export interface BuyerCredits {
   /** posted and held of each block at lock time. */
   start: Map<string, { posted: Decimal; held: Decimal; available: Decimal }>;
   frozen: Decimal;
+  /**
+   * Every spendable block was read (and the frozen credits): totals, shortfalls and `availability`
+   * are exact. False when only the first blocks in burn-down order were read, enough to cover the
+   * charge (`drawableInTransaction`).
+   */
+  complete: boolean;
 }
 
 export interface BuyerChecks {
@@ -110,25 +116,47 @@ export class UsageAccounts {
     const frozen = blocks.filter((b) => b.status === 'FROZEN');
     const balances = blocks.length ? await this.ledger.balances(manager, blocks.map((b) => b.ledger_account_id)) : new Map();
     const result = new Map<string, BuyerCredits>();
-    for (const id of orgIds) result.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0) });
-    for (const b of active) {
-      const bal = balances.get(b.ledger_account_id)!;
-      const buyer = result.get(b.organization_id)!;
-      buyer.start.set(b.ledger_account_id, { posted: bal.posted, held: bal.held, available: bal.available });
-      buyer.blocks.push({
-        blockId: b.id,
-        accountId: b.ledger_account_id,
-        expiresAt: b.expires_at ? new Date(b.expires_at) : null,
-        createdAt: new Date(b.created_at),
-        available: bal.available,
-      });
-    }
+    for (const id of orgIds) result.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0), complete: true });
+    for (const b of active) addBlock(result.get(b.organization_id)!, b, balances.get(b.ledger_account_id)!);
     for (const b of frozen) {
       const buyer = result.get(b.organization_id)!;
       buyer.frozen = buyer.frozen.plus(balances.get(b.ledger_account_id)?.posted ?? 0);
     }
     for (const buyer of result.values()) buyer.blocks = burnDownOrder(buyer.blocks);
     return result;
+  }
+
+  /**
+   * What a charge of `need` micro-credits per buyer draws from: each buyer's first
+   * FIRST_BLOCKS spendable blocks in burn-down order when they cover its need (`complete: false`),
+   * else everything `spendableInTransaction` reads. Exact either way: a block's available credits
+   * are never below zero (block accounts are limited: the ledger refuses an overdraft and a hold
+   * beyond them), so blocks that cover the need leave the draws and the refusal the same as the
+   * whole set would, and the blocks after them are never drawn from. Two statements however many
+   * blocks a buyer has, where reading them all grew with every purchase (the soak's buyers reach
+   * thousands). The caller holds the buyers' credit locks.
+   */
+  async drawableInTransaction(manager: EntityManager, need: Map<string, bigint>, now: Date): Promise<Map<string, BuyerCredits>> {
+    const orgIds = [...need.keys()];
+    const first = orgIds.length ? await this.credits.firstSpendableBlocksInTransaction(manager, orgIds, now, FIRST_BLOCKS) : [];
+    const balances = first.length ? await this.ledger.balances(manager, first.map((b) => b.ledger_account_id)) : new Map<string, Balance>();
+    const result = new Map<string, BuyerCredits>();
+    for (const id of orgIds) result.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0), complete: false });
+    for (const b of first) addBlock(result.get(b.organization_id)!, b, balances.get(b.ledger_account_id)!);
+    const short: string[] = [];
+    for (const buyer of result.values()) {
+      const covered = buyer.blocks.reduce((sum, b) => sum.plus(b.available), new Decimal(0));
+      if (covered.lt(microText(need.get(buyer.organizationId)!))) short.push(buyer.organizationId);
+      else buyer.blocks = burnDownOrder(buyer.blocks);
+    }
+    if (short.length) for (const [id, buyer] of await this.spendableInTransaction(manager, short, now)) result.set(id, buyer);
+    return result;
+  }
+
+  /** A buyer's available credits now: the sum over every spendable block (in the caller's transaction). */
+  async availableInTransaction(manager: EntityManager, organizationId: string, now: Date): Promise<Decimal> {
+    const buyer = (await this.spendableInTransaction(manager, [organizationId], now)).get(organizationId)!;
+    return buyer.blocks.reduce((sum, b) => sum.plus(b.available), new Decimal(0));
   }
 
   /** Available credits of a buyer as `spendable` read them (before) and as they are now (after). */
@@ -162,6 +190,20 @@ export class UsageAccounts {
         )
       : insufficientCredits(available, 'this event costs', cost);
   }
+}
+
+/** How many blocks, in burn-down order, a charge reads first (`drawableInTransaction`). */
+export const FIRST_BLOCKS = 32;
+
+function addBlock(buyer: BuyerCredits, b: SpendableBlockRow, bal: Balance): void {
+  buyer.start.set(b.ledger_account_id, { posted: bal.posted, held: bal.held, available: bal.available });
+  buyer.blocks.push({
+    blockId: b.id,
+    accountId: b.ledger_account_id,
+    expiresAt: b.expires_at ? new Date(b.expires_at) : null,
+    createdAt: new Date(b.created_at),
+    available: bal.available,
+  });
 }
 
 function buyerRefusal(org: BuyerStanding | null | undefined, id: string): { code: string; message: string } | null {

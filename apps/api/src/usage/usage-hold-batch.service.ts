@@ -86,7 +86,7 @@ export class UsageHoldBatchService {
     );
     const doc = row.doc;
     const credits = new Map<string, BuyerCredits>();
-    for (const id of orgIds) credits.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0) });
+    for (const id of orgIds) credits.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0), complete: true });
     for (const b of doc.blocks) {
       const buyer = credits.get(b.org)!;
       if (b.status === 'FROZEN') {

@@ -220,7 +220,13 @@ export class UsageService {
       );
     }
     if (!rated.length) return outcomes;
-    const credits = await this.accounts.spendableInTransaction(manager, orgIds, now);
+    // What each buyer's new events can cost at most (in-batch repeats counted too): the blocks
+    // read are the first ones in burn-down order that cover it, not every block it has.
+    const need = new Map<string, bigint>(orgIds.map((id) => [id, 0n]));
+    for (const r of rated) {
+      if (!existing.has(`${r.event.organizationId}|${r.event.eventId}`)) need.set(r.event.organizationId, need.get(r.event.organizationId)! + r.micro);
+    }
+    const credits = await this.accounts.drawableInTransaction(manager, need, now);
     const firstInBatch = new Map<string, string>();
     // The burn-down in micro-credits (BigInt: exact, and far cheaper per event than Decimal), one
     // running total per buyer; the blocks' Decimal balances are written back once, at the end.
@@ -248,6 +254,8 @@ export class UsageService {
       const draws = burner.draw(r.micro);
       if (!draws) {
         const buyer = credits.get(r.event.organizationId)!;
+        // Blocks read because they cover the buyer's whole need cannot run short.
+        if (!buyer.complete) throw new Error(`usage burn-down ran short on blocks read to cover ${microText(need.get(buyer.organizationId)!)} credits`);
         burner.writeBack();
         const error = this.accounts.shortfall(buyer, new Decimal(text));
         outcomes.set(r.index, { eventId: r.event.eventId, status: 'rejected', code: error.code, message: error.message });
@@ -289,7 +297,18 @@ export class UsageService {
     await this.accounts.settleInTransaction(manager, credits);
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
     for (const buyer of credits.values()) {
-      await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
+      if (buyer.complete) {
+        await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
+        continue;
+      }
+      // Only the first blocks were read: the totals are summed only for a buyer with a threshold.
+      const by = new Decimal(microText(drawn.get(buyer.organizationId)?.total ?? 0n));
+      await this.alerts.balanceFellInTransaction(manager, {
+        organizationId: buyer.organizationId,
+        by,
+        after: () => this.accounts.availableInTransaction(manager, buyer.organizationId, now),
+        at: now,
+      });
     }
     return outcomes;
   }
