@@ -41,7 +41,8 @@
  * Environment: SOAK_SECONDS (default 600); BUYERS (default 8); SOAK_RATE_LIMITS=1;
  * SOAK_SERVER_LOG=1 to copy the server's standard output to stderr (its errors always are);
  * SOAK_HEAP_SNAPSHOTS=<folder> to write two heap snapshots of the server there (at a quarter of
- * the run and just before its end; `node dist/bench/heap-diff.js early late` compares them).
+ * the run and just before its end; `node dist/bench/heap-diff.js early late` compares them);
+ * SOAK_CPU_PROFILE=<folder> to write the server's CPU profile there when it stops (`--cpu-prof`).
  * Exits non-zero only when the setup fails.
  */
 import { randomBytes } from 'node:crypto';
@@ -530,7 +531,12 @@ async function run(): Promise<void> {
   }
   const snapshots = process.env.SOAK_HEAP_SNAPSHOTS ? resolve(process.env.SOAK_HEAP_SNAPSHOTS) : null;
   if (snapshots) mkdirSync(snapshots, { recursive: true });
-  const nodeArgs = ['--trace-gc', ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] : [])];
+  const profile = process.env.SOAK_CPU_PROFILE ? resolve(process.env.SOAK_CPU_PROFILE) : null;
+  const nodeArgs = [
+    '--trace-gc',
+    ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] : []),
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+  ];
   // Major GCs, from the server's --trace-gc lines; `began` is set once the load starts.
   const gcs: MajorGc[] = [];
   let began = Number.NaN;
