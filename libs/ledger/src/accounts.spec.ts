@@ -1,4 +1,4 @@
-import { AccountRegistry } from './accounts.js';
+import { AccountRegistry, MAX_CACHED_ACCOUNTS } from './accounts.js';
 import type { SqlRunner } from './types.js';
 
 /**
@@ -35,18 +35,19 @@ describe('AccountRegistry cache', () => {
     expect(asked).toEqual([['7']]);
   });
 
-  it('keeps at most 50,000 definitions, forgetting the oldest', async () => {
+  it('keeps at most 10,000 definitions, forgetting the oldest', async () => {
+    expect(MAX_CACHED_ACCOUNTS).toBe(10_000);
     const { runner, asked } = fakeRunner();
     const registry = new AccountRegistry();
-    const ids = Array.from({ length: 50_001 }, (_, i) => String(i + 1));
+    const ids = Array.from({ length: 10_001 }, (_, i) => String(i + 1));
     await registry.load(runner, ids);
-    expect((registry as unknown as { cache: Map<string, unknown> }).cache.size).toBe(50_000);
+    expect((registry as unknown as { cache: Map<string, unknown> }).cache.size).toBe(10_000);
     asked.length = 0;
     // The newest are still cached; the first one read was dropped and is read again.
-    await registry.load(runner, ['50001', '2']);
+    await registry.load(runner, ['10001', '2']);
     expect(asked).toEqual([]);
     await registry.load(runner, ['1']);
     expect(asked).toEqual([['1']]);
-    expect((registry as unknown as { cache: Map<string, unknown> }).cache.size).toBe(50_000);
+    expect((registry as unknown as { cache: Map<string, unknown> }).cache.size).toBe(10_000);
   });
 });

@@ -3,8 +3,15 @@ import { rows } from './sql.js';
 import type { Account, AccountInput, SqlRunner } from './types.js';
 
 const MAX_SHARDS = 64;
-/** Account definitions kept in memory (a few hundred bytes each). */
-const MAX_CACHED_ACCOUNTS = 50_000;
+/**
+ * Account definitions kept in memory (~270 bytes each, so ≤ ~2.7 MiB). Far more than the accounts
+ * posted to at any one time (the platform's, the wallets of active organizations, the first blocks
+ * of active buyers, the listings being sold); a definition dropped is read again in the post that
+ * needs it (one indexed read for all of a post's missing accounts). It was 50,000: at the soak's
+ * purchase rates (a block each) that took one to four hours to fill, so the heap grew by it through
+ * any shorter run (docs/BENCHMARKS.md, Soak).
+ */
+export const MAX_CACHED_ACCOUNTS = 10_000;
 
 interface AccountRow {
   id: string;
