@@ -126,4 +126,19 @@ describe(`a buyer with more than ${FIRST_BLOCKS} blocks`, () => {
     expect((await charge(buyer, '1')).errors).toBeUndefined();
     expect(await low()).toHaveLength(1);
   });
+
+  it('queues the auto-refill on the charge that crosses its threshold, for a buyer with no low-balance threshold', async () => {
+    const { buyer } = await manyBlocks();
+    await setSettings(t, buyer, { autoRefillThreshold: '35', autoRefillCredits: '5' });
+    const jobs = () => t.db.dataSource.query(`SELECT status, credits::text AS credits FROM auto_refill_jobs WHERE organization_id = $1`, [buyer.id]);
+
+    // 40 → 35: not below it.
+    expect((await charge(buyer, '5')).errors).toBeUndefined();
+    expect(await jobs()).toEqual([]);
+    // 35 → 34.999999: below it, one job with the settings' credits; no LOW_BALANCE (none is set).
+    expect((await charge(buyer, '0.000001')).errors).toBeUndefined();
+    expect(await jobs()).toEqual([{ status: 'PENDING', credits: '5' }]);
+    expect((await alertsOf(t, buyer)).filter((a) => a.kind === 'LOW_BALANCE')).toEqual([]);
+    expect((await creditsOf(t, buyer)).available).toBe('34.999999');
+  });
 });
