@@ -102,6 +102,41 @@ export class AccountRegistry {
     return existing;
   }
 
+  /**
+   * Spreads an unlimited account's balance over `shards` rows instead of fewer: the new rows start
+   * at zero, so the balance (the sum over rows) is unchanged, and posts pick a row among all of
+   * them from then on (fewer writers meeting on one row). Shards only grow: the rows that exist
+   * hold the balance. Returns the account as it is now (unchanged when it already has as many),
+   * or null when no account has that code. Safe beside running posts and other processes, whose
+   * cached definitions keep picking among the first rows until they restart.
+   */
+  async growShards(runner: SqlRunner, code: string, shards: number): Promise<Account | null> {
+    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+      throw new LedgerError('INVALID_TRANSACTION', `shards must be an integer from 1 to ${MAX_SHARDS}`);
+    }
+    const existing = await this.byCode(runner, code);
+    if (!existing || existing.shards === shards) return existing;
+    if (existing.shards > shards) {
+      throw new LedgerError('INVALID_TRANSACTION', `account ${code} has ${existing.shards} shards; shards can only grow`);
+    }
+    if (!(existing.allowNegative && existing.allowPositive)) {
+      throw new LedgerError('INVALID_TRANSACTION', 'only accounts without limits may be sharded');
+    }
+    // The account row's lock orders two processes growing it at once; the rows are added first.
+    await rows(
+      runner,
+      `WITH acc AS (
+         UPDATE ledger_accounts SET shards = $2 WHERE id = $1 AND shards < $2
+         RETURNING id, allow_negative, allow_positive
+       )
+       INSERT INTO ledger_balances (account_id, shard, allow_negative, allow_positive)
+       SELECT acc.id, g.shard, acc.allow_negative, acc.allow_positive FROM acc, generate_series(0, $2 - 1) AS g(shard)
+       ON CONFLICT (account_id, shard) DO NOTHING`,
+      [existing.id, shards],
+    );
+    return this.byCode(runner, code);
+  }
+
   async byCode(runner: SqlRunner, code: string): Promise<Account | null> {
     const found = await rows<AccountRow>(
       runner,

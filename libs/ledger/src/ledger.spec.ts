@@ -336,6 +336,11 @@ describe('database guarantees', () => {
     await expect(db.dataSource.query(`DELETE FROM ledger_transactions`)).rejects.toThrow(/immutable/);
     await expect(db.dataSource.query(`TRUNCATE ledger_entries CASCADE`)).rejects.toThrow(/immutable/);
     await expect(db.dataSource.query(`UPDATE ledger_accounts SET allow_negative = true`)).rejects.toThrow(/immutable/);
+    // Growing shards is the one change allowed (growShards), and only with nothing else changed.
+    const hot = await account('guarded', { allowNegative: true, shards: 4 });
+    await expect(db.dataSource.query(`UPDATE ledger_accounts SET shards = 3 WHERE id = $1`, [hot.id])).rejects.toThrow(/immutable/);
+    await expect(db.dataSource.query(`UPDATE ledger_accounts SET shards = 5, owner_ref = 'x' WHERE id = $1`, [hot.id])).rejects.toThrow(/immutable/);
+    await expect(db.dataSource.query(`DELETE FROM ledger_accounts WHERE id = $1`, [hot.id])).rejects.toThrow(/immutable/);
   });
 
   it('rejects an unbalanced set of entries written behind the library\'s back', async () => {
@@ -389,6 +394,51 @@ describe('sharded accounts', () => {
     expect(await posted(revenue.id)).toBe('10');
     const [{ used }] = await db.dataSource.query(`SELECT count(*)::int AS used FROM ledger_balances WHERE account_id = $1 AND posted <> 0`, [revenue.id]);
     expect(used).toBeGreaterThan(1);
+  });
+});
+
+describe('growing an account\'s shards', () => {
+  const fee = (m: Parameters<Ledger['transfer']>[0], from: Account, to: Account) =>
+    ledger.transfer(m, { idempotencyKey: key('fee'), kind: 'fee', effectiveAt: T0, debitAccountId: from.id, creditAccountId: to.id, amount: '0.25' });
+
+  it('adds zero rows, keeps the balance, and spreads later posts over every row, racing posts and a second grower', async () => {
+    const revenue = await account('grown', { allowNegative: true, shards: 2 });
+    const { wallet } = await fundedWallet('100.00');
+    for (let i = 0; i < 8; i++) await fee(db.dataSource.manager, wallet, revenue);
+    // Posts through this ledger (its definition cached at 2 shards) race two growers at once.
+    const other = new Ledger();
+    const [grownA, grownB] = await Promise.all([
+      withTransaction(db.dataSource, (m) => ledger.growShards(m, revenue.code, 16)),
+      withTransaction(db.dataSource, (m) => other.growShards(m, revenue.code, 16)),
+      ...Array.from({ length: 8 }, () => withTransaction(db.dataSource, (m) => fee(m, wallet, revenue))),
+    ]);
+    expect([grownA!.shards, grownB!.shards]).toEqual([16, 16]);
+    const rowsOf = async () =>
+      (await db.dataSource.query(`SELECT shard, posted::text FROM ledger_balances WHERE account_id = $1 ORDER BY shard`, [revenue.id])) as { shard: number; posted: string }[];
+    expect((await rowsOf()).map((r) => r.shard)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    expect(await posted(revenue.id)).toBe('4');
+    // A fresh ledger reads the grown definition and posts beyond the first two rows.
+    const fresh = new Ledger();
+    await Promise.all(Array.from({ length: 40 }, () => withTransaction(db.dataSource, (m) => fresh.transfer(m, { idempotencyKey: key('fee'), kind: 'fee', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: revenue.id, amount: '0.25' }))));
+    expect(await posted(revenue.id)).toBe('14');
+    expect((await rowsOf()).some((r) => r.shard >= 2 && r.posted !== '0')).toBe(true);
+    // The same definition again is accepted as it is now; the ledger still verifies.
+    await expect(ledger.createAccount(db.dataSource.manager, { code: revenue.code, asset: 'USD', allowNegative: true, allowPositive: true, shards: 16 })).resolves.toMatchObject({ shards: 16 });
+    const report = await ledger.verify(db.dataSource);
+    expect(report.problems).toEqual([]);
+    expect(report.balanced).toBe(true);
+  });
+
+  it('is a no-op at the same count, refuses fewer shards and limited accounts, and knows no unknown code', async () => {
+    const hot = await account('hot', { allowNegative: true, shards: 4 });
+    const wallet = await account('limited');
+    expect((await ledger.growShards(db.dataSource.manager, hot.code, 4))!.shards).toBe(4);
+    await expectLedgerError(ledger.growShards(db.dataSource.manager, hot.code, 2), 'INVALID_TRANSACTION');
+    await expectLedgerError(ledger.growShards(db.dataSource.manager, hot.code, 65), 'INVALID_TRANSACTION');
+    await expectLedgerError(ledger.growShards(db.dataSource.manager, wallet.code, 2), 'INVALID_TRANSACTION');
+    expect(await ledger.growShards(db.dataSource.manager, 'no-such-account', 2)).toBeNull();
+    const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM ledger_balances WHERE account_id = ANY($1::bigint[])`, [[hot.id, wallet.id]]);
+    expect(n).toBe(5);
   });
 });
 

@@ -55,6 +55,11 @@ export class Ledger {
     return this.accounts.create(runner, input);
   }
 
+  /** Spreads an unlimited account over more balance rows (see AccountRegistry.growShards). */
+  growShards(runner: SqlRunner, code: string, shards: number): Promise<Account | null> {
+    return this.accounts.growShards(runner, code, shards);
+  }
+
   accountByCode(runner: SqlRunner, code: string): Promise<Account | null> {
     return this.accounts.byCode(runner, code);
   }

@@ -5,8 +5,14 @@ import { PLATFORM_ACCOUNTS, type PlatformAccountName } from './chart-of-accounts
 
 export type { PlatformAccountName };
 
-// No platform account has a limit, so all are sharded: concurrent writers spread over rows.
-const SHARDS = 8;
+/**
+ * No platform account has a limit, so all are sharded: concurrent writers spread over rows. Every
+ * usage charge posts to `platform:consumed` and holds the row it picked until its commit; with 8
+ * rows, charges of different buyers met there often enough to wait on each other (the soak's
+ * lock waits, docs/BENCHMARKS.md). A database made with fewer grows to this at start
+ * (`Ledger.growShards`).
+ */
+export const PLATFORM_SHARDS = 64;
 
 /** Creates the platform accounts at start (idempotent) and hands out their ids. */
 @Injectable()
@@ -20,13 +26,14 @@ export class PlatformAccounts implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     for (const [name, def] of Object.entries(PLATFORM_ACCOUNTS) as [PlatformAccountName, { code: string; asset: string }][]) {
+      await this.ledger.growShards(this.dataSource.manager, def.code, PLATFORM_SHARDS);
       const account = await this.ledger.createAccount(this.dataSource.manager, {
         code: def.code,
         asset: def.asset,
         ownerRef: 'platform',
         allowNegative: true,
         allowPositive: true,
-        shards: SHARDS,
+        shards: PLATFORM_SHARDS,
       });
       this.ids.set(name, account.id);
     }
