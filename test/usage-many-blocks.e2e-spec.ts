@@ -5,7 +5,7 @@ import { createListing } from './support/drivers/listings.js';
 import { creditsOf, fundedBuyer } from './support/drivers/market.js';
 import { integrity } from './support/drivers/operator.js';
 import { type Org, register } from './support/drivers/organizations.js';
-import { postUsage, recordUsage } from './support/drivers/usage.js';
+import { postUsage, recordUsage, upsertModel } from './support/drivers/usage.js';
 import { alertsOf, setSettings } from './support/alerts.js';
 import { D, h100For } from './support/oracles.js';
 import { FIRST_BLOCKS } from '../apps/api/src/usage/usage-accounts.js';
@@ -93,6 +93,47 @@ describe(`a buyer with more than ${FIRST_BLOCKS} blocks`, () => {
     expect((await charge(buyer, '4.5')).errors).toBeUndefined();
     expect(await remainingInOrder(order)).toEqual(zeros(BLOCKS));
     expect((await creditsOf(t, buyer)).available).toBe('0.000000');
+  });
+
+  it('the begin call reads only the blocks that cover the most its events could cost, in burn-down order', async () => {
+    const { buyer, order } = await manyBlocks();
+    // usage_charge_begin (migration 1763700000020), as a charge calls it: H100 events of these credits.
+    const read = async (events: { credits?: string; model?: string }[]): Promise<string[]> => {
+      const [{ doc }] = await t.db.dataSource.query(
+        `SELECT usage_charge_begin($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[],
+                $10::numeric[], now(), $11::int) AS doc`,
+        [
+          [buyer.id],
+          events.flatMap((e) => (e.model ? [e.model] : [])),
+          ['H100'],
+          events.map(() => buyer.id),
+          events.map(() => randomUUID()),
+          events.map((e) => e.model ?? null),
+          events.map((e) => (e.model ? 1000 : null)),
+          events.map((e) => (e.model ? 1000 : null)),
+          events.map((e) => (e.model ? null : 'H100')),
+          events.map((e) => (e.model ? null : h100For(e.credits!).gpuSeconds)),
+          FIRST_BLOCKS,
+        ],
+      );
+      return (doc.blocks as { id: string }[]).map((b) => b.id);
+    };
+    expect(await read([{ credits: '0.5' }])).toEqual(order.slice(0, 1));
+    expect(await read([{ credits: '1' }])).toEqual(order.slice(0, 1));
+    expect(await read([{ credits: '1.000001' }])).toEqual(order.slice(0, 2));
+    expect(await read([{ credits: '0.6' }, { credits: '0.6' }, { credits: '1.5' }])).toEqual(order.slice(0, 3));
+    expect(await read([{ credits: String(BLOCKS) }])).toEqual(order.slice(0, FIRST_BLOCKS));
+    // Tokens at their rate card: 1000 input and 1000 output tokens at 500 and 250.000001 credits per
+    // million is 0.750000001, rounded up to 0.750001 (one block); twice that needs two.
+    await upsertModel(t, 'many-blocks-model', '500', '250.000001');
+    expect(await read([{ model: 'many-blocks-model' }])).toEqual(order.slice(0, 1));
+    expect(await read([{ model: 'many-blocks-model' }, { model: 'many-blocks-model' }])).toEqual(order.slice(0, 2));
+    // Nothing priced (a model without a rate card): no block read.
+    expect(await read([{ model: 'no-such-model' }])).toEqual([]);
+    // After a charge, the drawn blocks are skipped by what they no longer hold.
+    expect((await charge(buyer, '1.5')).errors).toBeUndefined();
+    expect(await read([{ credits: '0.5' }])).toEqual(order.slice(1, 2));
+    expect(await read([{ credits: '0.6' }])).toEqual(order.slice(1, 3));
   });
 
   it('a REST batch whose events together need more than the first blocks: accepted in order until the credits run out', async () => {

@@ -218,16 +218,6 @@ export class CreditsService {
     return namedRows(manager, SPENDABLE_BLOCKS, [organizationIds, now]);
   }
 
-  /**
-   * The first `perBuyer` spendable (ACTIVE, not past expiry) blocks of each buyer in burn-down
-   * order (soonest expiry first, blocks without one last, then oldest, then id), through
-   * credit_blocks_burn_down_idx: what a charge draws from, read without reading every block a
-   * buyer who bought often has. Caller holds the buyers' credit locks.
-   */
-  firstSpendableBlocksInTransaction(manager: EntityManager, organizationIds: string[], now: Date, perBuyer: number): Promise<SpendableBlockRow[]> {
-    return namedRows(manager, FIRST_SPENDABLE_BLOCKS, [organizationIds, now, perBuyer]);
-  }
-
   /** A buyer's ACTIVE blocks, whatever their expiry, with their ledger accounts. */
   activeBlocksInTransaction(manager: EntityManager, organizationId: string): Promise<{ id: string; account: string }[]> {
     return manager.query(`SELECT id, ledger_account_id::text AS account FROM credit_blocks WHERE organization_id = $1 AND status = 'ACTIVE'`, [
@@ -247,18 +237,6 @@ const SPENDABLE_BLOCKS = {
        FROM credit_blocks
        WHERE organization_id = ANY($1::uuid[])
          AND (status = 'FROZEN' OR (status = 'ACTIVE' AND (expires_at IS NULL OR expires_at > $2)))`,
-};
-
-const FIRST_SPENDABLE_BLOCKS = {
-  name: 'ccx_credits_first_spendable_blocks',
-  text: `SELECT b.id, b.organization_id, b.status, b.expires_at, b.created_at, b.ledger_account_id::text AS ledger_account_id
-       FROM unnest($1::uuid[]) AS o(id)
-       CROSS JOIN LATERAL (
-         SELECT c.id, c.organization_id, c.status, c.expires_at, c.created_at, c.ledger_account_id
-         FROM credit_blocks c
-         WHERE c.organization_id = o.id AND c.status = 'ACTIVE' AND (c.expires_at IS NULL OR c.expires_at > $2)
-         ORDER BY c.expires_at ASC NULLS LAST, c.created_at, c.id
-         LIMIT $3) b`,
 };
 
 /** A block as metering draws on it (raw columns: read on every charge, no mapping). */

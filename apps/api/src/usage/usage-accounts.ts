@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Decimal, DomainError, ErrorCode } from '@ccx/core';
-import { Ledger, type Balance } from '@ccx/ledger';
+import { Decimal, DomainError, ErrorCode, formatAmount } from '@ccx/core';
+import { Ledger, namedRows } from '@ccx/ledger';
 import { CatalogService } from '../catalog/index.js';
 import { creditsText, insufficientCredits } from '../common/refusals.js';
 import { lockBuyerCredits } from '../credits/index.js';
-import { CreditsService, type SpendableBlockRow } from '../credits/index.js';
+import { CreditsService } from '../credits/index.js';
 import { OrganizationsService } from '../organizations/index.js';
 import { burnDownOrder, microText, type Rate, type SpendableBlock } from './domain/usage-rules.js';
 import type { ParsedUsageEvent } from './domain/usage-event.js';
@@ -29,6 +29,17 @@ export interface BuyerCredits {
 export interface BuyerChecks {
   refusal(event: ParsedUsageEvent): { code: string; message: string } | null;
   rate(event: ParsedUsageEvent): Rate;
+}
+
+/** What `beginChargeInTransaction` read for one charge, under the buyers' credit locks. */
+export interface ChargeStart {
+  checks: BuyerChecks;
+  /** Events already charged: `${organizationId}|${eventId}` → their credits (6 decimals). */
+  existing: Map<string, string>;
+  /** Each buyer's first spendable blocks in burn-down order, up to FIRST_BLOCKS (`complete: false`). */
+  first: Map<string, BuyerCredits>;
+  /** Buyers with a low-balance or auto-refill threshold: the alerts module judges only their falls. */
+  withThreshold: Set<string>;
 }
 
 /** What metering needs to know of an organization (its table is the organizations module's). */
@@ -71,34 +82,54 @@ export class UsageAccounts {
    * while locked).
    */
   async checkBuyersAndRatesInTransaction(manager: EntityManager, events: ParsedUsageEvent[]): Promise<BuyerChecks> {
-    const orgIds = [...new Set(events.map((e) => e.organizationId))];
-    const modelIds = [...new Set(events.flatMap((e) => (e.quantity.kind === 'tokens' ? [e.quantity.model] : [])))];
-    const gpuNames = [...new Set(events.flatMap((e) => (e.quantity.kind === 'gpu' ? [e.quantity.gpuType] : [])))];
+    const { orgIds, modelIds, gpuNames } = subjects(events);
     // One after another: on a transaction's connection statements queue anyway.
     const orgs = orgIds.length ? await this.organizations.standingsInTransaction(manager, orgIds) : [];
     const models = modelIds.length ? await this.catalog.modelRatesInTransaction(manager, modelIds) : [];
     const gpus = gpuNames.length ? await this.catalog.gpuRatesInTransaction(manager, gpuNames) : [];
-    const orgById = new Map(orgs.map((o) => [o.id, o]));
-    const modelById = new Map(models.map((m) => [m.id, m]));
-    const gpuByName = new Map(gpus.map((g) => [g.name, g]));
-    return {
-      refusal(event) {
-        const refused = buyerRefusal(orgById.get(event.organizationId), event.organizationId);
-        if (refused) return refused;
-        const q = event.quantity;
-        if (q.kind === 'tokens' && !modelById.has(q.model)) return { code: ErrorCode.NOT_FOUND, message: `model ${q.model} has no rate card` };
-        if (q.kind === 'gpu' && !gpuByName.has(q.gpuType)) return { code: ErrorCode.NOT_FOUND, message: `GPU type ${q.gpuType} is not in the catalog` };
-        return null;
-      },
-      rate(event) {
-        const q = event.quantity;
-        if (q.kind === 'tokens') {
-          const m = modelById.get(q.model)!;
-          return { kind: 'tokens', inputPerMillion: m.inputPerMillion, outputPerMillion: m.outputPerMillion };
-        }
-        return { kind: 'gpu', creditsPerGpuHour: gpuByName.get(q.gpuType)!.creditsPerGpuHour };
-      },
-    };
+    return buyerChecks(orgs, models, gpus);
+  }
+
+  /**
+   * A charge's locked reads in one round trip (`usage_charge_begin`, migration 1763700000020):
+   * the buyers' credit locks (id order), who may be charged and at what rate, the events already
+   * charged, each buyer's first spendable blocks in burn-down order with their balances (as many
+   * as cover what its events could cost at most, up to FIRST_BLOCKS), and which buyers have an
+   * alert threshold. Seven round trips before, each waiting
+   * its turn on a busy event loop while the buyer's lock was held (docs/BENCHMARKS.md, Soak).
+   */
+  async beginChargeInTransaction(manager: EntityManager, events: ParsedUsageEvent[], now: Date): Promise<ChargeStart> {
+    const { orgIds, modelIds, gpuNames } = subjects(events);
+    const token = (e: ParsedUsageEvent) => (e.quantity.kind === 'tokens' ? e.quantity : null);
+    const gpu = (e: ParsedUsageEvent) => (e.quantity.kind === 'gpu' ? e.quantity : null);
+    const [{ doc }] = await namedRows<{ doc: ChargeBeginDocument }>(manager, CHARGE_BEGIN, [
+      orgIds.sort(),
+      modelIds,
+      gpuNames,
+      events.map((e) => e.organizationId),
+      events.map((e) => e.eventId),
+      events.map((e) => token(e)?.model ?? null),
+      events.map((e) => token(e)?.inputTokens ?? null),
+      events.map((e) => token(e)?.outputTokens ?? null),
+      events.map((e) => gpu(e)?.gpuType ?? null),
+      events.map((e) => gpu(e)?.gpuSeconds.toFixed() ?? null),
+      now,
+      FIRST_BLOCKS,
+    ]);
+    const checks = buyerChecks(
+      doc.orgs,
+      doc.models.map((m) => ({ id: m.id, inputPerMillion: new Decimal(m.input), outputPerMillion: new Decimal(m.output) })),
+      doc.gpus.map((g) => ({ name: g.name, creditsPerGpuHour: new Decimal(g.rate) })),
+    );
+    const existing = new Map(doc.existing.map((e) => [`${e.org}|${e.id}`, formatAmount(e.credits, 6)]));
+    const first = new Map<string, BuyerCredits>();
+    for (const id of orgIds) first.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0), complete: false });
+    for (const b of doc.blocks) {
+      // A block account without a balance row has never been posted to.
+      addBlock(first.get(b.org)!, { id: b.id, account: b.account, expires: b.expires, created: b.created }, new Decimal(b.posted ?? 0), new Decimal(b.held ?? 0));
+    }
+    const withThreshold = new Set(doc.settings.filter((x) => x.low !== null || x.refillAt !== null).map((x) => x.org));
+    return { checks, existing, first, withThreshold };
   }
 
   /**
@@ -117,7 +148,10 @@ export class UsageAccounts {
     const balances = blocks.length ? await this.ledger.balances(manager, blocks.map((b) => b.ledger_account_id)) : new Map();
     const result = new Map<string, BuyerCredits>();
     for (const id of orgIds) result.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0), complete: true });
-    for (const b of active) addBlock(result.get(b.organization_id)!, b, balances.get(b.ledger_account_id)!);
+    for (const b of active) {
+      const bal = balances.get(b.ledger_account_id)!;
+      addBlock(result.get(b.organization_id)!, { id: b.id, account: b.ledger_account_id, expires: b.expires_at, created: b.created_at }, bal.posted, bal.held);
+    }
     for (const b of frozen) {
       const buyer = result.get(b.organization_id)!;
       buyer.frozen = buyer.frozen.plus(balances.get(b.ledger_account_id)?.posted ?? 0);
@@ -127,26 +161,23 @@ export class UsageAccounts {
   }
 
   /**
-   * What a charge of `need` micro-credits per buyer draws from: each buyer's first
-   * FIRST_BLOCKS spendable blocks in burn-down order when they cover its need (`complete: false`),
-   * else everything `spendableInTransaction` reads. Exact either way: a block's available credits
-   * are never below zero (block accounts are limited: the ledger refuses an overdraft and a hold
-   * beyond them), so blocks that cover the need leave the draws and the refusal the same as the
-   * whole set would, and the blocks after them are never drawn from. Two statements however many
-   * blocks a buyer has, where reading them all grew with every purchase (the soak's buyers reach
-   * thousands). The caller holds the buyers' credit locks.
+   * What a charge of `need` micro-credits per buyer draws from: each buyer's `first` blocks (its
+   * first spendable ones in burn-down order, `beginChargeInTransaction`) when they cover its need
+   * (`complete: false`), else everything `spendableInTransaction` reads. Exact
+   * either way: a block's available credits are never below zero (block accounts are limited: the
+   * ledger refuses an overdraft and a hold beyond them), so blocks that cover the need leave the
+   * draws and the refusal the same as the whole set would, and the blocks after them are never
+   * drawn from. No round trip however many blocks a buyer has, where reading them all grew with
+   * every purchase (the soak's buyers reach thousands). The caller holds the buyers' credit locks.
    */
-  async drawableInTransaction(manager: EntityManager, need: Map<string, bigint>, now: Date): Promise<Map<string, BuyerCredits>> {
-    const orgIds = [...need.keys()];
-    const first = orgIds.length ? await this.credits.firstSpendableBlocksInTransaction(manager, orgIds, now, FIRST_BLOCKS) : [];
-    const balances = first.length ? await this.ledger.balances(manager, first.map((b) => b.ledger_account_id)) : new Map<string, Balance>();
+  async drawableInTransaction(manager: EntityManager, first: Map<string, BuyerCredits>, need: Map<string, bigint>, now: Date): Promise<Map<string, BuyerCredits>> {
     const result = new Map<string, BuyerCredits>();
-    for (const id of orgIds) result.set(id, { organizationId: id, blocks: [], start: new Map(), frozen: new Decimal(0), complete: false });
-    for (const b of first) addBlock(result.get(b.organization_id)!, b, balances.get(b.ledger_account_id)!);
     const short: string[] = [];
-    for (const buyer of result.values()) {
+    for (const [id, micro] of need) {
+      const buyer = first.get(id)!;
+      result.set(id, buyer);
       const covered = buyer.blocks.reduce((sum, b) => sum.plus(b.available), new Decimal(0));
-      if (covered.lt(microText(need.get(buyer.organizationId)!))) short.push(buyer.organizationId);
+      if (covered.lt(microText(micro))) short.push(id);
       else buyer.blocks = burnDownOrder(buyer.blocks);
     }
     if (short.length) for (const [id, buyer] of await this.spendableInTransaction(manager, short, now)) result.set(id, buyer);
@@ -192,18 +223,68 @@ export class UsageAccounts {
   }
 }
 
-/** How many blocks, in burn-down order, a charge reads first (`drawableInTransaction`). */
+/** The most blocks, in burn-down order, a charge reads before it reads them all (`drawableInTransaction`). */
 export const FIRST_BLOCKS = 32;
 
-function addBlock(buyer: BuyerCredits, b: SpendableBlockRow, bal: Balance): void {
-  buyer.start.set(b.ledger_account_id, { posted: bal.posted, held: bal.held, available: bal.available });
-  buyer.blocks.push({
-    blockId: b.id,
-    accountId: b.ledger_account_id,
-    expiresAt: b.expires_at ? new Date(b.expires_at) : null,
-    createdAt: new Date(b.created_at),
-    available: bal.available,
-  });
+function addBlock(buyer: BuyerCredits, b: { id: string; account: string; expires: string | Date | null; created: string | Date }, posted: Decimal, held: Decimal): void {
+  const available = posted.minus(held);
+  buyer.start.set(b.account, { posted, held, available });
+  buyer.blocks.push({ blockId: b.id, accountId: b.account, expiresAt: b.expires ? new Date(b.expires) : null, createdAt: new Date(b.created), available });
+}
+
+/** The buyers, models and GPU types a set of events names (each once). */
+function subjects(events: ParsedUsageEvent[]): { orgIds: string[]; modelIds: string[]; gpuNames: string[] } {
+  return {
+    orgIds: [...new Set(events.map((e) => e.organizationId))],
+    modelIds: [...new Set(events.flatMap((e) => (e.quantity.kind === 'tokens' ? [e.quantity.model] : [])))],
+    gpuNames: [...new Set(events.flatMap((e) => (e.quantity.kind === 'gpu' ? [e.quantity.gpuType] : [])))],
+  };
+}
+
+/** Who may be charged (an ACTIVE buyer) and at what rate, from the rows read. */
+function buyerChecks(
+  orgs: BuyerStanding[],
+  models: { id: string; inputPerMillion: Decimal; outputPerMillion: Decimal }[],
+  gpus: { name: string; creditsPerGpuHour: Decimal }[],
+): BuyerChecks {
+  const orgById = new Map(orgs.map((o) => [o.id, o]));
+  const modelById = new Map(models.map((m) => [m.id, m]));
+  const gpuByName = new Map(gpus.map((g) => [g.name, g]));
+  return {
+    refusal(event) {
+      const refused = buyerRefusal(orgById.get(event.organizationId), event.organizationId);
+      if (refused) return refused;
+      const q = event.quantity;
+      if (q.kind === 'tokens' && !modelById.has(q.model)) return { code: ErrorCode.NOT_FOUND, message: `model ${q.model} has no rate card` };
+      if (q.kind === 'gpu' && !gpuByName.has(q.gpuType)) return { code: ErrorCode.NOT_FOUND, message: `GPU type ${q.gpuType} is not in the catalog` };
+      return null;
+    },
+    rate(event) {
+      const q = event.quantity;
+      if (q.kind === 'tokens') {
+        const m = modelById.get(q.model)!;
+        return { kind: 'tokens', inputPerMillion: m.inputPerMillion, outputPerMillion: m.outputPerMillion };
+      }
+      return { kind: 'gpu', creditsPerGpuHour: gpuByName.get(q.gpuType)!.creditsPerGpuHour };
+    },
+  };
+}
+
+/** `usage_charge_begin`: a named statement, sent on every charge. */
+const CHARGE_BEGIN = {
+  name: 'ccx_usage_charge_begin',
+  text: `SELECT usage_charge_begin($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[],
+       $10::numeric[], $11::timestamptz, $12::int) AS doc`,
+};
+
+/** What `usage_charge_begin` returns (numbers as text). */
+interface ChargeBeginDocument {
+  orgs: BuyerStanding[];
+  models: { id: string; input: string; output: string }[];
+  gpus: { name: string; rate: string }[];
+  existing: { org: string; id: string; credits: string }[];
+  blocks: { id: string; org: string; expires: string | null; created: string; account: string; posted: string | null; held: string | null }[];
+  settings: { org: string; low: string | null; refillAt: string | null }[];
 }
 
 function buyerRefusal(org: BuyerStanding | null | undefined, id: string): { code: string; message: string } | null {

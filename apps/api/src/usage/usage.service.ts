@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Decimal, DomainError, ErrorCode, formatAmount } from '@ccx/core';
+import { Decimal, DomainError, ErrorCode } from '@ccx/core';
 import { Ledger, type TransactionInput } from '@ccx/ledger';
 import { namedRows, withTransaction } from '@ccx/ledger';
 import { KeyedGroupCommit } from '../common/group-commit.js';
@@ -20,14 +20,7 @@ export type UsageOutcome =
 /** The most events one buyer's cycle charges together (the batch endpoint's limit). */
 const GROUP_COMMIT_MAX = 1000;
 
-/** Named statements: metering sends them on every charge. */
-// Through usage_event_keys' primary key (usage_events is partitioned by month and cannot hold a
-// unique key on the id alone). A join against unnest() made the planner scan the buyer's whole
-// history; = ANY uses the index.
-const EXISTING_EVENTS = {
-  name: 'ccx_usage_existing_events',
-  text: `SELECT event_id, credits::text AS credits FROM usage_event_keys WHERE organization_id = $1 AND event_id = ANY($2::text[])`,
-};
+/** A named statement: metering sends it on every charge. */
 const INSERT_EVENTS = {
   name: 'ccx_usage_insert_events',
   text: `INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
@@ -53,8 +46,10 @@ interface Rated {
 /**
  * Metering (SPEC §6, §8): rates events and charges them, all or nothing each, across the buyer's
  * blocks in burn-down order. A batch of any size is one database transaction with a constant
- * number of statements: per-buyer advisory lock, existing events, blocks, locked balances, one
- * ledger transaction per buyer (one write), one multi-row insert of the events.
+ * number of statements: one call that takes the buyers' locks and reads what the charge judges on
+ * (standings, rates, existing events, the first blocks with their balances, alert thresholds), the
+ * blocks drawn to nothing marked EXHAUSTED (when there are any), one ledger transaction per buyer
+ * (one write), one multi-row insert of the events.
  */
 @Injectable()
 export class UsageService {
@@ -176,11 +171,16 @@ export class UsageService {
   }
 
   /**
-   * One transaction, every statement named: who may be charged and at what rate, the buyers'
-   * locks, the duplicates, the spendable blocks, then the burn-down in memory and its writes.
+   * One transaction, every statement named: the begin call (the buyers' locks; who may be charged
+   * and at what rate, the duplicates, the first spendable blocks), the burn-down in memory, then
+   * its writes. The ledger post comes last but the events' insert: it locks a shard of the
+   * platform's consumed account, which every buyer's charge shares, until COMMIT.
    */
   private async charge(manager: EntityManager, parsed: Parsed[], now: Date): Promise<Map<number, UsageOutcome>> {
-    const checks = await this.accounts.checkBuyersAndRatesInTransaction(manager, parsed.map((p) => p.event));
+    // The buyers' credit locks first, then every read this charge judges on: one round trip.
+    // Every writer of a buyer's credits (usage, holds, freezes, expiry) takes that lock first, so
+    // the duplicate check and the burn-down below see a state nobody else is changing.
+    const { checks, existing, first, withThreshold } = await this.accounts.beginChargeInTransaction(manager, parsed.map((p) => p.event), now);
     const rated: Rated[] = [];
     const refused: { p: Parsed; refusal: { code: string; message: string } }[] = [];
     const rates = new Map<string, { rate: Rate; micro: MicroRate }>();
@@ -202,11 +202,6 @@ export class UsageService {
       rated.push({ index: p.index, event: p.event, rate: prepared.rate, micro: eventCostMicro(q, prepared.micro) });
     }
     const orgIds = [...new Set(rated.map((r) => r.event.organizationId))].sort();
-    // Every writer of a buyer's credits (usage, holds, freezes, expiry) takes this lock first,
-    // so the duplicate check and the burn-down below see a state nobody else is changing.
-    for (const id of orgIds) await this.accounts.lockBuyerInTransaction(manager, id);
-
-    const existing = await this.existingEvents(manager, parsed);
     const outcomes = new Map<number, UsageOutcome>();
     // A replay gets its first result even if the buyer was suspended (or a rate card removed)
     // since: a gateway retrying a timed-out batch must not be told "refused" for a charged event.
@@ -226,7 +221,7 @@ export class UsageService {
     for (const r of rated) {
       if (!existing.has(`${r.event.organizationId}|${r.event.eventId}`)) need.set(r.event.organizationId, need.get(r.event.organizationId)! + r.micro);
     }
-    const credits = await this.accounts.drawableInTransaction(manager, need, now);
+    const credits = await this.accounts.drawableInTransaction(manager, first, need, now);
     const firstInBatch = new Map<string, string>();
     // The burn-down in micro-credits (BigInt: exact, and far cheaper per event than Decimal), one
     // running total per buyer; the blocks' Decimal balances are written back once, at the end.
@@ -287,6 +282,7 @@ export class UsageService {
         { accountId: this.platform.id('consumed'), direction: 'CREDIT' as const, amount: new Decimal(microText(sums.total)) },
       ],
     }));
+    await this.accounts.settleInTransaction(manager, credits);
     const results = ledgerItems.length ? await this.ledger.postMany(manager, ledgerItems) : [];
     const notPosted = results.find((x) => x.status !== 'accepted');
     // The burn-down was computed on locked balances; a refusal here is a bug, not a user error.
@@ -294,9 +290,10 @@ export class UsageService {
     const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
     // A free event has no ledger transaction.
     await this.insertEvents(manager, rows, rows.map((x) => (x.r.micro === 0n ? null : txByBuyer.get(x.r.event.organizationId)!)), now);
-    await this.accounts.settleInTransaction(manager, credits);
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
+    // Only for a buyer with a threshold (read by the begin call): nothing else can come of a fall.
     for (const buyer of credits.values()) {
+      if (!withThreshold.has(buyer.organizationId)) continue;
       if (buyer.complete) {
         await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
         continue;
@@ -311,22 +308,6 @@ export class UsageService {
       });
     }
     return outcomes;
-  }
-
-  /** Already-charged events, per buyer through the (organization_id, event_id) unique index. */
-  private async existingEvents(manager: EntityManager, rated: { event: ParsedUsageEvent }[]): Promise<Map<string, string>> {
-    const idsByBuyer = new Map<string, string[]>();
-    for (const r of rated) {
-      const ids = idsByBuyer.get(r.event.organizationId);
-      if (ids) ids.push(r.event.eventId);
-      else idsByBuyer.set(r.event.organizationId, [r.event.eventId]);
-    }
-    const existing = new Map<string, string>();
-    for (const [organizationId, eventIds] of idsByBuyer) {
-      const found = await namedRows<{ event_id: string; credits: string }>(manager, EXISTING_EVENTS, [organizationId, eventIds]);
-      for (const f of found) existing.set(`${organizationId}|${f.event_id}`, formatAmount(f.credits, 6));
-    }
-    return existing;
   }
 
   private async insertEvents(manager: EntityManager, rows: { r: Rated; credits: string }[], txIds: (string | null)[], now: Date): Promise<void> {
