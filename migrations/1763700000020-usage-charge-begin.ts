@@ -25,7 +25,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   The soak's buyers' first block covers nearly every charge: one block read instead of 32;
  * - `settings`: each buyer's low-balance and auto-refill thresholds (alerts' table, read only:
  *   the alerts module is called only for a buyer that has one).
- * Numbers are text (exact decimals). The rules (rating, refusals, burn-down, alerts) stay in
+ * Its statements are planned once per connection (`plan_cache_mode = force_generic_plan`; why:
+ * libs/ledger migration 1763700000021). Numbers are text (exact decimals). The rules (rating, refusals, burn-down, alerts) stay in
  * TypeScript, as for `gateway_cycle_begin` (migration 1763700000018). The statements are those
  * they replace: `= ANY` on each primary key, one buyer at a time for the events (a join against
  * the unnested pairs made the planner scan a buyer's whole history).
@@ -38,7 +39,7 @@ export class UsageChargeBegin1763700000020 implements MigrationInterface {
       CREATE FUNCTION usage_charge_begin(
         p_orgs uuid[], p_models text[], p_gpus text[], p_event_orgs uuid[], p_event_ids text[], p_event_models text[],
         p_event_input bigint[], p_event_output bigint[], p_event_gpus text[], p_event_seconds numeric[], p_now timestamptz, p_first int
-      ) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+      ) RETURNS jsonb LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
       DECLARE
         v_org uuid;
         v_found jsonb;

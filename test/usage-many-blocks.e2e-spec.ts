@@ -136,6 +136,14 @@ describe(`a buyer with more than ${FIRST_BLOCKS} blocks`, () => {
     expect(await read([{ credits: '0.6' }])).toEqual(order.slice(1, 3));
   });
 
+  it('the charge and gateway cycle functions plan their statements once per connection (generic plans)', async () => {
+    const found: { name: string; config: string[] | null }[] = await t.db.dataSource.query(
+      `SELECT proname AS name, proconfig AS config FROM pg_proc WHERE proname = ANY($1) ORDER BY proname`,
+      [['gateway_cycle_begin', 'gateway_cycle_end', 'usage_charge_begin']],
+    );
+    expect(found).toEqual(['gateway_cycle_begin', 'gateway_cycle_end', 'usage_charge_begin'].map((name) => ({ name, config: ['plan_cache_mode=force_generic_plan'] })));
+  });
+
   it('a REST batch whose events together need more than the first blocks: accepted in order until the credits run out', async () => {
     const { buyer, order } = await manyBlocks();
     const events = Array.from({ length: BLOCKS + 2 }, (_, i) => ({ organizationId: buyer.id, eventId: `many-${i}`, ...h100For('1') }));

@@ -327,6 +327,17 @@ describe('withTransaction', () => {
   });
 });
 
+describe('posting functions', () => {
+  it('plan their statements once per connection (generic plans, migration 1763700000021)', async () => {
+    const found: { name: string; config: string[] | null }[] = await db.dataSource.query(
+      `SELECT proname AS name, proconfig AS config FROM pg_proc WHERE proname = ANY($1) ORDER BY proname`,
+      [['ledger_create_holds', 'ledger_insert_transactions', 'ledger_lock_cells', 'ledger_post_batch', 'ledger_post_one', 'ledger_void_pending']],
+    );
+    expect(found.map((f) => f.name)).toEqual(['ledger_create_holds', 'ledger_insert_transactions', 'ledger_lock_cells', 'ledger_post_batch', 'ledger_post_one', 'ledger_void_pending']);
+    for (const f of found) expect(f.config).toEqual(['plan_cache_mode=force_generic_plan']);
+  });
+});
+
 describe('database guarantees', () => {
   it('refuses UPDATE and DELETE of entries and transactions, and TRUNCATE', async () => {
     await fundedWallet('1.00');
