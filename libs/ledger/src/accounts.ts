@@ -94,7 +94,9 @@ export class AccountRegistry {
       existing.asset === input.asset &&
       existing.allowNegative === input.allowNegative &&
       existing.allowPositive === input.allowPositive &&
-      existing.shards === shards &&
+      // An account grown to more shards (growShards) is the account asked for: a build that
+      // still asks for fewer (a rollback) gets it as it is, and posts spread over all of them.
+      (existing.shards === shards || (existing.shards > shards && existing.allowNegative && existing.allowPositive)) &&
       existing.ownerRef === (input.ownerRef ?? null);
     if (!same) {
       throw new LedgerError('ACCOUNT_CONFLICT', `account ${input.code} exists with a different definition`);

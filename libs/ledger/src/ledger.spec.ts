@@ -433,6 +433,9 @@ describe('growing an account\'s shards', () => {
     await Promise.all(Array.from({ length: 40 }, () => withTransaction(db.dataSource, (m) => fresh.transfer(m, { idempotencyKey: key('fee'), kind: 'fee', effectiveAt: T0, debitAccountId: wallet.id, creditAccountId: revenue.id, amount: '0.25' }))));
     expect(await posted(revenue.id)).toBe('14');
     expect((await rowsOf()).some((r) => r.shard >= 2 && r.posted !== '0')).toBe(true);
+    // A build that still asks for the old count (a rollback) gets the grown account, not a conflict.
+    await expect(ledger.createAccount(db.dataSource.manager, { code: revenue.code, asset: 'USD', allowNegative: true, allowPositive: true, shards: 2 })).resolves.toMatchObject({ shards: 16 });
+    await expectLedgerError(ledger.createAccount(db.dataSource.manager, { code: revenue.code, asset: 'USD', allowNegative: true, allowPositive: true, shards: 32 }), 'ACCOUNT_CONFLICT');
     // The same definition again is accepted as it is now; the ledger still verifies.
     await expect(ledger.createAccount(db.dataSource.manager, { code: revenue.code, asset: 'USD', allowNegative: true, allowPositive: true, shards: 16 })).resolves.toMatchObject({ shards: 16 });
     const report = await ledger.verify(db.dataSource);
