@@ -26,7 +26,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - `settings`: each buyer's low-balance and auto-refill thresholds (alerts' table, read only:
  *   the alerts module is called only for a buyer that has one).
  * Its statements are planned once per connection (`plan_cache_mode = force_generic_plan`; why:
- * libs/ledger migration 1763700000021). Numbers are text (exact decimals). The rules (rating, refusals, burn-down, alerts) stay in
+ * migration 1763700000021). Numbers are text (exact decimals). The rules (rating, refusals, burn-down, alerts) stay in
  * TypeScript, as for `gateway_cycle_begin` (migration 1763700000018). The statements are those
  * they replace: `= ANY` on each primary key, one buyer at a time for the events (a join against
  * the unnested pairs made the planner scan a buyer's whole history).
