@@ -1,6 +1,6 @@
 export { Ledger } from './ledger.js';
 export { LedgerError, LedgerRetryableError, type LedgerReason } from './ledger-errors.js';
-export { withTransaction, isRetryable, type TransactionOptions } from './transaction.js';
+export { withTransaction, commitWith, isRetryable, type TransactionOptions, type Statement } from './transaction.js';
 export type { PostHoldInput } from './holds.js';
 export * from './types.js';
 /** Named (prepared) statements on a transaction's connection, for the app's hot paths too. */

@@ -41,7 +41,7 @@ interface PgClient {
  * runner itself, or the query runner of a transaction's `EntityManager`. Otherwise (e.g.
  * `dataSource.manager`, which takes a connection per query) undefined.
  */
-function boundPostgresRunner(runner: SqlRunner): QueryRunner | undefined {
+export function boundPostgresRunner(runner: SqlRunner): QueryRunner | undefined {
   const candidate = runner as Partial<EntityManager & QueryRunner>;
   const queryRunner =
     candidate.queryRunner ?? (typeof candidate.connect === 'function' && 'isReleased' in candidate ? (candidate as QueryRunner) : undefined);

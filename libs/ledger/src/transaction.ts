@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DataSource, EntityManager } from 'typeorm';
+import { QueryFailedError, type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { LedgerRetryableError } from './ledger-errors.js';
+import { boundPostgresRunner, namedRows, type NamedSql } from './sql.js';
+import type { SqlRunner } from './types.js';
 
 type Isolation = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
@@ -40,7 +42,73 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const wanted = options.isolation ?? 'READ COMMITTED';
   const isolation = wanted === 'SERVER_DEFAULT' || (await isServerDefault(dataSource, wanted)) ? undefined : wanted;
-  return retrying(options.attempts, () => (isolation ? dataSource.transaction(isolation, work) : dataSource.transaction(work)));
+  return retrying(options.attempts, () => pipelinedTransaction(dataSource, isolation, work));
+}
+
+/** TypeORM's transaction state on a postgres query runner (PostgresQueryRunner, TypeORM 1.x). */
+interface RunnerState {
+  isTransactionActive: boolean;
+  transactionDepth?: unknown;
+}
+
+/**
+ * The query runners whose transaction `pipelinedTransaction` opened: only these may be committed
+ * early by `commitWith` (sql.ts), which then leaves nothing for the owner to commit.
+ */
+export const pipelinedRunners = new WeakSet<QueryRunner>();
+
+/**
+ * One database transaction whose `START TRANSACTION` does not cost a round trip of its own: it
+ * is handed to the connection's `pg` client without waiting for its answer, so with the pool's
+ * pipeline mode (`extra.pipeline`, data-source.ts) it travels with the work's first statement.
+ * The server runs them in order, so that statement and all after it run inside the transaction.
+ * Its answer is awaited before the commit. TypeORM's runner is told a transaction is open (its
+ * own `startTransaction` would wait for the answer), so the work's TypeORM calls behave as in
+ * `dataSource.transaction`: nested transactions become savepoints, no save opens another.
+ * Commits like TypeORM, unless the work committed with its last statements (`commitWith`).
+ * A runner of another shape (another driver, another TypeORM) takes TypeORM's own path.
+ */
+async function pipelinedTransaction<T>(dataSource: DataSource, isolation: Isolation | undefined, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  const runner = dataSource.createQueryRunner();
+  const state = runner as unknown as RunnerState;
+  if (runner.connection.options.type !== 'postgres' || state.transactionDepth !== 0 || runner.isTransactionActive) {
+    await runner.release();
+    return isolation ? dataSource.transaction(isolation, work) : dataSource.transaction(work);
+  }
+  try {
+    const client = (await runner.connect()) as { query(text: string): Promise<unknown> };
+    const sql = isolation ? `START TRANSACTION ISOLATION LEVEL ${isolation}` : 'START TRANSACTION';
+    runner.connection.logger.logQuery(sql, [], runner);
+    const started = client.query(sql).then(
+      () => undefined,
+      (error: Error) => {
+        runner.connection.logger.logQueryError(error, sql, [], runner);
+        throw new QueryFailedError(sql, [], error);
+      },
+    );
+    started.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    state.isTransactionActive = true;
+    state.transactionDepth = 1;
+    pipelinedRunners.add(runner);
+    try {
+      const result = await work(runner.manager);
+      await started;
+      if (runner.isTransactionActive) await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) {
+        try {
+          await runner.rollbackTransaction();
+        } catch {
+          // the connection is gone: its transaction went with it
+        }
+      }
+      throw error;
+    }
+  } finally {
+    pipelinedRunners.delete(runner);
+    await runner.release();
+  }
 }
 
 /**
@@ -85,4 +153,58 @@ async function isServerDefault(dataSource: DataSource, isolation: Isolation): Pr
   } catch {
     return false; // then set it explicitly
   }
+}
+
+/** A statement and its parameters, for `commitWith`. */
+export interface Statement {
+  sql: NamedSql;
+  params: unknown[];
+}
+
+/**
+ * The last statements of a `withTransaction`, sent together with its `COMMIT` (one round trip
+ * with the pool's pipeline mode), answered with each statement's rows once committed. The server
+ * runs them in order; if one fails, the transaction is aborted, the `COMMIT` rolls it back, and
+ * that statement's error is thrown (so `withTransaction` retries a deadlock as usual). Only for
+ * statements whose answers nothing has to check before the commit. The work must send nothing
+ * after it.
+ *
+ * Where the runner's transaction is not one `withTransaction` opened at the top level (a
+ * savepoint, TypeORM's own transaction, no transaction), the statements run one by one and the
+ * owner commits as before.
+ */
+export async function commitWith(runner: SqlRunner, statements: Statement[]): Promise<unknown[][]> {
+  const queryRunner = boundPostgresRunner(runner);
+  const state = queryRunner as unknown as RunnerState | undefined;
+  if (!queryRunner || !pipelinedRunners.has(queryRunner) || !queryRunner.isTransactionActive || state!.transactionDepth !== 1) {
+    const answers: unknown[][] = [];
+    for (const s of statements) answers.push(await namedRows(runner, s.sql, s.params));
+    return answers;
+  }
+  const client = (await queryRunner.connect()) as {
+    query(config: string | { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; command?: string }>;
+  };
+  const logger = queryRunner.connection.logger;
+  const sent = statements.map((s) => {
+    logger.logQuery(s.sql.text, s.params, queryRunner);
+    return client.query({ name: s.sql.name, text: s.sql.text, values: s.params });
+  });
+  logger.logQuery('COMMIT', [], queryRunner);
+  sent.push(client.query('COMMIT'));
+  // Whatever the answers, the transaction is over: committed, or rolled back by the COMMIT.
+  state!.isTransactionActive = false;
+  state!.transactionDepth = 0;
+  const settled = await Promise.allSettled(sent);
+  const failed = settled.findIndex((x) => x.status === 'rejected');
+  if (failed >= 0) {
+    const error = (settled[failed] as PromiseRejectedResult).reason as Error;
+    const text = failed < statements.length ? statements[failed].sql.text : 'COMMIT';
+    const params = failed < statements.length ? statements[failed].params : [];
+    logger.logQueryError(error, text, params, queryRunner);
+    throw new QueryFailedError(text, params, error);
+  }
+  const committed = (settled[statements.length] as PromiseFulfilledResult<{ command?: string }>).value;
+  // COMMIT in an aborted transaction answers ROLLBACK rather than failing.
+  if (committed.command !== 'COMMIT') throw new Error(`the transaction was not committed (the server answered ${committed.command})`);
+  return settled.slice(0, statements.length).map((x) => (x as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows);
 }

@@ -30,7 +30,7 @@ export function databaseUrl(name: string): string {
 }
 
 function options(url: string): DataSourceOptions {
-  return { type: 'postgres', url, synchronize: false, migrationsRun: false, migrations: ledgerMigrations, migrationsTableName: 'migrations', entities: [], logging: false };
+  return { type: 'postgres', url, synchronize: false, migrationsRun: false, migrations: ledgerMigrations, migrationsTableName: 'migrations', entities: [], logging: false, extra: { pipeline: true } };
 }
 
 async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -72,7 +72,9 @@ export async function cloneOfTemplate(spec: {
   const name = `${spec.prefix}${env('CCX_TEST_RUN_ID')}_${randomBytes(4).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   const url = databaseUrl(name);
-  const dataSource = new DataSource({ ...spec.options(url), extra: { max: 30 } });
+  // The pool as the app has it (pipeline mode: data-source.ts), with room for the races.
+  const base = spec.options(url);
+  const dataSource = new DataSource({ ...base, extra: { ...(base.extra as object | undefined), max: 30 } });
   await dataSource.initialize();
   return {
     url,

@@ -16,7 +16,11 @@ export function dataSourceOptions(url: string, options: { logErrors?: boolean } 
     entities: [],
     // Failed queries are reported by the caller's error handling; TypeORM's own log would print SQL.
     logging: options.logErrors ? ['error'] : false,
-    extra: { max: 20, connectionTimeoutMillis: 5000 },
+    // pipeline: a statement is sent without waiting for the answers before it (node-postgres
+    // pipelining), so a transaction's START TRANSACTION and COMMIT travel with its first and last
+    // statements (withTransaction, commitWith in @ccx/ledger). Statements awaited one by one behave
+    // as without it.
+    extra: { max: 20, connectionTimeoutMillis: 5000, pipeline: true },
   };
 }
 

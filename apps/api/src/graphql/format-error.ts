@@ -20,7 +20,9 @@ const PROTOCOL_CODES = new Set([
 export function isDatabaseUnavailable(error: unknown): boolean {
   const e = error as { name?: string; code?: string; message?: string; driverError?: { code?: string } } | undefined;
   const code = e?.driverError?.code ?? e?.code;
-  if (code && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET')) {
+  // EPIPE: a statement written to a connection the server has just closed (with the pool's
+  // pipeline mode a statement is written at once, without waiting for the one before it).
+  if (code && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE')) {
     return true;
   }
   // The connection died inside a transaction: TypeORM's query runner releases itself on the pg

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Decimal, ErrorCode } from '@ccx/core';
-import { Ledger, type HoldInput, type TransactionInput } from '@ccx/ledger';
+import { Ledger, commitWith, namedRows, type HoldInput, type NamedSql, type TransactionInput } from '@ccx/ledger';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
@@ -307,7 +307,7 @@ export class UsageHoldBatchService {
       holdExpires: state.holdExpires?.toISOString() ?? null,
       ...extra,
     };
-    await manager.query(`SELECT gateway_cycle_end($1::jsonb)`, [JSON.stringify(doc)]);
+    const falls: { organizationId: string; before: Decimal; after: Decimal }[] = [];
     for (const buyer of state.credits.values()) {
       const org = buyer.organizationId;
       const settings = state.settings.get(org);
@@ -320,11 +320,17 @@ export class UsageHoldBatchService {
       ];
       for (const [before, after] of steps) {
         const mayCross = (t: Decimal | null) => t !== null && before.gte(t) && after.lt(t);
-        if (after.lt(before) && (mayCross(settings.low) || mayCross(settings.refillAt))) {
-          await this.alerts.balanceChangedInTransaction(manager, { organizationId: org, before, after, at: state.now });
-        }
+        if (after.lt(before) && (mayCross(settings.low) || mayCross(settings.refillAt))) falls.push({ organizationId: org, before, after });
       }
     }
+    const end = { sql: CYCLE_END, params: [JSON.stringify(doc)] };
+    if (!falls.length) {
+      // The cycle's last write: it goes with the COMMIT, one round trip for both.
+      await commitWith(manager, [end]);
+      return;
+    }
+    await namedRows(manager, end.sql, end.params);
+    for (const fall of falls) await this.alerts.balanceChangedInTransaction(manager, { ...fall, at: state.now });
   }
 }
 
@@ -357,5 +363,8 @@ interface BeginDocument {
   listings: { id: string; served: string; allocated: string; cost: string }[];
   keys: { key: string; used: string; running: string }[];
 }
+
+/** The cycle's last call (migration 1763700000018), a named statement: parsed once per connection. */
+const CYCLE_END: NamedSql = { name: 'ccx_gateway_cycle_end', text: 'SELECT gateway_cycle_end($1::jsonb)' };
 
 const sumAvailable = (buyer: BuyerCredits) => buyer.blocks.reduce((s, b) => s.plus(b.available), new Decimal(0));

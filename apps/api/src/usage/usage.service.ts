@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
 import { Ledger, type TransactionInput } from '@ccx/ledger';
-import { namedRows, withTransaction } from '@ccx/ledger';
+import { commitWith, namedRows, withTransaction } from '@ccx/ledger';
 import { KeyedGroupCommit } from '../common/group-commit.js';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
@@ -289,11 +289,17 @@ export class UsageService {
     if (notPosted) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(notPosted)}`);
     const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
     // A free event has no ledger transaction.
-    await this.insertEvents(manager, rows, rows.map((x) => (x.r.micro === 0n ? null : txByBuyer.get(x.r.event.organizationId)!)), now);
+    const insert = { sql: INSERT_EVENTS, params: this.eventParams(rows, rows.map((x) => (x.r.micro === 0n ? null : txByBuyer.get(x.r.event.organizationId)!)), now) };
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
     // Only for a buyer with a threshold (read by the begin call): nothing else can come of a fall.
-    for (const buyer of credits.values()) {
-      if (!withThreshold.has(buyer.organizationId)) continue;
+    const alerting = [...credits.values()].filter((buyer) => withThreshold.has(buyer.organizationId));
+    if (!alerting.length) {
+      // Nothing to write after the events: they go with the COMMIT, one round trip for both.
+      await commitWith(manager, [insert]);
+      return outcomes;
+    }
+    await namedRows(manager, insert.sql, insert.params);
+    for (const buyer of alerting) {
       if (buyer.complete) {
         await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
         continue;
@@ -310,7 +316,8 @@ export class UsageService {
     return outcomes;
   }
 
-  private async insertEvents(manager: EntityManager, rows: { r: Rated; credits: string }[], txIds: (string | null)[], now: Date): Promise<void> {
+  /** The events' insert parameters (INSERT_EVENTS), one array per column. */
+  private eventParams(rows: { r: Rated; credits: string }[], txIds: (string | null)[], now: Date): unknown[] {
     const col = <T>(f: (x: { r: Rated; credits: string }) => T) => rows.map(f);
     // Each rate card's figures as text once, not once per event.
     const rateTexts = new Map<Rate, (string | null)[]>();
@@ -326,23 +333,23 @@ export class UsageService {
     const recordedAt = now.toISOString();
     const token = (x: { r: Rated }) => (x.r.event.quantity.kind === 'tokens' ? x.r.event.quantity : null);
     const gpu = (x: { r: Rated }) => (x.r.event.quantity.kind === 'gpu' ? x.r.event.quantity : null);
-    await namedRows(manager, INSERT_EVENTS, [
-        col((x) => x.r.event.organizationId),
-        col((x) => x.r.event.eventId),
-        col((x) => token(x)?.model ?? null),
-        col((x) => token(x)?.inputTokens ?? null),
-        col((x) => token(x)?.outputTokens ?? null),
-        col((x) => gpu(x)?.gpuType ?? null),
-        col((x) => gpu(x)?.gpuSeconds.toFixed() ?? null),
-        col((x) => rateText(x, 0)),
-        col((x) => rateText(x, 1)),
-        col((x) => rateText(x, 2)),
-        // Stored as before (Decimal's plain text, no trailing zeros: 0.27, 0).
-        col((x) => x.credits.replace(/\.?0+$/, '')),
-        col((x) => (x.r.event.occurredAt ? x.r.event.occurredAt.toISOString() : recordedAt)),
-        col(() => recordedAt),
-        txIds,
-      ]);
+    return [
+      col((x) => x.r.event.organizationId),
+      col((x) => x.r.event.eventId),
+      col((x) => token(x)?.model ?? null),
+      col((x) => token(x)?.inputTokens ?? null),
+      col((x) => token(x)?.outputTokens ?? null),
+      col((x) => gpu(x)?.gpuType ?? null),
+      col((x) => gpu(x)?.gpuSeconds.toFixed() ?? null),
+      col((x) => rateText(x, 0)),
+      col((x) => rateText(x, 1)),
+      col((x) => rateText(x, 2)),
+      // Stored as before (Decimal's plain text, no trailing zeros: 0.27, 0).
+      col((x) => x.credits.replace(/\.?0+$/, '')),
+      col((x) => (x.r.event.occurredAt ? x.r.event.occurredAt.toISOString() : recordedAt)),
+      col(() => recordedAt),
+      txIds,
+    ];
   }
 }
 

@@ -1,0 +1,196 @@
+import pg from 'pg';
+import { QueryFailedError } from 'typeorm';
+import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
+import { namedSql } from './sql.js';
+import { commitWith, withTransaction } from './transaction.js';
+
+/**
+ * `withTransaction` sends START TRANSACTION without waiting for its answer, and `commitWith`
+ * sends a transaction's last statements with its COMMIT: on the real PostgreSQL, through a pool
+ * in pipeline mode as the app's (data-source.ts).
+ */
+
+let db: LedgerTestDatabase;
+let seq = 0;
+
+const INSERT = namedSql('spec_pipeline_insert', `INSERT INTO pipeline_probe (id, label) VALUES ($1, $2) RETURNING id, label`);
+/** Fails with the given SQLSTATE when $1 is true (a deadlock or serialization failure on demand). */
+const FAIL_IF = namedSql('spec_pipeline_fail_if', `SELECT pipeline_fail_if($1, $2) AS ok`);
+
+beforeAll(async () => {
+  db = await createLedgerTestDatabase();
+  await db.dataSource.query(`CREATE TABLE pipeline_probe (id int PRIMARY KEY, label text NOT NULL)`);
+  await db.dataSource.query(`CREATE FUNCTION pipeline_fail_if(fail boolean, code text) RETURNS boolean LANGUAGE plpgsql AS $$
+    BEGIN IF fail THEN RAISE EXCEPTION 'failed on purpose' USING ERRCODE = code; END IF; RETURN true; END $$`);
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const id = () => ++seq;
+
+async function labels(ids: number[]): Promise<string[]> {
+  const found: { label: string }[] = await db.dataSource.query(`SELECT label FROM pipeline_probe WHERE id = ANY($1::int[]) ORDER BY id`, [ids]);
+  return found.map((r) => r.label);
+}
+
+/** Every query the pool's clients are given, in order, with whether START's answer had come yet. */
+function recordQueries(): { log: { text: string; startAnswered: boolean }[]; stop: () => void } {
+  const original = pg.Client.prototype.query;
+  const log: { text: string; startAnswered: boolean }[] = [];
+  let startAnswered = true;
+  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+    const text = typeof config === 'string' ? config : (config as { text: string }).text;
+    log.push({ text, startAnswered });
+    const result = (original as (...a: unknown[]) => unknown).call(this, config, ...rest);
+    if (text.startsWith('START TRANSACTION')) {
+      startAnswered = false;
+      void (result as Promise<unknown>).then(
+        () => (startAnswered = true),
+        () => (startAnswered = true),
+      );
+    }
+    return result;
+  } as typeof original;
+  return { log, stop: () => (pg.Client.prototype.query = original) };
+}
+
+describe('withTransaction', () => {
+  it('uses a pool in pipeline mode, as the app does', async () => {
+    const runner = db.dataSource.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as { pipeline?: boolean };
+      expect(client.pipeline).toBe(true);
+    } finally {
+      await runner.release();
+    }
+  });
+
+  it("sends the work's first statement before START TRANSACTION is answered, and runs it inside the transaction", async () => {
+    const recording = recordQueries();
+    let xids: string[];
+    try {
+      xids = await withTransaction(db.dataSource, async (manager) => {
+        const [first] = await manager.query(`SELECT txid_current()::text AS xid`);
+        const [second] = await manager.query(`SELECT txid_current()::text AS xid`);
+        return [first.xid, second.xid];
+      });
+    } finally {
+      recording.stop();
+    }
+    const start = recording.log.findIndex((q) => q.text === 'START TRANSACTION');
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(recording.log[start + 1]).toEqual({ text: 'SELECT txid_current()::text AS xid', startAnswered: false });
+    expect(recording.log.map((q) => q.text).slice(start)).toEqual([
+      'START TRANSACTION',
+      'SELECT txid_current()::text AS xid',
+      'SELECT txid_current()::text AS xid',
+      'COMMIT',
+    ]);
+    // One transaction: both statements saw the same transaction id.
+    expect(xids![0]).toBe(xids![1]);
+  });
+
+  it('starts at the isolation level asked for, in the same statement', async () => {
+    const level = await withTransaction(
+      db.dataSource,
+      async (manager) => (await manager.query(`SELECT current_setting('transaction_isolation') AS level`))[0].level,
+      { isolation: 'SERIALIZABLE' },
+    );
+    expect(level).toBe('serializable');
+  });
+
+  it('rolls back everything when the work fails, and the connection serves the next transaction', async () => {
+    const a = id();
+    await expect(
+      withTransaction(db.dataSource, async (manager) => {
+        await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`, [a]);
+        throw new Error('the work failed');
+      }),
+    ).rejects.toThrow('the work failed');
+    expect(await labels([a])).toEqual([]);
+    const b = id();
+    await withTransaction(db.dataSource, (manager) => manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'b')`, [b]));
+    expect(await labels([b])).toEqual(['b']);
+  });
+});
+
+describe('commitWith', () => {
+  it('commits the last statements with the transaction, answers their rows, and leaves nothing to commit after', async () => {
+    const [a, b, c] = [id(), id(), id()];
+    const recording = recordQueries();
+    let answers: unknown[][];
+    try {
+      answers = await withTransaction(db.dataSource, async (manager) => {
+        await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`, [a]);
+        return commitWith(manager, [
+          { sql: INSERT, params: [b, 'b'] },
+          { sql: INSERT, params: [c, 'c'] },
+        ]);
+      });
+    } finally {
+      recording.stop();
+    }
+    expect(answers!).toEqual([[{ id: b, label: 'b' }], [{ id: c, label: 'c' }]]);
+    expect(await labels([a, b, c])).toEqual(['a', 'b', 'c']);
+    const texts = recording.log.map((q) => q.text);
+    expect(texts.slice(texts.indexOf('START TRANSACTION'))).toEqual([
+      'START TRANSACTION',
+      `INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`,
+      INSERT.text,
+      INSERT.text,
+      'COMMIT',
+    ]);
+  });
+
+  it('rolls back the whole transaction when one of its statements fails, and throws that error', async () => {
+    const [a, b] = [id(), id()];
+    await db.dataSource.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'taken')`, [b]);
+    const error = await withTransaction(db.dataSource, async (manager) => {
+      await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`, [a]);
+      await commitWith(manager, [{ sql: INSERT, params: [b, 'again'] }]);
+      return null;
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueryFailedError);
+    expect((error as QueryFailedError & { driverError: { code: string } }).driverError.code).toBe('23505');
+    expect(await labels([a, b])).toEqual(['taken']);
+  });
+
+  it('is retried by withTransaction when the flight meets a deadlock, and commits once', async () => {
+    const a = id();
+    let attempts = 0;
+    await withTransaction(db.dataSource, async (manager) => {
+      attempts += 1;
+      await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, $2)`, [a, `attempt ${attempts}`]);
+      await commitWith(manager, [{ sql: FAIL_IF, params: [attempts === 1, '40P01'] }]);
+    });
+    expect(attempts).toBe(2);
+    expect(await labels([a])).toEqual(['attempt 2']);
+  });
+
+  it('does not commit a transaction it did not open: inside TypeORM’s own, the statements roll back with it', async () => {
+    const a = id();
+    await expect(
+      db.dataSource.transaction(async (manager) => {
+        await commitWith(manager, [{ sql: INSERT, params: [a, 'a'] }]);
+        expect(await manager.query(`SELECT label FROM pipeline_probe WHERE id = $1`, [a])).toEqual([{ label: 'a' }]);
+        throw new Error('the owner rolls back');
+      }),
+    ).rejects.toThrow('the owner rolls back');
+    expect(await labels([a])).toEqual([]);
+  });
+
+  it('does not commit from inside a savepoint: the outer transaction still decides', async () => {
+    const [a, b] = [id(), id()];
+    await expect(
+      withTransaction(db.dataSource, async (manager) => {
+        await manager.transaction(async (inner) => {
+          await commitWith(inner, [{ sql: INSERT, params: [a, 'a'] }]);
+        });
+        await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'b')`, [b]);
+        throw new Error('the outer transaction fails');
+      }),
+    ).rejects.toThrow('the outer transaction fails');
+    expect(await labels([a, b])).toEqual([]);
+  });
+});
