@@ -42,6 +42,7 @@
  * SOAK_SERVER_LOG=1 to copy the server's standard output to stderr (its errors always are);
  * SOAK_HEAP_SNAPSHOTS=<folder> to write two heap snapshots of the server there (at a quarter of
  * the run and just before its end; `node dist/bench/heap-diff.js early late` compares them);
+ * SOAK_ONLY=<op,op> runs only those operations (diagnostics; not the soak's figures).
  * SOAK_CPU_PROFILE=<folder> to write the server's CPU profile there when it stops (`--cpu-prof`).
  * Exits non-zero only when the setup fails.
  */
@@ -560,7 +561,9 @@ async function run(): Promise<void> {
   const api = new Api(server.base, REQUEST_TIMEOUT_MS);
   log(`API pid ${server.pid}; RSS after boot ${booted?.rssMb ?? '?'} MiB; setting up ${BUYERS} buyers`);
   const buyers = await setUp(api);
-  const ops = operations(api, buyers);
+  // SOAK_ONLY=purchase,quote: only those operations (a diagnostic run, not the soak's figure).
+  const only = process.env.SOAK_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
+  const ops = operations(api, buyers).filter((o) => !only?.length || only.includes(o.stats.name));
   const start = memoryOf(server.pid);
   log(`running ${SECONDS} s of mixed load: ${ops.map((o) => `${o.stats.name}×${o.stats.clients}`).join(', ')}`);
 

@@ -1,4 +1,4 @@
-import { Ledger1763700000000, LedgerGenericPlans1763700000021, LedgerGrowShards1763700000020, LedgerHoldsBulk1763700000018, LedgerPostFunction1763700000006, LedgerPostOne1763700000016 } from '@ccx/ledger';
+import { Ledger1763700000000, LedgerGenericPlans1763700000021, LedgerPostedId1763700000022, LedgerGrowShards1763700000020, LedgerHoldsBulk1763700000018, LedgerPostFunction1763700000006, LedgerPostOne1763700000016 } from '@ccx/ledger';
 import { BusinessClock1763700000001 } from './1763700000001-business-clock.js';
 import { Marketplace1763700000002 } from './1763700000002-marketplace.js';
 import { Financing1763700000003 } from './1763700000003-financing.js';
@@ -18,4 +18,4 @@ import { GenericPlans1763700000021 } from './1763700000021-generic-plans.js';
 /** Every migration, in order. Listed explicitly so that tests (TypeScript) and the built server
  * (JavaScript) load the same classes without file globs. Never edit one that has landed. The
  * ledger's own (its tables and posting functions) live in libs/ledger/migrations. */
-export const migrations = [Ledger1763700000000, BusinessClock1763700000001, Marketplace1763700000002, Financing1763700000003, Usage1763700000004, Alerts1763700000005, LedgerPostFunction1763700000006, Gateway1763700000007, Correctness1763700000008, GatewayBreakerOrder1763700000010, Console1763700000011, FreeUsage1763700000012, LedgerPostOne1763700000016, MonthlyPartitions1763700000017, LedgerHoldsBulk1763700000018, GatewayCycle1763700000018, BurnDownIndex1763700000019, LedgerGrowShards1763700000020, UsageChargeBegin1763700000020, LedgerGenericPlans1763700000021, GenericPlans1763700000021];
+export const migrations = [Ledger1763700000000, BusinessClock1763700000001, Marketplace1763700000002, Financing1763700000003, Usage1763700000004, Alerts1763700000005, LedgerPostFunction1763700000006, Gateway1763700000007, Correctness1763700000008, GatewayBreakerOrder1763700000010, Console1763700000011, FreeUsage1763700000012, LedgerPostOne1763700000016, MonthlyPartitions1763700000017, LedgerHoldsBulk1763700000018, GatewayCycle1763700000018, BurnDownIndex1763700000019, LedgerGrowShards1763700000020, UsageChargeBegin1763700000020, LedgerGenericPlans1763700000021, GenericPlans1763700000021, LedgerPostedId1763700000022];

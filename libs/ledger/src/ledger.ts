@@ -5,6 +5,7 @@ import { createHoldsInOneStatement } from './hold-statements.js';
 import { HoldBook, type PostHoldInput } from './holds.js';
 import { LedgerError } from './ledger-errors.js';
 import { PostingEngine, type Outcome } from './posting-engine.js';
+import type { Statement } from './transaction.js';
 import { lockBalances, readBalanceAt, readBalances, readEntries, readHistory, readStatement, verifyLedger } from './queries.js';
 import { rows } from './sql.js';
 import { retrying, withTransaction } from './transaction.js';
@@ -185,6 +186,24 @@ export class Ledger {
     );
   }
 
+  /**
+   * `postMany` for a caller that sends the write itself, in one flight with what it commits with
+   * it (`commitWith`): the statement, and the results of its rows. Statements in the same flight
+   * can name a transaction by its key, before its id is known, with the SQL function
+   * `ledger_posted_id(key)` (migration 1763700000022): the id of the transaction this database
+   * transaction posted under that key, or an error, which rolls the flight back. So a flight
+   * that commits rows pointing at a post never commits them without it, whatever the post
+   * answered (refused, or the replay of an older transaction).
+   */
+  async preparePostMany(runner: SqlRunner, inputs: TransactionInput[]): Promise<PreparedPosts> {
+    const write = await this.engine.prepare(runner, inputs);
+    return {
+      statement: write.statement,
+      results: (found) =>
+        write.finish(found).map((o) => (o.status === 'rejected' ? { status: 'rejected', reason: o.error.reason, message: o.error.message } : o)),
+    };
+  }
+
   /** `postMany` in its own database transaction, retried on serialization failure or deadlock. */
   postBatch(dataSource: DataSource, inputs: TransactionInput[]): Promise<BatchResult[]> {
     return withTransaction(dataSource, (manager) => this.postMany(manager, inputs));
@@ -294,4 +313,12 @@ function transferPostings(input: TransferInput): TransactionInput {
       { accountId: creditAccountId, direction: 'CREDIT', amount },
     ],
   };
+}
+
+/** A `postMany` prepared to be sent in a flight (`Ledger.preparePostMany`). */
+export interface PreparedPosts {
+  /** The write; null when every transaction was refused before the database (see `results`). */
+  statement: Statement | null;
+  /** The results, as `postMany` answers them, from the statement's rows (none without a statement). */
+  results(rows: unknown[]): BatchResult[];
 }

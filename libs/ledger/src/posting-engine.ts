@@ -2,7 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { AmountParseError, Decimal, parseAmount } from '@ccx/core';
 import type { AccountRegistry } from './accounts.js';
 import { LedgerError } from './ledger-errors.js';
-import { canonicalJson, namedRows, namedSql } from './sql.js';
+import { canonicalJson, namedRows, namedSql, type NamedSql } from './sql.js';
 import type { Account, SqlRunner, TransactionInput } from './types.js';
 
 /** Held amount released on an account by the same transaction (posting a hold). */
@@ -53,6 +53,17 @@ export class PostingEngine {
   ) {}
 
   async apply(runner: SqlRunner, inputs: TransactionInput[], releases: (HeldRelease | undefined)[] = []): Promise<Outcome[]> {
+    const write = await this.prepare(runner, inputs, releases);
+    const found = write.statement ? await namedRows<JudgedRow>(runner, write.statement.sql, write.statement.params) : [];
+    return write.finish(found);
+  }
+
+  /**
+   * `apply` in two halves, for a caller that sends the write in a flight of its own (`commitWith`):
+   * the validated, hashed transactions as one statement (none when every one is refused before the
+   * database), and `finish`, which turns that statement's rows into the outcomes `apply` answers.
+   */
+  async prepare(runner: SqlRunner, inputs: TransactionInput[], releases: (HeldRelease | undefined)[] = []): Promise<PreparedWrite> {
     const ids = inputs.flatMap((i) => (Array.isArray(i?.postings) ? i.postings.map((p) => String(p?.accountId)) : []));
     for (const r of releases) if (r) ids.push(r.accountId);
     const known = await this.accounts.load(runner, ids);
@@ -67,29 +78,41 @@ export class PostingEngine {
       leaderOf.set(p.input.idempotencyKey, leaders.length);
       leaders.push(p);
     }
-    const judged = await judgeAndWrite(runner, leaders);
-    const accepted = judged.filter((j) => j.status === 'accepted').length;
-    if (accepted) this.onWritten?.(accepted);
+    const finish = (found: unknown[]): Outcome[] => {
+      const judged = (found as JudgedRow[]).map((r) => ({ status: r.status, transactionId: r.transaction_id, accountId: r.account_id, existingHash: r.existing_hash }));
+      if (judged.length !== leaders.length) throw new Error(`the ledger's write answered ${judged.length} rows for ${leaders.length} transactions`);
+      const accepted = judged.filter((j) => j.status === 'accepted').length;
+      if (accepted) this.onWritten?.(accepted);
 
-    const outcomes: Outcome[] = [];
-    const seen = new Set<string>();
-    for (const p of prepared) {
-      if (p.error) {
-        outcomes.push({ status: 'rejected', error: p.error });
-        continue;
+      const outcomes: Outcome[] = [];
+      const seen = new Set<string>();
+      for (const p of prepared) {
+        if (p.error) {
+          outcomes.push({ status: 'rejected', error: p.error });
+          continue;
+        }
+        const key = p.input.idempotencyKey;
+        const index = leaderOf.get(key)!;
+        const j = judged[index];
+        if (!seen.has(key)) {
+          seen.add(key);
+          outcomes.push(leaderOutcome(leaders[index], j));
+        } else {
+          outcomes.push(follow(p, leaders[index], j));
+        }
       }
-      const key = p.input.idempotencyKey;
-      const index = leaderOf.get(key)!;
-      const j = judged[index];
-      if (!seen.has(key)) {
-        seen.add(key);
-        outcomes.push(leaderOutcome(leaders[index], j));
-      } else {
-        outcomes.push(follow(p, leaders[index], j));
-      }
-    }
-    return outcomes;
+      return outcomes;
+    };
+    return { statement: writeStatement(leaders), finish };
   }
+}
+
+/** A write prepared by `PostingEngine.prepare`. */
+export interface PreparedWrite {
+  /** The statement that locks, judges and writes; null when nothing reaches the database. */
+  statement: { sql: NamedSql; params: unknown[] } | null;
+  /** The outcomes, in the order of the inputs, from the statement's rows (none without a statement). */
+  finish(rows: unknown[]): Outcome[];
 }
 
 /** What the database said of one transaction (ledger_post_batch). */
@@ -250,7 +273,7 @@ const POST_BATCH = namedSql(
 );
 
 /**
- * One call of `ledger_post_batch` (migration 1763700000006): it locks every balance row involved
+ * The statement of one call of `ledger_post_batch` (migration 1763700000006): it locks every balance row involved
  * in the ledger's lock order (account id, shard), reads the keys, judges each transaction in order
  * against the balances the earlier ones left, and writes the accepted ones. Here: the arrays.
  * A single transaction goes to `ledger_post_one` instead, which gives the same answers.
@@ -259,8 +282,8 @@ const POST_BATCH = namedSql(
  * one row update and concurrent batches spread over its shards. Every account a transaction
  * touches is a balance effect (even at net zero), so its limit is checked as the database sees it.
  */
-async function judgeAndWrite(runner: SqlRunner, leaders: Prepared[]): Promise<Judged[]> {
-  if (!leaders.length) return [];
+function writeStatement(leaders: Prepared[]): { sql: NamedSql; params: unknown[] } | null {
+  if (!leaders.length) return null;
   const shardOf = new Map<string, number>();
   const cellIndex = new Map<string, number>();
   const cell = { account: [] as string[], shard: [] as number[], noNeg: [] as boolean[], noPos: [] as boolean[] };
@@ -324,18 +347,18 @@ async function judgeAndWrite(runner: SqlRunner, leaders: Prepared[]): Promise<Ju
       posted[c - 1] = ef.posted[k];
       held[c - 1] = ef.held[k];
     });
-    const [r] = await namedRows<JudgedRow>(runner, POST_ONE, [
-      tx.key[0], tx.hash[0], tx.kind[0], tx.memo[0], tx.meta[0], tx.at[0],
-      en.account, en.asset, en.amount,
-      cell.account, cell.shard, cell.noNeg, cell.noPos, posted, held,
-    ]);
-    return [{ status: r.status, transactionId: r.transaction_id, accountId: r.account_id, existingHash: r.existing_hash }];
+    return {
+      sql: POST_ONE,
+      params: [
+        tx.key[0], tx.hash[0], tx.kind[0], tx.memo[0], tx.meta[0], tx.at[0],
+        en.account, en.asset, en.amount,
+        cell.account, cell.shard, cell.noNeg, cell.noPos, posted, held,
+      ],
+    };
   }
-  const found = await namedRows<JudgedRow>(
-    runner,
-    POST_BATCH,
-    [tx.key, tx.hash, tx.kind, tx.memo, tx.meta, tx.at, en.tx, en.account, en.asset, en.amount,
+  return {
+    sql: POST_BATCH,
+    params: [tx.key, tx.hash, tx.kind, tx.memo, tx.meta, tx.at, en.tx, en.account, en.asset, en.amount,
       cell.account, cell.shard, cell.noNeg, cell.noPos, ef.tx, ef.cell, ef.posted, ef.held],
-  );
-  return found.map((r) => ({ status: r.status, transactionId: r.transaction_id, accountId: r.account_id, existingHash: r.existing_hash }));
+  };
 }

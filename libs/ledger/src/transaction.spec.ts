@@ -1,8 +1,11 @@
 import pg from 'pg';
+import { Decimal } from '@ccx/core';
 import { QueryFailedError } from 'typeorm';
 import { createLedgerTestDatabase, type LedgerTestDatabase } from '../test/ledger-test-db.js';
+import { Ledger } from './ledger.js';
 import { namedSql } from './sql.js';
-import { commitWith, withTransaction } from './transaction.js';
+import { commitWith, sendTogether, withTransaction } from './transaction.js';
+import type { Account, TransactionInput } from './types.js';
 
 /**
  * `withTransaction` sends START TRANSACTION without waiting for its answer, and `commitWith`
@@ -20,6 +23,7 @@ const FAIL_IF = namedSql('spec_pipeline_fail_if', `SELECT pipeline_fail_if($1, $
 beforeAll(async () => {
   db = await createLedgerTestDatabase();
   await db.dataSource.query(`CREATE TABLE pipeline_probe (id int PRIMARY KEY, label text NOT NULL)`);
+  await db.dataSource.query(`CREATE TABLE posted_probe (id int PRIMARY KEY, tx bigint NOT NULL)`);
   await db.dataSource.query(`CREATE FUNCTION pipeline_fail_if(fail boolean, code text) RETURNS boolean LANGUAGE plpgsql AS $$
     BEGIN IF fail THEN RAISE EXCEPTION 'failed on purpose' USING ERRCODE = code; END IF; RETURN true; END $$`);
 });
@@ -192,5 +196,96 @@ describe('commitWith', () => {
       }),
     ).rejects.toThrow('the outer transaction fails');
     expect(await labels([a, b])).toEqual([]);
+  });
+});
+
+describe('a post and the rows that point at it, in one flight (preparePostMany, ledger_posted_id)', () => {
+  const ledger = new Ledger();
+  const T0 = new Date('2026-01-05T12:00:00.000Z');
+  /** A row pointing at the transaction posted under key $2 in this database transaction. */
+  const POINT = namedSql('spec_posted_probe', `INSERT INTO posted_probe (id, tx) VALUES ($1, ledger_posted_id($2)) RETURNING tx::text AS tx`);
+  let source: Account;
+  let wallet: Account;
+
+  beforeAll(async () => {
+    source = await ledger.createAccount(db.dataSource.manager, { code: 'flight-source', asset: 'USD', allowNegative: true, allowPositive: true });
+    wallet = await ledger.createAccount(db.dataSource.manager, { code: 'flight-wallet', asset: 'USD', allowNegative: false, allowPositive: true });
+  });
+
+  const pay = (key: string, amount: string): TransactionInput => ({
+    idempotencyKey: key,
+    kind: 'spec',
+    effectiveAt: T0,
+    postings: [
+      { accountId: source.id, direction: 'DEBIT', amount },
+      { accountId: wallet.id, direction: 'CREDIT', amount },
+    ],
+  });
+  const back = (key: string, amount: string): TransactionInput => ({
+    idempotencyKey: key,
+    kind: 'spec',
+    effectiveAt: T0,
+    postings: [
+      { accountId: wallet.id, direction: 'DEBIT', amount },
+      { accountId: source.id, direction: 'CREDIT', amount },
+    ],
+  });
+  const posted = async () => (await ledger.balance(db.dataSource.manager, wallet.id)).posted.toFixed(2);
+  const pointers = async (ids: number[]) =>
+    (await db.dataSource.query(`SELECT id, tx::text AS tx FROM posted_probe WHERE id = ANY($1::int[]) ORDER BY id`, [ids])) as { id: number; tx: string }[];
+
+  it('commits the post with the rows that name it by key, and they carry its id', async () => {
+    const a = id();
+    const before = await posted();
+    const { results, pointed } = await withTransaction(db.dataSource, async (manager) => {
+      const post = await ledger.preparePostMany(manager, [pay(`flight-${a}`, '5.00')]);
+      const [postRows, pointRows] = await commitWith(manager, [post.statement!, { sql: POINT, params: [a, `flight-${a}`] }]);
+      return { results: post.results(postRows), pointed: pointRows as { tx: string }[] };
+    });
+    expect(results).toEqual([{ status: 'accepted', transactionId: expect.any(String) }]);
+    const txId = (results[0] as { transactionId: string }).transactionId;
+    expect(pointed).toEqual([{ tx: txId }]);
+    expect(await pointers([a])).toEqual([{ id: a, tx: txId }]);
+    expect(await posted()).toBe(new Decimal(before).plus('5.00').toFixed(2));
+  });
+
+  it('commits nothing when the post is refused: the rows cannot name it', async () => {
+    const a = id();
+    const before = await posted();
+    const error = await withTransaction(db.dataSource, async (manager) => {
+      // More than the wallet holds: the ledger refuses it (an answer, not an error).
+      const post = await ledger.preparePostMany(manager, [back(`flight-over-${a}`, '1000000.00')]);
+      await commitWith(manager, [post.statement!, { sql: POINT, params: [a, `flight-over-${a}`] }]);
+      return null;
+    }).catch((e: unknown) => e);
+    expect((error as QueryFailedError & { driverError: { code: string } }).driverError.code).toBe('P0002');
+    expect(await pointers([a])).toEqual([]);
+    expect(await posted()).toBe(before);
+  });
+
+  it('commits nothing when the post is the replay of an earlier one: the rows cannot name that one', async () => {
+    const [a, b] = [id(), id()];
+    const key = `flight-replay-${a}`;
+    await ledger.postMany(db.dataSource.manager, [pay(key, '2.00')]);
+    const before = await posted();
+    const error = await withTransaction(db.dataSource, async (manager) => {
+      const post = await ledger.preparePostMany(manager, [pay(key, '2.00')]);
+      await commitWith(manager, [post.statement!, { sql: POINT, params: [b, key] }]);
+      return null;
+    }).catch((e: unknown) => e);
+    expect((error as QueryFailedError & { driverError: { code: string } }).driverError.code).toBe('P0002');
+    expect(await pointers([b])).toEqual([]);
+    expect(await posted()).toBe(before);
+  });
+
+  it('answers the same results as postMany when sent without the commit', async () => {
+    const a = id();
+    const results = await withTransaction(db.dataSource, async (manager) => {
+      const post = await ledger.preparePostMany(manager, [pay(`flight-send-${a}`, '1.00'), back(`flight-send-over-${a}`, '1000000.00')]);
+      const [postRows] = await sendTogether(manager, [post.statement!]);
+      return post.results(postRows);
+    });
+    expect(results[0]).toEqual({ status: 'accepted', transactionId: expect.any(String) });
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: 'LIMIT_EXCEEDED' });
   });
 });

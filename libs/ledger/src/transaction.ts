@@ -162,25 +162,45 @@ export interface Statement {
 }
 
 /**
+ * Statements sent in one flight on the transaction's connection (one round trip with the pool's
+ * pipeline mode), answered with each statement's rows. The server runs them in order; if one
+ * fails, the transaction is aborted (the ones after it fail too) and that statement's error is
+ * thrown. Without a connection of its own (`dataSource.manager`) they run one by one.
+ */
+export async function sendTogether(runner: SqlRunner, statements: Statement[]): Promise<unknown[][]> {
+  const queryRunner = boundPostgresRunner(runner);
+  if (!queryRunner) return oneByOne(runner, statements);
+  return flight(queryRunner, statements, false);
+}
+
+/**
  * The last statements of a `withTransaction`, sent together with its `COMMIT` (one round trip
  * with the pool's pipeline mode), answered with each statement's rows once committed. The server
  * runs them in order; if one fails, the transaction is aborted, the `COMMIT` rolls it back, and
  * that statement's error is thrown (so `withTransaction` retries a deadlock as usual). Only for
- * statements whose answers nothing has to check before the commit. The work must send nothing
- * after it.
+ * statements whose answers nothing has to check before the commit, or that check themselves
+ * (`ledger_posted_id`). The work must send nothing after it.
  *
  * Where the runner's transaction is not one `withTransaction` opened at the top level (a
- * savepoint, TypeORM's own transaction, no transaction), the statements run one by one and the
- * owner commits as before.
+ * savepoint, TypeORM's own transaction, no transaction), the statements are sent together and
+ * the owner commits as before.
  */
 export async function commitWith(runner: SqlRunner, statements: Statement[]): Promise<unknown[][]> {
   const queryRunner = boundPostgresRunner(runner);
-  const state = queryRunner as unknown as RunnerState | undefined;
-  if (!queryRunner || !pipelinedRunners.has(queryRunner) || !queryRunner.isTransactionActive || state!.transactionDepth !== 1) {
-    const answers: unknown[][] = [];
-    for (const s of statements) answers.push(await namedRows(runner, s.sql, s.params));
-    return answers;
-  }
+  if (!queryRunner) return oneByOne(runner, statements);
+  const state = queryRunner as unknown as RunnerState;
+  const owned = pipelinedRunners.has(queryRunner) && queryRunner.isTransactionActive && state.transactionDepth === 1;
+  return flight(queryRunner, statements, owned);
+}
+
+async function oneByOne(runner: SqlRunner, statements: Statement[]): Promise<unknown[][]> {
+  const answers: unknown[][] = [];
+  for (const s of statements) answers.push(await namedRows(runner, s.sql, s.params));
+  return answers;
+}
+
+/** The statements (and COMMIT, when `commit`) handed to the connection at once; every answer awaited. */
+async function flight(queryRunner: QueryRunner, statements: Statement[], commit: boolean): Promise<unknown[][]> {
   const client = (await queryRunner.connect()) as {
     query(config: string | { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; command?: string }>;
   };
@@ -189,11 +209,14 @@ export async function commitWith(runner: SqlRunner, statements: Statement[]): Pr
     logger.logQuery(s.sql.text, s.params, queryRunner);
     return client.query({ name: s.sql.name, text: s.sql.text, values: s.params });
   });
-  logger.logQuery('COMMIT', [], queryRunner);
-  sent.push(client.query('COMMIT'));
-  // Whatever the answers, the transaction is over: committed, or rolled back by the COMMIT.
-  state!.isTransactionActive = false;
-  state!.transactionDepth = 0;
+  if (commit) {
+    logger.logQuery('COMMIT', [], queryRunner);
+    sent.push(client.query('COMMIT'));
+    // Whatever the answers, the transaction is over: committed, or rolled back by the COMMIT.
+    const state = queryRunner as unknown as RunnerState;
+    state.isTransactionActive = false;
+    state.transactionDepth = 0;
+  }
   const settled = await Promise.allSettled(sent);
   const failed = settled.findIndex((x) => x.status === 'rejected');
   if (failed >= 0) {
@@ -203,8 +226,10 @@ export async function commitWith(runner: SqlRunner, statements: Statement[]): Pr
     logger.logQueryError(error, text, params, queryRunner);
     throw new QueryFailedError(text, params, error);
   }
-  const committed = (settled[statements.length] as PromiseFulfilledResult<{ command?: string }>).value;
-  // COMMIT in an aborted transaction answers ROLLBACK rather than failing.
-  if (committed.command !== 'COMMIT') throw new Error(`the transaction was not committed (the server answered ${committed.command})`);
+  if (commit) {
+    const committed = (settled[statements.length] as PromiseFulfilledResult<{ command?: string }>).value;
+    // COMMIT in an aborted transaction answers ROLLBACK rather than failing.
+    if (committed.command !== 'COMMIT') throw new Error(`the transaction was not committed (the server answered ${committed.command})`);
+  }
   return settled.slice(0, statements.length).map((x) => (x as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows);
 }

@@ -108,9 +108,10 @@ export class GatewayCreditsService {
 
   /**
    * One cycle in four round trips, whatever its size (docs/BENCHMARKS.md, Gateway): the begin
-   * call (buyer locks, closing holds locked and released, balances, listings, key usage), the
-   * captures' ledger transaction, the new ledger holds, the end call (every other write). The
-   * rules are judged here and in the usage module between those calls.
+   * call (buyer locks, closing holds locked and released, balances, listings, key usage) with
+   * START TRANSACTION, the captures' ledger transaction, the new ledger holds, the end call (every
+   * other write) with COMMIT (withTransaction, commitWith). The rules are judged here and in the
+   * usage module between those calls.
    */
   private async cycle(manager: EntityManager, items: Work[]): Promise<(OpenOutcome | CloseOutcome)[]> {
     const now = this.clock.now();

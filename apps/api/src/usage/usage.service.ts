@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Decimal, DomainError, ErrorCode } from '@ccx/core';
 import { Ledger, type TransactionInput } from '@ccx/ledger';
-import { commitWith, namedRows, withTransaction } from '@ccx/ledger';
+import { commitWith, sendTogether, withTransaction, type BatchResult } from '@ccx/ledger';
 import { KeyedGroupCommit } from '../common/group-commit.js';
 import { ClockService } from '../clock/clock.service.js';
 import { PlatformAccounts } from '../ledger/platform-accounts.js';
@@ -23,10 +23,22 @@ const GROUP_COMMIT_MAX = 1000;
 /** A named statement: metering sends it on every charge. */
 const INSERT_EVENTS = {
   name: 'ccx_usage_insert_events',
-  text: `INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
+  // $14: each event's ledger transaction by its key (null for a free event), read with the ledger's
+  // ledger_posted_id once per key: the post may be in the same flight, its id not yet known.
+  // Rows go in in the request's order (ORDER BY the arrays' ordinality), whatever the join does.
+  text: `WITH posted AS MATERIALIZED (
+         SELECT k, ledger_posted_id(k) AS id FROM (SELECT DISTINCT k FROM unnest($14::text[]) AS k WHERE k IS NOT NULL) AS keys
+       )
+       INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
          input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_transaction_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[],
-         $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::timestamptz[], $13::timestamptz[], $14::bigint[])`,
+       SELECT e.org, e.event_id, e.model, e.input_tokens, e.output_tokens, e.gpu_type, e.gpu_seconds,
+         e.input_rate, e.output_rate, e.credits_per_gpu_hour, e.credits, e.occurred_at, e.recorded_at, p.id
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[],
+         $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::timestamptz[], $13::timestamptz[], $14::text[])
+         WITH ORDINALITY AS e(org, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
+              input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_key, n)
+       LEFT JOIN posted p ON p.k = e.ledger_key
+       ORDER BY e.n`,
 };
 
 
@@ -272,8 +284,9 @@ export class UsageService {
     // to its amount. Exactly-once per event is the (organization_id, event_id) key, checked above
     // under the buyer's lock. One transaction instead of one per event makes the ledger write
     // ~60× cheaper (docs/BENCHMARKS.md).
+    const keyOf = new Map([...drawn.keys()].map((organizationId) => [organizationId, `usage:${organizationId}:batch:${randomUUID()}`]));
     const ledgerItems: TransactionInput[] = [...drawn].map(([organizationId, sums]) => ({
-      idempotencyKey: `usage:${organizationId}:batch:${randomUUID()}`,
+      idempotencyKey: keyOf.get(organizationId)!,
       kind: 'usage',
       metadata: { organizationId, events: rows.filter((x) => x.r.event.organizationId === organizationId).length },
       effectiveAt: now,
@@ -283,22 +296,26 @@ export class UsageService {
       ],
     }));
     await this.accounts.settleInTransaction(manager, credits);
-    const results = ledgerItems.length ? await this.ledger.postMany(manager, ledgerItems) : [];
-    const notPosted = results.find((x) => x.status !== 'accepted');
+    // Each event row names its buyer's post by key: the insert reads the id with
+    // `ledger_posted_id`, which fails (and so rolls the charge back) unless this transaction
+    // posted under that key. So the post, the insert and the COMMIT go in one flight.
+    const post = await this.ledger.preparePostMany(manager, ledgerItems);
     // The burn-down was computed on locked balances; a refusal here is a bug, not a user error.
-    if (notPosted) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(notPosted)}`);
-    const txByBuyer = new Map([...drawn.keys()].map((id, i) => [id, (results[i] as { transactionId: string }).transactionId]));
+    const allPosted = (results: BatchResult[]) => {
+      const notPosted = results.find((x) => x.status !== 'accepted');
+      if (notPosted) throw new Error(`usage ledger batch refused what the burn-down accepted: ${JSON.stringify(notPosted)}`);
+    };
+    if (!post.statement) allPosted(post.results([]));
     // A free event has no ledger transaction.
-    const insert = { sql: INSERT_EVENTS, params: this.eventParams(rows, rows.map((x) => (x.r.micro === 0n ? null : txByBuyer.get(x.r.event.organizationId)!)), now) };
+    const insert = { sql: INSERT_EVENTS, params: this.eventParams(rows, rows.map((x) => (x.r.micro === 0n ? null : keyOf.get(x.r.event.organizationId)!)), now) };
+    const flight = post.statement ? [post.statement, insert] : [insert];
     // Low-balance alerts and auto-refill jobs are written with the charge (an outbox).
     // Only for a buyer with a threshold (read by the begin call): nothing else can come of a fall.
     const alerting = [...credits.values()].filter((buyer) => withThreshold.has(buyer.organizationId));
-    if (!alerting.length) {
-      // Nothing to write after the events: they go with the COMMIT, one round trip for both.
-      await commitWith(manager, [insert]);
-      return outcomes;
-    }
-    await namedRows(manager, insert.sql, insert.params);
+    // Nothing to write after the events: the post and the events go with the COMMIT.
+    const answers = alerting.length ? await sendTogether(manager, flight) : await commitWith(manager, flight);
+    if (post.statement) allPosted(post.results(answers[0]));
+    if (!alerting.length) return outcomes;
     for (const buyer of alerting) {
       if (buyer.complete) {
         await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
@@ -317,7 +334,7 @@ export class UsageService {
   }
 
   /** The events' insert parameters (INSERT_EVENTS), one array per column. */
-  private eventParams(rows: { r: Rated; credits: string }[], txIds: (string | null)[], now: Date): unknown[] {
+  private eventParams(rows: { r: Rated; credits: string }[], ledgerKeys: (string | null)[], now: Date): unknown[] {
     const col = <T>(f: (x: { r: Rated; credits: string }) => T) => rows.map(f);
     // Each rate card's figures as text once, not once per event.
     const rateTexts = new Map<Rate, (string | null)[]>();
@@ -348,7 +365,7 @@ export class UsageService {
       col((x) => x.credits.replace(/\.?0+$/, '')),
       col((x) => (x.r.event.occurredAt ? x.r.event.occurredAt.toISOString() : recordedAt)),
       col(() => recordedAt),
-      txIds,
+      ledgerKeys,
     ];
   }
 }
