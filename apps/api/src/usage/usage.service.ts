@@ -24,21 +24,20 @@ const GROUP_COMMIT_MAX = 1000;
 const INSERT_EVENTS = {
   name: 'ccx_usage_insert_events',
   // $14: each event's ledger transaction by its key (null for a free event), read with the ledger's
-  // ledger_posted_id once per key: the post may be in the same flight, its id not yet known.
-  // Rows go in in the request's order (ORDER BY the arrays' ordinality), whatever the join does.
+  // ledger_posted_id once per key (the CTE is materialized): the post may be in the same flight,
+  // its id not yet known. A plain scan of the arrays, so rows go in in the request's order.
   text: `WITH posted AS MATERIALIZED (
          SELECT k, ledger_posted_id(k) AS id FROM (SELECT DISTINCT k FROM unnest($14::text[]) AS k WHERE k IS NOT NULL) AS keys
        )
        INSERT INTO usage_events (organization_id, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
          input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_transaction_id)
        SELECT e.org, e.event_id, e.model, e.input_tokens, e.output_tokens, e.gpu_type, e.gpu_seconds,
-         e.input_rate, e.output_rate, e.credits_per_gpu_hour, e.credits, e.occurred_at, e.recorded_at, p.id
+         e.input_rate, e.output_rate, e.credits_per_gpu_hour, e.credits, e.occurred_at, e.recorded_at,
+         (SELECT p.id FROM posted p WHERE p.k = e.ledger_key)
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[],
          $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::timestamptz[], $13::timestamptz[], $14::text[])
-         WITH ORDINALITY AS e(org, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
-              input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_key, n)
-       LEFT JOIN posted p ON p.k = e.ledger_key
-       ORDER BY e.n`,
+         AS e(org, event_id, model, input_tokens, output_tokens, gpu_type, gpu_seconds,
+              input_rate, output_rate, credits_per_gpu_hour, credits, occurred_at, recorded_at, ledger_key)`,
 };
 
 
