@@ -231,6 +231,7 @@ interface Scenario {
 /** Runs a scenario, then checks the buyer's balance moved by what the responses said. */
 async function measure(api: Api, buyer: Buyer, cpu: CpuMeter, mem: MemorySampler, s: Scenario): Promise<{ line: Record<string, unknown>; accepted: bigint }> {
   const before = await availableCredits(api, buyer);
+  const writesBefore = await ledgerWrites(api);
   const tally = newTally();
   const rssStart = mem.begin();
   cpu.begin();
@@ -245,6 +246,7 @@ async function measure(api: Api, buyer: Buyer, cpu: CpuMeter, mem: MemorySampler
   } catch (error) {
     note(tally, `balance read: ${describe(error)}`);
   }
+  const writesAfter = await ledgerWrites(api);
   tally.latencies.sort((x, y) => x - y);
   const balanceCheck = after !== null && before - after === tally.acceptedMicro;
   return {
@@ -265,11 +267,25 @@ async function measure(api: Api, buyer: Buyer, cpu: CpuMeter, mem: MemorySampler
       acceptedCredits: microText(tally.acceptedMicro),
       balanceMoved: after === null ? null : microText(before - after),
       balanceCheck,
+      // Ledger transactions written per event: one per charge (a group commit of the buyer's
+      // queue), so its inverse is the charges' average size.
+      ledgerTransactionsPerEvent: writesBefore === null || writesAfter === null || !tally.events ? null : round((writesAfter - writesBefore) / tally.events, 4),
       ...memory,
       ...cpuFigures,
       ...(tally.errorKinds.size ? { errorKinds: Object.fromEntries(tally.errorKinds) } : {}),
     },
   };
+}
+
+/** The server's count of ledger transactions written (`ccx_ledger_transactions_total` on /metrics), or null. */
+async function ledgerWrites(api: Api): Promise<number | null> {
+  try {
+    const text = await (await fetch(`${api.base}/metrics`)).text();
+    const found = /^ccx_ledger_transactions_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/m.exec(text);
+    return found ? Number(found[1]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** (a) POST /v1/usage: `BATCH_CLIENTS` loops, each sending batches of `BATCH_SIZE` events. */

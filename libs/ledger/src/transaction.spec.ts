@@ -249,33 +249,30 @@ describe('a post and the rows that point at it, in one flight (preparePostMany, 
     expect(await posted()).toBe(new Decimal(before).plus('5.00').toFixed(2));
   });
 
-  it('commits nothing when the post is refused: the rows cannot name it', async () => {
-    const a = id();
+  /** Posts `input` and, in the same flight with COMMIT, a row naming it by key: expects nothing committed. */
+  async function expectNothingCommitted(input: TransactionInput, pointId: number): Promise<void> {
     const before = await posted();
     const error = await withTransaction(db.dataSource, async (manager) => {
-      // More than the wallet holds: the ledger refuses it (an answer, not an error).
-      const post = await ledger.preparePostMany(manager, [back(`flight-over-${a}`, '1000000.00')]);
-      await commitWith(manager, [post.statement!, { sql: POINT, params: [a, `flight-over-${a}`] }]);
+      const post = await ledger.preparePostMany(manager, [input]);
+      await commitWith(manager, [post.statement!, { sql: POINT, params: [pointId, input.idempotencyKey] }]);
       return null;
     }).catch((e: unknown) => e);
     expect((error as QueryFailedError & { driverError: { code: string } }).driverError.code).toBe('P0002');
-    expect(await pointers([a])).toEqual([]);
+    expect(await pointers([pointId])).toEqual([]);
     expect(await posted()).toBe(before);
+  }
+
+  it('commits nothing when the post is refused: the rows cannot name it', async () => {
+    const a = id();
+    // More than the wallet holds: the ledger refuses it (an answer, not an error).
+    await expectNothingCommitted(back(`flight-over-${a}`, '1000000.00'), a);
   });
 
   it('commits nothing when the post is the replay of an earlier one: the rows cannot name that one', async () => {
-    const [a, b] = [id(), id()];
+    const a = id();
     const key = `flight-replay-${a}`;
     await ledger.postMany(db.dataSource.manager, [pay(key, '2.00')]);
-    const before = await posted();
-    const error = await withTransaction(db.dataSource, async (manager) => {
-      const post = await ledger.preparePostMany(manager, [pay(key, '2.00')]);
-      await commitWith(manager, [post.statement!, { sql: POINT, params: [b, key] }]);
-      return null;
-    }).catch((e: unknown) => e);
-    expect((error as QueryFailedError & { driverError: { code: string } }).driverError.code).toBe('P0002');
-    expect(await pointers([b])).toEqual([]);
-    expect(await posted()).toBe(before);
+    await expectNothingCommitted(pay(key, '2.00'), a);
   });
 
   it('answers the same results as postMany when sent without the commit', async () => {
