@@ -5,10 +5,9 @@ import { createHoldsInOneStatement } from './hold-statements.js';
 import { HoldBook, type PostHoldInput } from './holds.js';
 import { LedgerError } from './ledger-errors.js';
 import { PostingEngine, type Outcome } from './posting-engine.js';
-import type { Statement } from './transaction.js';
 import { lockBalances, readBalanceAt, readBalances, readEntries, readHistory, readStatement, verifyLedger } from './queries.js';
 import { rows } from './sql.js';
-import { retrying, withTransaction } from './transaction.js';
+import { retrying, withTransaction, type Statement } from './transaction.js';
 import type {
   Account,
   AccountInput,

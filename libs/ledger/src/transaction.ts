@@ -53,7 +53,7 @@ interface RunnerState {
 
 /**
  * The query runners whose transaction `pipelinedTransaction` opened: only these may be committed
- * early by `commitWith` (sql.ts), which then leaves nothing for the owner to commit.
+ * early by `commitWith` (below), which then leaves nothing for the owner to commit.
  */
 export const pipelinedRunners = new WeakSet<QueryRunner>();
 
