@@ -192,7 +192,9 @@ export class Ledger {
    * `ledger_posted_id(key)` (migration 1763700000022): the id of the transaction this database
    * transaction posted under that key, or an error, which rolls the flight back. So a flight
    * that commits rows pointing at a post never commits them without it, whatever the post
-   * answered (refused, or the replay of an older transaction).
+   * answered (refused, or the replay of an older transaction). One transaction only: a write of
+   * several (`ledger_post_batch`) inserts each in a subtransaction, whose rows the function does
+   * not recognise, so it fails (nothing is committed) for every one of them.
    */
   async preparePostMany(runner: SqlRunner, inputs: TransactionInput[]): Promise<PreparedPosts> {
     const write = await this.engine.prepare(runner, inputs);

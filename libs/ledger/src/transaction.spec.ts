@@ -119,7 +119,52 @@ describe('withTransaction', () => {
   });
 });
 
+describe('withTransaction when START TRANSACTION fails', () => {
+  it('refuses every statement after the first, so nothing more runs outside a transaction', async () => {
+    const [a, b] = [id(), id()];
+    const original = pg.Client.prototype.query;
+    // A START the server rejects (a syntax error), as a cancel hitting it would.
+    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      const text = config === 'START TRANSACTION' ? 'START TRANSACTIO' : config;
+      return (original as (...x: unknown[]) => unknown).call(this, text, ...rest);
+    } as typeof original;
+    let error: unknown;
+    try {
+      error = await withTransaction(db.dataSource, async (manager) => {
+        await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'first')`, [a]).catch(() => undefined);
+        await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'second')`, [b]);
+        await commitWith(manager, [{ sql: INSERT, params: [b + 1000000, 'flight'] }]);
+      }).catch((e: unknown) => e);
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    expect(error).toBeInstanceOf(QueryFailedError);
+    expect(String((error as Error).message)).toMatch(/syntax error/);
+    // The first statement went with START and ran on its own (docs/LEDGER.md); nothing after it.
+    expect(await labels([a])).toEqual(['first']);
+    expect(await labels([b, b + 1000000])).toEqual([]);
+    // The connection went back to the pool clean: the next transaction works.
+    await withTransaction(db.dataSource, (manager) => manager.query(`SELECT 1`));
+  });
+});
+
 describe('commitWith', () => {
+  it('does not send the COMMIT when the client refused a statement before sending it', async () => {
+    const [a, b] = [id(), id()];
+    const error = await withTransaction(db.dataSource, async (manager) => {
+      await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`, [a]);
+      // A parameter pg cannot encode (JSON of a BigInt): refused in the client, never sent, so the
+      // server's transaction is not aborted by it.
+      await commitWith(manager, [
+        { sql: INSERT, params: [b, 'b'] },
+        { sql: INSERT, params: [b + 1, { big: 1n }] },
+      ]);
+      return null;
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueryFailedError);
+    expect(await labels([a, b, b + 1])).toEqual([]);
+  });
+
   it('commits the last statements with the transaction, answers their rows, and leaves nothing to commit after', async () => {
     const [a, b, c] = [id(), id(), id()];
     const recording = recordQueries();

@@ -52,12 +52,6 @@ interface RunnerState {
 }
 
 /**
- * The query runners whose transaction `pipelinedTransaction` opened: only these may be committed
- * early by `commitWith` (below), which then leaves nothing for the owner to commit.
- */
-export const pipelinedRunners = new WeakSet<QueryRunner>();
-
-/**
  * One database transaction whose `START TRANSACTION` does not cost a round trip of its own: it
  * is handed to the connection's `pg` client without waiting for its answer, so with the pool's
  * pipeline mode (`extra.pipeline`, data-source.ts) it travels with the work's first statement.
@@ -79,17 +73,28 @@ async function pipelinedTransaction<T>(dataSource: DataSource, isolation: Isolat
     const client = (await runner.connect()) as { query(text: string): Promise<unknown> };
     const sql = isolation ? `START TRANSACTION ISOLATION LEVEL ${isolation}` : 'START TRANSACTION';
     runner.connection.logger.logQuery(sql, [], runner);
+    let refused: QueryFailedError | null = null;
     const started = client.query(sql).then(
       () => undefined,
       (error: Error) => {
         runner.connection.logger.logQueryError(error, sql, [], runner);
-        throw new QueryFailedError(sql, [], error);
+        refused = new QueryFailedError(sql, [], error);
+        throw refused;
       },
     );
     started.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    // If START TRANSACTION failed, nothing more may run on this connection for this work: it
+    // would run outside any transaction. Its answer comes before the first statement's, so every
+    // statement the work sends after that one is refused here, TypeORM's and the flights' alike.
+    // (The first statement, sent with START, is the one exposed, docs/LEDGER.md.) Restored
+    // before the connection goes back.
+    const send = client.query;
+    (client as { query: (...args: unknown[]) => Promise<unknown> }).query = function (this: unknown, ...args: unknown[]) {
+      return refused ? Promise.reject(refused) : (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    };
+    pipelines.set(runner, { client, started });
     state.isTransactionActive = true;
     state.transactionDepth = 1;
-    pipelinedRunners.add(runner);
     try {
       const result = await work(runner.manager);
       await started;
@@ -106,9 +111,39 @@ async function pipelinedTransaction<T>(dataSource: DataSource, isolation: Isolat
       throw error;
     }
   } finally {
-    pipelinedRunners.delete(runner);
-    await runner.release();
+    const pipeline = pipelines.get(runner);
+    // The guard was an own property over pg's method: removing it restores the method.
+    if (pipeline) delete (pipeline.client as { query?: unknown }).query;
+    pipelines.delete(runner);
+    // A connection still in a transaction (a ROLLBACK that failed on a live connection) must not
+    // go back to the pool: the next work's START would only warn and join it. Closed instead.
+    const status = (pipeline?.client as { getTransactionStatus?: () => string | null } | undefined)?.getTransactionStatus?.();
+    const close = (runner as unknown as { releasePostgresConnection?: (error: Error) => Promise<void> }).releasePostgresConnection;
+    // So must one where the client refused a statement of a flight: pg closes a named statement
+    // whose parameters it could not bind, and its cache of prepared names is wrong afterwards.
+    if (((status && status !== 'I') || discarded.has(runner)) && close) await close.call(runner, new Error(`connection not reusable (transaction state ${status})`));
+    else await runner.release();
   }
+}
+
+/** Runners whose connection must be closed rather than pooled again (see the `finally` above). */
+const discarded = new WeakSet<QueryRunner>();
+
+/**
+ * Each pipelined transaction's pg client (its `query` guarded meanwhile) and its START's answer.
+ * Only these transactions may be committed early by `commitWith`, which then leaves nothing for
+ * the owner to commit.
+ */
+const pipelines = new WeakMap<QueryRunner, { client: object; started: Promise<void> }>();
+
+/**
+ * Before a flight in a pipelined transaction: its connection's last answer must say that a
+ * transaction is open ('T': pg's ReadyForQuery status; 'I' would mean that no START took effect,
+ * 'E' an aborted one). The flight's statements would otherwise run, and commit, one by one.
+ */
+function assertInTransaction(client: { getTransactionStatus?: () => string | null }): void {
+  const status = client.getTransactionStatus?.();
+  if (status !== undefined && status !== 'T') throw new Error(`no transaction is open on this connection (status ${status}): nothing was sent`);
 }
 
 /**
@@ -189,7 +224,7 @@ export async function commitWith(runner: SqlRunner, statements: Statement[]): Pr
   const queryRunner = boundPostgresRunner(runner);
   if (!queryRunner) return oneByOne(runner, statements);
   const state = queryRunner as unknown as RunnerState;
-  const owned = pipelinedRunners.has(queryRunner) && queryRunner.isTransactionActive && state.transactionDepth === 1;
+  const owned = pipelines.has(queryRunner) && queryRunner.isTransactionActive && state.transactionDepth === 1;
   return flight(queryRunner, statements, owned);
 }
 
@@ -203,19 +238,35 @@ async function oneByOne(runner: SqlRunner, statements: Statement[]): Promise<unk
 async function flight(queryRunner: QueryRunner, statements: Statement[], commit: boolean): Promise<unknown[][]> {
   const client = (await queryRunner.connect()) as {
     query(config: string | { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; command?: string }>;
+    getTransactionStatus?: () => string | null;
   };
+  const pipeline = pipelines.get(queryRunner);
+  if (pipeline) {
+    await pipeline.started; // answered long since, unless the flight is the work's first statement
+    assertInTransaction(client);
+  }
   const logger = queryRunner.connection.logger;
   const sent = statements.map((s) => {
     logger.logQuery(s.sql.text, s.params, queryRunner);
     return client.query({ name: s.sql.name, text: s.sql.text, values: s.params });
   });
   if (commit) {
-    logger.logQuery('COMMIT', [], queryRunner);
-    sent.push(client.query('COMMIT'));
-    // Whatever the answers, the transaction is over: committed, or rolled back by the COMMIT.
-    const state = queryRunner as unknown as RunnerState;
-    state.isTransactionActive = false;
-    state.transactionDepth = 0;
+    // A statement the client refused before sending it (its parameters could not be encoded, a
+    // name reused for another text) never reached the server, so it did not abort the
+    // transaction: the COMMIT would commit the others. pg reports those on the next tick, so
+    // look once they have had the chance, and send the COMMIT only if none was refused.
+    let refusedBeforeSending = false;
+    for (const p of sent) p.catch(() => (refusedBeforeSending = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    if (refusedBeforeSending) discarded.add(queryRunner);
+    else {
+      logger.logQuery('COMMIT', [], queryRunner);
+      sent.push(client.query('COMMIT'));
+      // Whatever the answers, the transaction is over: committed, or rolled back by the COMMIT.
+      const state = queryRunner as unknown as RunnerState;
+      state.isTransactionActive = false;
+      state.transactionDepth = 0;
+    }
   }
   const settled = await Promise.allSettled(sent);
   const failed = settled.findIndex((x) => x.status === 'rejected');
@@ -227,6 +278,7 @@ async function flight(queryRunner: QueryRunner, statements: Statement[], commit:
     throw new QueryFailedError(text, params, error);
   }
   if (commit) {
+    // (Every statement succeeded, so the COMMIT was sent.)
     const committed = (settled[statements.length] as PromiseFulfilledResult<{ command?: string }>).value;
     // COMMIT in an aborted transaction answers ROLLBACK rather than failing.
     if (committed.command !== 'COMMIT') throw new Error(`the transaction was not committed (the server answered ${committed.command})`);
