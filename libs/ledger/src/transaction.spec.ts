@@ -257,24 +257,18 @@ describe('a post and the rows that point at it, in one flight (preparePostMany, 
     wallet = await ledger.createAccount(db.dataSource.manager, { code: 'flight-wallet', asset: 'USD', allowNegative: false, allowPositive: true });
   });
 
-  const pay = (key: string, amount: string): TransactionInput => ({
+  /** `amount` from one account to the other, under `key`. */
+  const move = (from: () => Account, to: () => Account) => (key: string, amount: string): TransactionInput => ({
     idempotencyKey: key,
     kind: 'spec',
     effectiveAt: T0,
     postings: [
-      { accountId: source.id, direction: 'DEBIT', amount },
-      { accountId: wallet.id, direction: 'CREDIT', amount },
+      { accountId: from().id, direction: 'DEBIT', amount },
+      { accountId: to().id, direction: 'CREDIT', amount },
     ],
   });
-  const back = (key: string, amount: string): TransactionInput => ({
-    idempotencyKey: key,
-    kind: 'spec',
-    effectiveAt: T0,
-    postings: [
-      { accountId: wallet.id, direction: 'DEBIT', amount },
-      { accountId: source.id, direction: 'CREDIT', amount },
-    ],
-  });
+  const pay = move(() => source, () => wallet);
+  const back = move(() => wallet, () => source);
   const posted = async () => (await ledger.balance(db.dataSource.manager, wallet.id)).posted.toFixed(2);
   const pointers = async (ids: number[]) =>
     (await db.dataSource.query(`SELECT id, tx::text AS tx FROM posted_probe WHERE id = ANY($1::int[]) ORDER BY id`, [ids])) as { id: number; tx: string }[];
