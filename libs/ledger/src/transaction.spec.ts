@@ -60,7 +60,7 @@ function recordQueries(): { log: { text: string; startAnswered: boolean }[]; sto
 }
 
 describe('withTransaction', () => {
-  it('uses a pool in pipeline mode, as the app does', async () => {
+  it('runs on a pool in pipeline mode (the precondition of every test below; the app sets it in data-source.ts)', async () => {
     const runner = db.dataSource.createQueryRunner();
     try {
       const client = (await runner.connect()) as { pipeline?: boolean };

@@ -314,7 +314,6 @@ export class UsageService {
     // Nothing to write after the events: the post and the events go with the COMMIT.
     const answers = alerting.length ? await sendTogether(manager, flight) : await commitWith(manager, flight);
     if (post.statement) allPosted(post.results(answers[0]));
-    if (!alerting.length) return outcomes;
     for (const buyer of alerting) {
       if (buyer.complete) {
         await this.alerts.balanceChangedInTransaction(manager, { organizationId: buyer.organizationId, ...this.accounts.availability(buyer), at: now });
