@@ -9,6 +9,10 @@
  * SSE body read). CCX is the built API as a child process (scripts/lib/local-server.ts) on a fresh
  * embedded PostgreSQL (durable settings) or, with DATABASE_URL, a throwaway database on that server.
  *
+ * Then the gateway's hold and capture alone (issue 13 item 2: each ≥ 1,000/s, p99 < 50 ms): the
+ * app's GatewayCreditsService in this process on the same database, 32 loops of hold then capture
+ * for the one buyer, no HTTP, no provider (`holdCapture`; `BENCH_ONLY=pairs` runs only that).
+ *
  * Per mode it prints, beside the goals of this 2-core machine (CCX keeps ≥ 50 % of the direct
  * throughput and adds ≤ 10 ms at p50): requests/s, p50 and p99 direct and through CCX, the added
  * p50, time to first byte for streams, CPU ms per request of the API process and of PostgreSQL,
@@ -23,13 +27,17 @@
  * on stderr. Exits non-zero only when the setup fails.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { Decimal } from '@ccx/core';
+import { startServer } from '../apps/api/src/bootstrap.js';
+import { loadConfig } from '../apps/api/src/config/app-config.js';
+import { GatewayCreditsService, type CloseRequest, type OpenRequest } from '../apps/api/src/gateway/gateway-credits.service.js';
 import { spawnApi } from '../scripts/lib/api-process.js';
 import { Api, onCleanup, startApiProcess, type Database } from '../scripts/lib/local-server.js';
 import { benchLog, benchMain } from './lib/bench-main.js';
@@ -40,8 +48,17 @@ const WARMUP_SECONDS = positiveNumber(process.env.BENCH_WARMUP_SECONDS, 3);
 const CLIENTS = positiveNumber(process.env.BENCH_CLIENTS, 32);
 const PROVIDER_LATENCY_MS = 20;
 const PROFILE_DIR = process.env.BENCH_CPU_PROFILE || null;
+/** `BENCH_ONLY=pairs`: only the hold-and-capture phase (no HTTP phases). */
+const ONLY_PAIRS = process.env.BENCH_ONLY === 'pairs';
 const GOAL_RATIO = 0.5;
 const GOAL_ADDED_P50_MS = 10;
+/** Issue 13 item 2: the gateway's hold and capture, each ≥ 1,000 a second with p99 < 50 ms. */
+const GOAL_PAIRS_PER_SECOND = 1000;
+const GOAL_P99_MS = 50;
+/** The hold of a hold-and-capture pair: about what a prompt of the mix with max_tokens 64 holds. */
+const PAIR_HOLD = '0.05';
+/** Input and output tokens of the captures, cycled: the fake provider's answers to the prompts. */
+const PAIR_TOKENS: [number, number][] = [[21, 9], [27, 4], [40, 64], [19, 7]];
 const MODEL = 'bench-llm';
 const OPERATOR_KEY = `ccx-bench-operator-${randomBytes(12).toString('hex')}`;
 /** Seals the (absent) upstream keys; fixed so runs are alike. Not a secret. */
@@ -97,17 +114,20 @@ async function startProvider(): Promise<{ url: string; pid: number }> {
   return { url, pid: child.pid! };
 }
 
+/** The API's settings, for the child process and for the hold-and-capture phase's app. */
+const API_ENV: Record<string, string> = {
+  CCX_SERVICING_INTERVAL_MS: '0',
+  CCX_WEBHOOK_INTERVAL_MS: '0',
+  CCX_ALLOW_PRIVATE_URLS: 'true',
+  CCX_GATEWAY_SECRET_KEY: GATEWAY_SECRET_KEY,
+  CCX_RATE_LIMIT_PER_KEY: '0',
+  CCX_RATE_LIMIT_PER_IP: '0',
+  LOG_LEVEL: 'error',
+};
+
 /** The API, normally through startApiProcess; in profile mode through bench/lib/profiled-api.ts. */
 async function startApi(db: Database): Promise<{ base: string; pid: number }> {
-  const env: Record<string, string> = {
-    CCX_SERVICING_INTERVAL_MS: '0',
-    CCX_WEBHOOK_INTERVAL_MS: '0',
-    CCX_ALLOW_PRIVATE_URLS: 'true',
-    CCX_GATEWAY_SECRET_KEY: GATEWAY_SECRET_KEY,
-    CCX_RATE_LIMIT_PER_KEY: '0',
-    CCX_RATE_LIMIT_PER_IP: '0',
-    LOG_LEVEL: 'error',
-  };
+  const env = API_ENV;
   const verbose = process.env.BENCH_SERVER_LOG === '1';
   if (!PROFILE_DIR) return startApiProcess({ root: db.root, url: db.url, operatorKey: OPERATOR_KEY, env, log, verbose });
   mkdirSync(PROFILE_DIR, { recursive: true });
@@ -134,8 +154,15 @@ async function startApi(db: Database): Promise<{ base: string; pid: number }> {
   return api;
 }
 
+interface SetUp {
+  buyerKey: string;
+  buyerId: string;
+  sellerId: string;
+  listingId: string;
+}
+
 /** A seller's listing and endpoint on the fake provider, a rate card, one buyer with credits. */
-async function setUp(api: Api, providerUrl: string): Promise<string> {
+async function setUp(api: Api, providerUrl: string): Promise<SetUp> {
   const register = async (role: 'SELLER' | 'BUYER') => {
     const d = await api.gql(`mutation($input: RegisterOrganizationInput!) { registerOrganization(input: $input) { apiKey organization { id } } }`, {
       input: { name: `bench-gw-${role.toLowerCase()}-${RUN}`, role },
@@ -169,7 +196,7 @@ async function setUp(api: Api, providerUrl: string): Promise<string> {
   await api.gql(`mutation($input: PurchaseCreditsInput!) { purchaseCredits(input: $input) { credits } }`, {
     input: { credits: CREDITS_BOUGHT, idempotencyKey: `bench-gw-buy-${RUN}` },
   }, buyer.key);
-  return buyer.key;
+  return { buyerKey: buyer.key, buyerId: buyer.id, sellerId: seller.id, listingId: listing.createListing.id as string };
 }
 
 async function availableCredits(api: Api, key: string): Promise<Decimal> {
@@ -381,6 +408,112 @@ async function phase(ctx: Context, target: Target, mode: 'json' | 'stream') {
   };
 }
 
+/**
+ * The gateway's hold and capture alone (issue 13 item 2), without HTTP or a provider: the app's
+ * `GatewayCreditsService` in this process, on the bench's database, driven by `CLIENTS` loops of
+ * open (a hold of `PAIR_HOLD`) then close (a capture at the bench model's rate card, with the
+ * listing's served credits and the request's log row), all for the one hot buyer. The API child
+ * process is idle meanwhile. Exact when the buyer's credits moved by the sum of the captures.
+ */
+async function holdCapture(ctx: Context, database: Database, setup: SetUp): Promise<Record<string, any>> {
+  const server = await startServer(
+    loadConfig({ ...API_ENV, NODE_ENV: 'development', DATABASE_URL: database.url, CCX_OPERATOR_KEY: OPERATOR_KEY, CCX_DATA_DIR: join(database.root, 'unused-data') }),
+    { listen: false, schemaFile: join(mkdtempSync(join(tmpdir(), 'ccx-bench-schema-')), 'schema.gql') },
+  );
+  onCleanup(() => server.close());
+  const credits = server.app.get(GatewayCreditsService);
+  const rate = { inputPerMillion: new Decimal(100), outputPerMillion: new Decimal(300) };
+  const before = await availableCredits(ctx.api, ctx.buyerKey);
+  let charged = new Decimal(0);
+  const pairs = async (seconds: number, t: { holds: number[]; captures: number[]; errors: number }) => {
+    const until = performance.now() + seconds * 1000;
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (performance.now() < until) {
+          const [input, output] = PAIR_TOKENS[n++ % PAIR_TOKENS.length];
+          const open: OpenRequest = { requestId: randomUUID(), organizationId: setup.buyerId, apiKeyId: null, keyLimit: null, model: MODEL, hold: new Decimal(PAIR_HOLD), stream: false };
+          const t0 = performance.now();
+          const opened = await credits.open(open);
+          const t1 = performance.now();
+          if (!opened.ok) {
+            t.errors++;
+            continue;
+          }
+          const close: CloseRequest = {
+            ...open,
+            holdId: opened.holdId,
+            opened: false,
+            rate,
+            status: 'SUCCEEDED',
+            charge: true,
+            inputTokens: input,
+            outputTokens: output,
+            estimated: false,
+            endpointId: null,
+            listingId: setup.listingId,
+            sellerId: setup.sellerId,
+            attempts: 1,
+            latencyMs: Math.round(t1 - t0),
+            ttftMs: null,
+            errorCode: null,
+            startedAt: new Date(),
+          };
+          const closed = await credits.close(close);
+          const t2 = performance.now();
+          charged = charged.plus(closed.credits);
+          if (closed.uncharged) t.errors++;
+          t.holds.push(t1 - t0);
+          t.captures.push(t2 - t1);
+        }
+      }),
+    );
+  };
+  log(`hold and capture: warm-up`);
+  await pairs(WARMUP_SECONDS, { holds: [], captures: [], errors: 0 });
+  log(`hold and capture: ${CLIENTS} loops in this process`);
+  const tally = { holds: [] as number[], captures: [] as number[], errors: 0 };
+  const counters = await dbCounters(ctx.db);
+  const cpu = new CpuMeter('cpuBenchProcessPct', ctx.postmasterPidFile);
+  cpu.begin();
+  const started = performance.now();
+  await pairs(SECONDS, tally);
+  const seconds = (performance.now() - started) / 1000;
+  const split = cpu.end();
+  const counted = await dbCounters(ctx.db);
+  const after = await availableCredits(ctx.api, ctx.buyerKey);
+  const ledger = (await ctx.api.gql(`{ ledgerIntegrity { balanced } }`, {}, OPERATOR_KEY)).ledgerIntegrity;
+  tally.holds.sort((a, b) => a - b);
+  tally.captures.sort((a, b) => a - b);
+  const n = tally.holds.length;
+  const perPair = (pct: number | undefined) => (pct === undefined || !n ? null : round(((pct / 100) * seconds * 1000) / n, 3));
+  const pairsPerSecond = Math.round(n / seconds);
+  const holdP99Ms = percentile(tally.holds, 99);
+  const captureP99Ms = percentile(tally.captures, 99);
+  return {
+    phase: 'hold_capture',
+    goal: `hold and capture each ≥ ${GOAL_PAIRS_PER_SECOND}/s with p99 < ${GOAL_P99_MS} ms (issue 13 item 2)`,
+    met: pairsPerSecond >= GOAL_PAIRS_PER_SECOND && holdP99Ms < GOAL_P99_MS && captureP99Ms < GOAL_P99_MS,
+    clients: CLIENTS,
+    seconds: round(seconds),
+    pairs: n,
+    pairsPerSecond,
+    holdP50Ms: percentile(tally.holds, 50),
+    holdP99Ms,
+    captureP50Ms: percentile(tally.captures, 50),
+    captureP99Ms,
+    errors: tally.errors,
+    cpuNodeMsPerPair: perPair(split.cpuBenchProcessPct),
+    cpuPostgresMsPerPair: perPair(split.cpuPostgresPct),
+    writeTransactionsPerPair: n ? round(Number(counted.xid - counters.xid) / n, 3) : null,
+    charged: charged.toFixed(6),
+    balanceMoved: before.minus(after).toFixed(6),
+    exact: before.minus(after).eq(charged) && ledger.balanced === true,
+    ledgerBalanced: ledger.balanced,
+    ...split,
+  };
+}
+
 function verdict(ok: boolean): string {
   return ok ? 'met' : '**missed**';
 }
@@ -391,7 +524,8 @@ async function run(database: Database): Promise<void> {
   const server = await startApi(database);
   log(`API pid ${server.pid} on ${server.base}; ${CLIENTS} clients, ${SECONDS} s per phase, ${WARMUP_SECONDS} s warm-ups`);
   const api = new Api(server.base);
-  const buyerKey = await setUp(api, provider.url);
+  const setup = await setUp(api, provider.url);
+  const { buyerKey } = setup;
   const db = new pg.Client({ connectionString: database.url });
   await db.connect();
   onCleanup(() => db.end());
@@ -410,6 +544,8 @@ async function run(database: Database): Promise<void> {
     direct: { via: 'direct', pool: directPool, path: `${new URL(provider.url).pathname}/chat/completions`, headers: json },
     ccx: { via: 'ccx', pool: ccxPool, path: '/v1/chat/completions', headers: { ...json, authorization: `Bearer ${buyerKey}` } },
   };
+
+  if (ONLY_PAIRS) return printPairs(await holdCapture(ctx, database, setup));
 
   const start = await availableCredits(api, buyerKey);
   /** Every CCX tally, warm-ups included: the buyer's credits moved by all their receipts. */
@@ -475,6 +611,22 @@ async function run(database: Database): Promise<void> {
     '',
   ];
   process.stdout.write(out.join('\n'));
+
+  printPairs(await holdCapture(ctx, database, setup));
+}
+
+function printPairs(pairs: Record<string, any>): void {
+  process.stdout.write(`${JSON.stringify(pairs)}\n`);
+  process.stdout.write(
+    [
+      '',
+      `| hold + capture pairs/s (goal ≥ ${GOAL_PAIRS_PER_SECOND}) | hold p50 / p99 ms | capture p50 / p99 ms (goal p99 < ${GOAL_P99_MS}) | CPU ms/pair Node / PostgreSQL | write transactions per pair | errors | exact |`,
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      `| ${pairs.pairsPerSecond} ${verdict(pairs.pairsPerSecond >= GOAL_PAIRS_PER_SECOND)} | ${pairs.holdP50Ms} / ${pairs.holdP99Ms} ${verdict(pairs.holdP99Ms < GOAL_P99_MS)} | ` +
+        `${pairs.captureP50Ms} / ${pairs.captureP99Ms} ${verdict(pairs.captureP99Ms < GOAL_P99_MS)} | ${pairs.cpuNodeMsPerPair} / ${pairs.cpuPostgresMsPerPair ?? 'n/a'} | ${pairs.writeTransactionsPerPair} | ${pairs.errors} | ${pairs.exact ? 'yes' : 'no'} (moved ${pairs.balanceMoved}, charged ${pairs.charged}) |`,
+      '',
+    ].join('\n'),
+  );
 }
 
 benchMain('gateway', run);
