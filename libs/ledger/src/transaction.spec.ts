@@ -1,4 +1,3 @@
-import net from 'node:net';
 import pg from 'pg';
 import { Decimal } from '@ccx/core';
 import { QueryFailedError } from 'typeorm';
@@ -191,37 +190,6 @@ describe('commitWith', () => {
       INSERT.text,
       'COMMIT',
     ]);
-  });
-
-  it('writes a transaction to the socket twice: START with the first statement, the last statements with COMMIT', async () => {
-    const [a, b, c] = [id(), id(), id()];
-    const writes: number[] = [];
-    const proto = net.Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-    const original = { _write: proto._write, _writev: proto._writev };
-    proto._write = function (this: unknown, ...args: unknown[]) {
-      writes.push(1);
-      return original._write.apply(this, args);
-    };
-    proto._writev = function (this: unknown, chunks: unknown, ...args: unknown[]) {
-      writes.push((chunks as unknown[]).length);
-      return original._writev.apply(this, [chunks, ...args]);
-    };
-    try {
-      await withTransaction(db.dataSource, async (manager) => {
-        await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`, [a]);
-        await commitWith(manager, [
-          { sql: INSERT, params: [b, 'b'] },
-          { sql: INSERT, params: [c, 'c'] },
-        ]);
-      });
-    } finally {
-      Object.assign(proto, original);
-    }
-    expect(await labels([a, b, c])).toEqual(['a', 'b', 'c']);
-    // Each write carries several of pg's messages: START's, then the statement's (parse, bind,
-    // describe, execute, sync); then the two statements' and COMMIT's.
-    expect(writes).toHaveLength(2);
-    expect(writes.every((chunks) => chunks > 1)).toBe(true);
   });
 
   it('rolls back the whole transaction when one of its statements fails, and throws that error', async () => {

@@ -74,11 +74,6 @@ async function pipelinedTransaction<T>(dataSource: DataSource, isolation: Isolat
     const sql = isolation ? `START TRANSACTION ISOLATION LEVEL ${isolation}` : 'START TRANSACTION';
     runner.connection.logger.logQuery(sql, [], runner);
     let refused: QueryFailedError | null = null;
-    // START waits in the socket's buffer for the work's first statement, so both leave in one
-    // write (one system call, one wake-up of the server's backend); at the latest on the loop's
-    // next turn, if the work sends nothing before that.
-    const flush = corked(client);
-    setImmediate(flush);
     const started = client.query(sql).then(
       () => undefined,
       (error: Error) => {
@@ -95,12 +90,9 @@ async function pipelinedTransaction<T>(dataSource: DataSource, isolation: Isolat
     // before the connection goes back.
     const send = client.query;
     (client as { query: (...args: unknown[]) => Promise<unknown> }).query = function (this: unknown, ...args: unknown[]) {
-      if (refused) return Promise.reject(refused);
-      const answer = (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-      flush();
-      return answer;
+      return refused ? Promise.reject(refused) : (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
     };
-    pipelines.set(runner, { client, started, flush });
+    pipelines.set(runner, { client, started });
     state.isTransactionActive = true;
     state.transactionDepth = 1;
     try {
@@ -120,7 +112,6 @@ async function pipelinedTransaction<T>(dataSource: DataSource, isolation: Isolat
     }
   } finally {
     const pipeline = pipelines.get(runner);
-    if (pipeline) pipeline.flush();
     // The guard was an own property over pg's method: removing it restores the method.
     if (pipeline) delete (pipeline.client as { query?: unknown }).query;
     pipelines.delete(runner);
@@ -143,26 +134,7 @@ const discarded = new WeakSet<QueryRunner>();
  * Only these transactions may be committed early by `commitWith`, which then leaves nothing for
  * the owner to commit.
  */
-const pipelines = new WeakMap<QueryRunner, { client: object; started: Promise<void>; flush: () => void }>();
-
-/**
- * Holds what is handed to `client` in its socket's buffer (Node's `cork`) until the returned
- * function is called, which sends it all in one write; calling it again does nothing. pg writes
- * each statement as soon as it is handed over (its own cork only spans one statement's
- * messages), so a flight of three statements and COMMIT would otherwise be four writes, each
- * waking the server's backend. Without a socket (another driver), nothing is held.
- */
-function corked(client: object): () => void {
-  const stream = (client as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
-  if (!stream?.cork || !stream.uncork) return () => undefined;
-  stream.cork();
-  let held = true;
-  return () => {
-    if (!held) return;
-    held = false;
-    stream.uncork!();
-  };
-}
+const pipelines = new WeakMap<QueryRunner, { client: object; started: Promise<void> }>();
 
 /**
  * Before a flight in a pipelined transaction: its connection's last answer must say that a
@@ -274,13 +246,27 @@ async function flight(queryRunner: QueryRunner, statements: Statement[], commit:
     assertInTransaction(client);
   }
   const logger = queryRunner.connection.logger;
-  // The flight leaves in one write, its COMMIT included (see `corked`).
-  const flush = corked(client);
-  let sent: Promise<{ rows: unknown[]; command?: string }>[];
-  try {
-    sent = await handOver(queryRunner, client, statements, commit);
-  } finally {
-    flush();
+  const sent = statements.map((s) => {
+    logger.logQuery(s.sql.text, s.params, queryRunner);
+    return client.query({ name: s.sql.name, text: s.sql.text, values: s.params });
+  });
+  if (commit) {
+    // A statement the client refused before sending it (its parameters could not be encoded, a
+    // name reused for another text) never reached the server, so it did not abort the
+    // transaction: the COMMIT would commit the others. pg reports those on the next tick, so
+    // look once they have had the chance, and send the COMMIT only if none was refused.
+    let refusedBeforeSending = false;
+    for (const p of sent) p.catch(() => (refusedBeforeSending = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    if (refusedBeforeSending) discarded.add(queryRunner);
+    else {
+      logger.logQuery('COMMIT', [], queryRunner);
+      sent.push(client.query('COMMIT'));
+      // Whatever the answers, the transaction is over: committed, or rolled back by the COMMIT.
+      const state = queryRunner as unknown as RunnerState;
+      state.isTransactionActive = false;
+      state.transactionDepth = 0;
+    }
   }
   const settled = await Promise.allSettled(sent);
   const failed = settled.findIndex((x) => x.status === 'rejected');
@@ -298,35 +284,4 @@ async function flight(queryRunner: QueryRunner, statements: Statement[], commit:
     if (committed.command !== 'COMMIT') throw new Error(`the transaction was not committed (the server answered ${committed.command})`);
   }
   return settled.slice(0, statements.length).map((x) => (x as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows);
-}
-
-type FlightClient = {
-  query(config: string | { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; command?: string }>;
-};
-
-/** Hands the flight's statements to the client, then (when `commit`) its COMMIT; the answers' promises. */
-async function handOver(queryRunner: QueryRunner, client: FlightClient, statements: Statement[], commit: boolean) {
-  const logger = queryRunner.connection.logger;
-  const sent = statements.map((s) => {
-    logger.logQuery(s.sql.text, s.params, queryRunner);
-    return client.query({ name: s.sql.name, text: s.sql.text, values: s.params });
-  });
-  if (!commit) return sent;
-  // A statement the client refused before sending it (its parameters could not be encoded, a
-  // name reused for another text) never reached the server, so it did not abort the
-  // transaction: the COMMIT would commit the others. pg reports those on the next tick, so
-  // look once they have had the chance, and send the COMMIT only if none was refused.
-  let refusedBeforeSending = false;
-  for (const p of sent) p.catch(() => (refusedBeforeSending = true));
-  await new Promise((resolve) => setImmediate(resolve));
-  if (refusedBeforeSending) discarded.add(queryRunner);
-  else {
-    logger.logQuery('COMMIT', [], queryRunner);
-    sent.push(client.query('COMMIT'));
-    // Whatever the answers, the transaction is over: committed, or rolled back by the COMMIT.
-    const state = queryRunner as unknown as RunnerState;
-    state.isTransactionActive = false;
-    state.transactionDepth = 0;
-  }
-  return sent;
 }
