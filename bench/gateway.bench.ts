@@ -60,6 +60,8 @@ const PAIR_HOLD = '0.05';
 /** Input and output tokens of the captures, cycled: the fake provider's answers to the prompts. */
 const PAIR_TOKENS: [number, number][] = [[21, 9], [27, 4], [40, 64], [19, 7]];
 const MODEL = 'bench-llm';
+/** The model's rate card, credits per million input / output tokens. */
+const RATE_CARD = { input: '100', output: '300' };
 const OPERATOR_KEY = `ccx-bench-operator-${randomBytes(12).toString('hex')}`;
 /** Seals the (absent) upstream keys; fixed so runs are alike. Not a secret. */
 const GATEWAY_SECRET_KEY = '6363782d62656e63682d676174657761792d6b65792d6e6f742d736563726574';
@@ -170,7 +172,7 @@ async function setUp(api: Api, providerUrl: string): Promise<SetUp> {
     return { id: d.registerOrganization.organization.id as string, key: d.registerOrganization.apiKey as string };
   };
   await api.gql(`mutation($input: ModelInput!) { upsertModel(input: $input) { id } }`, {
-    input: { id: MODEL, inputCreditsPerMillionTokens: '100', outputCreditsPerMillionTokens: '300', maxOutputTokens: 256 },
+    input: { id: MODEL, inputCreditsPerMillionTokens: RATE_CARD.input, outputCreditsPerMillionTokens: RATE_CARD.output, maxOutputTokens: 256 },
   }, OPERATOR_KEY);
   const seller = await register('SELLER');
   await api.gql(`mutation($id: ID!) { approveOrganization(id: $id) { status } }`, { id: seller.id }, OPERATOR_KEY);
@@ -422,7 +424,7 @@ async function holdCapture(ctx: Context, database: Database, setup: SetUp): Prom
   );
   onCleanup(() => server.close());
   const credits = server.app.get(GatewayCreditsService);
-  const rate = { inputPerMillion: new Decimal(100), outputPerMillion: new Decimal(300) };
+  const rate = { inputPerMillion: new Decimal(RATE_CARD.input), outputPerMillion: new Decimal(RATE_CARD.output) };
   const before = await availableCredits(ctx.api, ctx.buyerKey);
   let charged = new Decimal(0);
   const pairs = async (seconds: number, t: { holds: number[]; captures: number[]; errors: number }) => {
