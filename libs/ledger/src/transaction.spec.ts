@@ -165,6 +165,38 @@ describe('commitWith', () => {
     expect(await labels([a, b, b + 1])).toEqual([]);
   });
 
+  it('sends nothing when no transaction is open on the connection any more: the statements would each commit alone', async () => {
+    const [a, b] = [id(), id()];
+    const error = await withTransaction(db.dataSource, async (manager) => {
+      await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`, [a]);
+      // The work ends the transaction behind TypeORM's back: the connection is idle ('I').
+      await manager.query('ROLLBACK');
+      await commitWith(manager, [{ sql: INSERT, params: [b, 'b'] }]);
+      return null;
+    }).catch((e: unknown) => e);
+    expect(String((error as Error).message)).toMatch(/no transaction is open on this connection \(status I\)/);
+    expect(await labels([a, b])).toEqual([]);
+  });
+
+  it('sends nothing into an aborted transaction whose failure the work caught', async () => {
+    const [a, b] = [id(), id()];
+    const recording = recordQueries();
+    let error: unknown;
+    try {
+      error = await withTransaction(db.dataSource, async (manager) => {
+        await manager.query(`INSERT INTO pipeline_probe (id, label) VALUES ($1, 'a')`, [a]);
+        await manager.query(`SELECT pipeline_fail_if(true, '22012')`).catch(() => undefined);
+        await commitWith(manager, [{ sql: INSERT, params: [b, 'b'] }]);
+        return null;
+      }).catch((e: unknown) => e);
+    } finally {
+      recording.stop();
+    }
+    expect(String((error as Error).message)).toMatch(/status E/);
+    expect(recording.log.map((q) => q.text)).not.toContain(INSERT.text);
+    expect(await labels([a, b])).toEqual([]);
+  });
+
   it('commits the last statements with the transaction, answers their rows, and leaves nothing to commit after', async () => {
     const [a, b, c] = [id(), id(), id()];
     const recording = recordQueries();
